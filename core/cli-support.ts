@@ -1,0 +1,43 @@
+/** Shared by the `hub` and `peer` commands: flag validation and fatal-error exits. */
+import type { z } from 'zod'
+import { OverlanError, isOverlanError } from './errors.js'
+
+/** Exit codes, documented in the README. */
+export const EXIT_OK = 0
+export const EXIT_FAILURE = 1
+export const EXIT_USAGE = 2
+export const EXIT_REFUSED = 3
+export const EXIT_UNREACHABLE = 4
+export const EXIT_NO_TUN = 5
+export const EXIT_PERMISSION = 6
+
+/** Validates CLI-derived fields with the config schema; errors name the flag, not a file line. */
+export const validateFlags = <S extends z.ZodType>(schema: S, values: Record<string, unknown>, flagOf: (field: string) => string): z.infer<S> => {
+  const r = schema.safeParse(values)
+  if (r.success) return r.data
+  const lines = r.error.issues.map(i => `${flagOf(String(i.path[0] ?? ''))}: ${i.message}`)
+  throw new OverlanError('USAGE', lines.join('\n'))
+}
+
+/** Kebab-case flag for a camelCase config field: tlsCert -> --tls-cert. */
+export const flagName = (field: string): string => `--${field.replace(/[A-Z]/g, c => '-' + c.toLowerCase())}`
+
+export const exitCodeFor = (e: unknown): number => {
+  if (!isOverlanError(e)) return EXIT_FAILURE
+  switch (e.code) {
+    case 'USAGE': case 'CONFIG_INVALID': case 'CONFIG_NOT_FOUND': return EXIT_USAGE
+    case 'AUTH_FAILED': case 'ROOM_UNKNOWN': case 'ROOM_FULL': case 'PROTOCOL_VERSION':
+    case 'ADDRESS_UNAVAILABLE': case 'SUBNET_EXHAUSTED': case 'DUPLICATE_SESSION': case 'BAD_MESSAGE': return EXIT_REFUSED
+    case 'HUB_UNREACHABLE': case 'TLS_FAILED': return EXIT_UNREACHABLE
+    case 'TAP_UNAVAILABLE': return EXIT_NO_TUN
+    case 'TAP_PERMISSION': return EXIT_PERMISSION
+    default: return EXIT_FAILURE
+  }
+}
+
+/** Prints "<prog>: CODE: sentence" and exits with the code's exit status. */
+export const fail = (prog: string, e: unknown): never => {
+  const text = isOverlanError(e) ? e.toString() : `INTERNAL: ${(e as Error)?.stack ?? String(e)}`
+  process.stderr.write(`${prog}: ${text}\n`)
+  process.exit(exitCodeFor(e))
+}

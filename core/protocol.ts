@@ -1,0 +1,250 @@
+/**
+ * overlan wire protocol, version 1 (peer <-> hub).
+ *
+ * Transport: WebSocket (RFC 6455) over TLS, subprotocol `overlan.1`, permessage-deflate off.
+ *
+ * Control: WebSocket TEXT messages, each one JSON object with a `type`:
+ *
+ *   peer -> hub   hello    first message, within HELLO_TIMEOUT_MS of the upgrade
+ *   hub  -> peer  welcome  join accepted: lease (MAC, IPv4/prefix), MTU, members
+ *   hub  -> peer  error    join refused or session ended: stable `code` + sentence,
+ *                          then a close with the matching CLOSE_* code below
+ *   either        bye      orderly leave; the other side closes with 1000
+ *
+ * Unknown `type`s are ignored (logged at debug) so later versions can add messages.
+ *
+ * Data: WebSocket BINARY messages holding a batch of one or more Ethernet frames
+ * (destination MAC first, no FCS, no preamble), each preceded by its length:
+ *
+ *   offset 0   2B  frame length N, big-endian (ETH_HEADER_LEN <= N <= MAX_FRAME_LEN)
+ *   offset 2   NB  the frame
+ *   offset 2+N      next length, … until the end of the message
+ *
+ * A sender batches what it has ready (e.g. every frame drained from the TAP in one
+ * wake-up) so one WebSocket message and one TLS record carry many frames. A batch
+ * whose lengths do not add up exactly is dropped whole and counted (`bad_batch`).
+ * Binary messages before `welcome` are a protocol violation (CLOSE_BAD_MESSAGE).
+ */
+
+export const PROTOCOL_VERSION = 1
+export const SUBPROTOCOL = 'overlan.1'
+
+/** Length prefix of each frame inside a binary message. */
+export const BATCH_LEN_PREFIX = 2
+/** Largest frame the framing can carry (u16); rooms enforce their MTU below this. */
+export const MAX_FRAME_LEN = 0xffff
+/** Largest binary message either side sends or accepts (ws maxPayload). */
+export const MAX_MESSAGE_BYTES = 256 * 1024
+/** Largest text (control) message; hello/welcome are far smaller. */
+export const MAX_CONTROL_BYTES = 64 * 1024
+/** The hub closes a connection that has not sent `hello` by then. */
+export const HELLO_TIMEOUT_MS = 10_000
+
+/** WebSocket close codes (4000-4999 are application codes, RFC 6455 §7.4.2). */
+export const CLOSE_NORMAL = 1000
+export const CLOSE_GOING_AWAY = 1001
+export const CLOSE_BAD_MESSAGE = 4000
+export const CLOSE_AUTH_FAILED = 4001
+export const CLOSE_ROOM_UNKNOWN = 4002
+export const CLOSE_ROOM_FULL = 4003
+export const CLOSE_PROTOCOL_VERSION = 4004
+export const CLOSE_ADDRESS_UNAVAILABLE = 4005
+export const CLOSE_SUBNET_EXHAUSTED = 4006
+export const CLOSE_DUPLICATE_SESSION = 4007
+export const CLOSE_HELLO_TIMEOUT = 4008
+
+/** Refusal codes sent in `error` and the close code each one ends with. */
+export const REFUSAL_CLOSE_CODES = {
+  BAD_MESSAGE: CLOSE_BAD_MESSAGE,
+  AUTH_FAILED: CLOSE_AUTH_FAILED,
+  ROOM_UNKNOWN: CLOSE_ROOM_UNKNOWN,
+  ROOM_FULL: CLOSE_ROOM_FULL,
+  PROTOCOL_VERSION: CLOSE_PROTOCOL_VERSION,
+  ADDRESS_UNAVAILABLE: CLOSE_ADDRESS_UNAVAILABLE,
+  SUBNET_EXHAUSTED: CLOSE_SUBNET_EXHAUSTED,
+  DUPLICATE_SESSION: CLOSE_DUPLICATE_SESSION
+} as const
+export type RefusalCode = keyof typeof REFUSAL_CLOSE_CODES
+
+export const isRefusalCode = (s: string): s is RefusalCode =>
+  Object.prototype.hasOwnProperty.call(REFUSAL_CLOSE_CODES, s)
+
+export interface Lease {
+  /** Locally administered unicast MAC, "02:xx:xx:xx:xx:xx". */
+  mac: string
+  /** Dotted IPv4 address inside the room's subnet. */
+  ip: string
+}
+
+export interface Member {
+  name: string
+  mac: string
+  ip: string
+}
+
+export interface HelloMessage {
+  type: 'hello'
+  version: number
+  room: string
+  token: string
+  /** Stable random identity of the peer (hex), the key of its lease. */
+  identity: string
+  name: string
+  /** Address the peer asks for (--address), granted if free. */
+  address?: string
+  /** Lease the peer held before, as a hint; the hub's state file is authoritative. */
+  lease?: Lease
+  software?: string
+}
+
+export interface WelcomeMessage {
+  type: 'welcome'
+  version: number
+  room: string
+  mac: string
+  ip: string
+  prefixLength: number
+  mtu: number
+  members: Member[]
+}
+
+export interface ErrorMessage {
+  type: 'error'
+  code: string
+  message: string
+}
+
+export interface ByeMessage {
+  type: 'bye'
+  reason?: string
+}
+
+export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage
+
+export type DecodeResult =
+  | { ok: true, message: ControlMessage }
+  | { ok: false, reason: string }
+  /** Well-formed JSON object of a type this version does not know. */
+  | { ok: true, message: null, unknownType: string }
+
+const isStr = (v: unknown, max = 256): v is string => typeof v === 'string' && v.length <= max
+const isInt = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
+const isLease = (v: unknown): v is Lease =>
+  typeof v === 'object' && v !== null && isStr((v as Lease).mac, 17) && isStr((v as Lease).ip, 15)
+const isMember = (v: unknown): v is Member =>
+  isLease(v) && isStr((v as Member).name, 64)
+
+/** Checks field by field; returns the first problem as a sentence naming the field. */
+const check = (o: Record<string, unknown>): string | null => {
+  switch (o.type) {
+    case 'hello':
+      if (!isInt(o.version, 0, 0xffff)) return 'hello.version must be an integer'
+      if (!isStr(o.room, 64)) return 'hello.room must be a string of at most 64 characters'
+      if (!isStr(o.token, 256)) return 'hello.token must be a string of at most 256 characters'
+      if (!isStr(o.identity, 128) || !/^[0-9a-f]{16,128}$/.test(o.identity)) return 'hello.identity must be 16-128 lowercase hex digits'
+      if (!isStr(o.name, 64)) return 'hello.name must be a string of at most 64 characters'
+      if (o.address !== undefined && !isStr(o.address, 15)) return 'hello.address must be a dotted IPv4 address'
+      if (o.lease !== undefined && !isLease(o.lease)) return 'hello.lease must be {mac, ip}'
+      if (o.software !== undefined && !isStr(o.software, 128)) return 'hello.software must be a short string'
+      return null
+    case 'welcome':
+      if (!isInt(o.version, 0, 0xffff)) return 'welcome.version must be an integer'
+      if (!isStr(o.room, 64) || !isStr(o.mac, 17) || !isStr(o.ip, 15)) return 'welcome.room/mac/ip must be strings'
+      if (!isInt(o.prefixLength, 1, 32)) return 'welcome.prefixLength must be 1..32'
+      if (!isInt(o.mtu, 576, 65535 - 18)) return 'welcome.mtu must be 576..65517'
+      if (!Array.isArray(o.members) || !o.members.every(isMember)) return 'welcome.members must be a list of {name, mac, ip}'
+      return null
+    case 'error':
+      if (!isStr(o.code, 64) || !isStr(o.message, 1024)) return 'error.code and error.message must be strings'
+      return null
+    case 'bye':
+      if (o.reason !== undefined && !isStr(o.reason, 1024)) return 'bye.reason must be a string'
+      return null
+    default:
+      return null
+  }
+}
+
+const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye'])
+
+/** Decodes one text message. Never throws: bad input is a reason string. */
+export const decodeControl = (text: string): DecodeResult => {
+  if (text.length > MAX_CONTROL_BYTES) return { ok: false, reason: `control message over ${MAX_CONTROL_BYTES} bytes` }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    return { ok: false, reason: `not JSON: ${(e as Error).message}` }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, reason: 'not a JSON object' }
+  const o = parsed as Record<string, unknown>
+  if (typeof o.type !== 'string') return { ok: false, reason: 'missing "type"' }
+  if (!KNOWN_TYPES.has(o.type)) return { ok: true, message: null, unknownType: o.type.slice(0, 64) }
+  const problem = check(o)
+  if (problem !== null) return { ok: false, reason: problem }
+  return { ok: true, message: o as unknown as ControlMessage }
+}
+
+export const encodeControl = (m: ControlMessage): string => JSON.stringify(m)
+
+/**
+ * Walks a batch and calls `onFrame(buf, offset, length)` for each frame, without
+ * allocating. Returns the number of frames, or -1 if the lengths do not add up (the
+ * caller drops the whole batch; nothing was delivered). Validation runs before any
+ * callback so a bad batch never delivers half its frames.
+ */
+export const forEachFrame = (
+  buf: Buffer,
+  onFrame: (buf: Buffer, offset: number, length: number) => void
+): number => {
+  const n = countFrames(buf)
+  if (n <= 0) return n
+  let off = 0
+  while (off < buf.length) {
+    const len = buf.readUInt16BE(off)
+    onFrame(buf, off + BATCH_LEN_PREFIX, len)
+    off += BATCH_LEN_PREFIX + len
+  }
+  return n
+}
+
+/** Number of frames in a batch, or -1 when it is malformed (runt length, overrun, empty). */
+export const countFrames = (buf: Buffer): number => {
+  let off = 0
+  let n = 0
+  while (off < buf.length) {
+    if (off + BATCH_LEN_PREFIX > buf.length) return -1
+    const len = buf.readUInt16BE(off)
+    if (len < 14) return -1
+    off += BATCH_LEN_PREFIX + len
+    n++
+  }
+  return off === buf.length && n > 0 ? n : -1
+}
+
+/** Writes the length prefix of a frame that was (or will be) placed at `off + 2`. */
+export const writeFramePrefix = (buf: Buffer, off: number, frameLen: number): void => {
+  buf.writeUInt16BE(frameLen, off)
+}
+
+/** Encodes frames into one batch (copying). For tests and control paths, not the hot path. */
+export const encodeBatch = (frames: readonly Buffer[]): Buffer => {
+  let total = 0
+  for (const f of frames) total += BATCH_LEN_PREFIX + f.length
+  const out = Buffer.allocUnsafe(total)
+  let off = 0
+  for (const f of frames) {
+    out.writeUInt16BE(f.length, off)
+    f.copy(out, off + BATCH_LEN_PREFIX)
+    off += BATCH_LEN_PREFIX + f.length
+  }
+  return out
+}
+
+/** Splits a batch into copies of its frames (tests and tools). */
+export const decodeBatch = (buf: Buffer): Buffer[] | null => {
+  const out: Buffer[] = []
+  const n = forEachFrame(buf, (b, off, len) => { out.push(Buffer.from(b.subarray(off, off + len))) })
+  return n < 0 ? null : out
+}

@@ -1,0 +1,128 @@
+/**
+ * Hub configuration: YAML fields (see configs/hub.yaml) merged with CLI flags, CLI wins.
+ * With no file the hub runs on the embedded default: rooms created on first join.
+ */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { parseCidr, type Subnet } from '../core/ipv4.js'
+
+const cidr = z.string().refine(s => parseCidr(s) !== null, 'expected a CIDR with zero host bits, like 10.77.0.0/24')
+  .refine(s => { const c = parseCidr(s); return c === null || (c.prefixLength >= 8 && c.prefixLength <= 30) }, 'prefix length must be 8..30')
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'expected HOST:PORT, like 0.0.0.0:443')
+const roomName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'room names are 1-64 letters, digits, ".", "_" or "-"')
+const mtu = z.number().int().min(576).max(9000)
+const token = z.string().min(8, 'tokens need at least 8 characters').max(256)
+
+export const RoomConfigSchema = z.strictObject({
+  token,
+  subnet: cidr.optional(),
+  mtu: mtu.optional(),
+  maxPeers: z.number().int().min(1).max(4096).optional(),
+  allowBridging: z.boolean().optional()
+})
+
+export const HubFileSchema = z.strictObject({
+  listen: hostPort.optional(),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  noTls: z.boolean().optional(),
+  state: z.string().optional(),
+  /** Token and subnet of rooms created on first join. */
+  token: token.optional(),
+  subnet: cidr.optional(),
+  mtu: mtu.optional(),
+  maxPeers: z.number().int().min(1).max(4096).optional(),
+  autoCreateRooms: z.boolean().optional(),
+  maxRooms: z.number().int().min(1).max(100_000).optional(),
+  rooms: z.record(roomName, RoomConfigSchema).optional(),
+  keepaliveIntervalS: z.number().min(1).max(300).optional(),
+  keepaliveTimeoutS: z.number().min(2).max(900).optional(),
+  sendQueueKiB: z.number().int().min(16).max(65536).optional(),
+  adminToken: token.optional(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional()
+})
+export type HubFileConfig = z.infer<typeof HubFileSchema>
+
+export interface RoomSettings {
+  name: string
+  token: string
+  subnet: Subnet
+  mtu: number
+  maxPeers: number
+  allowBridging: boolean
+}
+
+/** Fully resolved settings the hub runs with. */
+export interface HubSettings {
+  listenHost: string
+  listenPort: number
+  tls: { certFile?: string, keyFile?: string } | null
+  stateDir: string
+  autoCreateRooms: boolean
+  /** Template for rooms created on first join; its token may be generated at start. */
+  autoRoom: Omit<RoomSettings, 'name' | 'token'> & { token: string | undefined }
+  maxRooms: number
+  rooms: Map<string, RoomSettings>
+  keepaliveIntervalMs: number
+  keepaliveTimeoutMs: number
+  sendQueueBytes: number
+  adminToken: string | undefined
+  logLevel: 'debug' | 'info' | 'warn' | 'error'
+}
+
+export const DEFAULT_LISTEN = '0.0.0.0:443'
+export const DEFAULT_SUBNET = '10.77.0.0/24'
+export const DEFAULT_MTU = 1400
+export const DEFAULT_MAX_PEERS = 64
+/** Small on purpose: a queue that drops beats one that delays (TCP-in-TCP, see README). */
+export const DEFAULT_SEND_QUEUE_KIB = 512
+
+export const defaultHubStateDir = (): string =>
+  process.getuid?.() === 0 ? '/var/lib/overlan/hub' : join(homedir(), '.local', 'state', 'overlan', 'hub')
+
+export const splitHostPort = (s: string): { host: string, port: number } => {
+  const i = s.lastIndexOf(':')
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) }
+}
+
+/** Merges file config and CLI overrides (already validated by the same schema) into settings. */
+export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): HubSettings => {
+  const c = { ...file, ...Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined)) } as HubFileConfig
+  const { host, port } = splitHostPort(c.listen ?? DEFAULT_LISTEN)
+  const mtuDefault = c.mtu ?? DEFAULT_MTU
+  const maxPeersDefault = c.maxPeers ?? DEFAULT_MAX_PEERS
+  const rooms = new Map<string, RoomSettings>()
+  for (const [name, r] of Object.entries(c.rooms ?? {})) {
+    rooms.set(name, {
+      name,
+      token: r.token,
+      subnet: parseCidr(r.subnet ?? c.subnet ?? DEFAULT_SUBNET)!,
+      mtu: r.mtu ?? mtuDefault,
+      maxPeers: r.maxPeers ?? maxPeersDefault,
+      allowBridging: r.allowBridging ?? false
+    })
+  }
+  const useTls = c.noTls !== true
+  return {
+    listenHost: host,
+    listenPort: port,
+    tls: useTls ? { ...(c.tlsCert !== undefined ? { certFile: c.tlsCert } : {}), ...(c.tlsKey !== undefined ? { keyFile: c.tlsKey } : {}) } : null,
+    stateDir: c.state ?? defaultHubStateDir(),
+    autoCreateRooms: c.autoCreateRooms ?? rooms.size === 0,
+    autoRoom: {
+      token: c.token,
+      subnet: parseCidr(c.subnet ?? DEFAULT_SUBNET)!,
+      mtu: mtuDefault,
+      maxPeers: maxPeersDefault,
+      allowBridging: false
+    },
+    maxRooms: c.maxRooms ?? 1000,
+    rooms,
+    keepaliveIntervalMs: (c.keepaliveIntervalS ?? 5) * 1000,
+    keepaliveTimeoutMs: (c.keepaliveTimeoutS ?? 20) * 1000,
+    sendQueueBytes: (c.sendQueueKiB ?? DEFAULT_SEND_QUEUE_KIB) * 1024,
+    adminToken: c.adminToken,
+    logLevel: c.logLevel ?? 'info'
+  }
+}

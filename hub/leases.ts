@@ -1,0 +1,167 @@
+/**
+ * Leases: a stable MAC and IPv4 address per (room, peer identity), kept in
+ * `<state>/leases.json` (written atomically) so a peer that reconnects, or reconnects
+ * after a hub restart, gets the same addresses and games/SMB sessions survive.
+ *
+ * Bounded: a room holds at most as many leases as its subnet has hosts. When the subnet
+ * is full, the least recently seen lease of a peer that is not connected is reclaimed.
+ */
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { OverlanError } from '../core/errors.js'
+import { formatIpv4, hostRange, parseIpv4, subnetContains, type Subnet } from '../core/ipv4.js'
+import { readJsonFile, writeFileAtomic } from '../core/state-file.js'
+import { formatMac, parseMac } from '../l2/ethernet.js'
+
+export const LEASES_FILE = 'leases.json'
+const FILE_VERSION = 1
+
+export interface LeaseRecord {
+  mac: string
+  ip: string
+  name: string
+  /** ms since epoch of the last join. */
+  lastSeen: number
+}
+
+export interface LeaseRequest {
+  room: string
+  subnet: Subnet
+  identity: string
+  name: string
+  /** Specific address asked for (--address). */
+  address?: string
+  /** The lease the peer says it held; honoured when this hub has none for it and it is free. */
+  hint?: { mac: string, ip: string }
+  now: number
+  /** Identities connected right now (their leases are never reclaimed). */
+  isConnected: (identity: string) => boolean
+}
+
+type RoomLeases = Map<string, LeaseRecord>
+
+export class LeaseStore {
+  private readonly rooms = new Map<string, RoomLeases>()
+  private readonly file: string | null
+
+  /** `stateDir` null keeps leases in memory only (tests). */
+  constructor (stateDir: string | null) {
+    this.file = stateDir === null ? null : join(stateDir, LEASES_FILE)
+    if (this.file !== null) this.load(this.file)
+  }
+
+  get (room: string, identity: string): LeaseRecord | undefined {
+    return this.rooms.get(room)?.get(identity)
+  }
+
+  /** Grants (and persists) the lease for a join, or throws ADDRESS_UNAVAILABLE / SUBNET_EXHAUSTED. */
+  acquire (r: LeaseRequest): LeaseRecord {
+    let leases = this.rooms.get(r.room)
+    if (leases === undefined) { leases = new Map(); this.rooms.set(r.room, leases) }
+    const current = leases.get(r.identity)
+    let ip: string
+    if (r.address !== undefined) {
+      ip = this.checkRequested(leases, r)
+    } else if (current !== undefined && subnetContains(r.subnet, parseIpv4(current.ip) ?? -1)) {
+      ip = current.ip
+    } else if (current === undefined && r.hint !== undefined && this.isFree(leases, r, r.hint.ip)) {
+      ip = r.hint.ip
+    } else {
+      ip = this.freeAddress(leases, r)
+    }
+    const hintedMac = current === undefined && r.hint !== undefined && ip === r.hint.ip && this.macFree(leases, r.hint.mac) ? r.hint.mac : undefined
+    const mac = current?.mac ?? hintedMac ?? this.newMac(leases, r.room, r.identity)
+    const record: LeaseRecord = { mac, ip, name: r.name, lastSeen: r.now }
+    leases.set(r.identity, record)
+    this.save()
+    return record
+  }
+
+  private checkRequested (leases: RoomLeases, r: LeaseRequest): string {
+    const want = parseIpv4(r.address!)
+    const { first, last } = hostRange(r.subnet)
+    if (want === null || want < first || want > last) {
+      throw new OverlanError('ADDRESS_UNAVAILABLE', `address ${r.address} is not a host address of the room's subnet ${formatIpv4(r.subnet.network)}/${r.subnet.prefixLength}`)
+    }
+    const ip = formatIpv4(want)
+    for (const [id, l] of leases) {
+      if (l.ip === ip && id !== r.identity) {
+        throw new OverlanError('ADDRESS_UNAVAILABLE', `address ${ip} is leased to "${l.name}" in room ${r.room}; pick another or leave --address out`)
+      }
+    }
+    return ip
+  }
+
+  private isFree (leases: RoomLeases, r: LeaseRequest, ip: string): boolean {
+    const v = parseIpv4(ip)
+    const { first, last } = hostRange(r.subnet)
+    if (v === null || v < first || v > last) return false
+    for (const l of leases.values()) if (l.ip === ip) return false
+    return true
+  }
+
+  /** A hinted MAC is taken only if it is a locally administered unicast MAC no one else has. */
+  private macFree (leases: RoomLeases, mac: string): boolean {
+    const v = parseMac(mac)
+    if (v === null || Math.floor(v / 2 ** 40) % 4 !== 2) return false
+    for (const l of leases.values()) if (l.mac === mac) return false
+    return true
+  }
+
+  private freeAddress (leases: RoomLeases, r: LeaseRequest): string {
+    const used = new Set<number>()
+    for (const l of leases.values()) used.add(parseIpv4(l.ip) ?? -1)
+    const { first, last } = hostRange(r.subnet)
+    for (let a = first; a <= last; a++) if (!used.has(a)) return formatIpv4(a)
+    // Full: reclaim the lease seen longest ago whose peer is not connected.
+    let oldest: [string, LeaseRecord] | undefined
+    for (const entry of leases) {
+      if (entry[0] === r.identity || r.isConnected(entry[0])) continue
+      if (!subnetContains(r.subnet, parseIpv4(entry[1].ip) ?? -1)) continue
+      if (oldest === undefined || entry[1].lastSeen < oldest[1].lastSeen) oldest = entry
+    }
+    if (oldest === undefined) {
+      throw new OverlanError('SUBNET_EXHAUSTED', `room ${r.room} has no free address left in ${formatIpv4(r.subnet.network)}/${r.subnet.prefixLength}`)
+    }
+    leases.delete(oldest[0])
+    return oldest[1].ip
+  }
+
+  /** Locally administered unicast MAC (02:…) derived from room+identity, unique in the room. */
+  private newMac (leases: RoomLeases, room: string, identity: string): string {
+    const taken = new Set<string>()
+    for (const l of leases.values()) taken.add(l.mac)
+    const h = createHash('sha256').update(room).update('\0').update(identity).digest()
+    let v = h.readUIntBE(0, 5)
+    for (let i = 0; i < 1024; i++) {
+      const mac = formatMac(0x02 * 2 ** 40 + ((v + i) % 2 ** 40))
+      if (!taken.has(mac)) return mac
+    }
+    throw new OverlanError('INTERNAL', `no free MAC in room ${room}`)
+  }
+
+  private load (file: string): void {
+    const data = readJsonFile(file) as { version?: unknown, rooms?: unknown } | undefined
+    if (data === undefined) return
+    if (data.version !== FILE_VERSION || typeof data.rooms !== 'object' || data.rooms === null) {
+      throw new OverlanError('STATE_IO', `${file} is not a version ${FILE_VERSION} lease file; move it away to start fresh`)
+    }
+    for (const [room, entries] of Object.entries(data.rooms as Record<string, unknown>)) {
+      const leases: RoomLeases = new Map()
+      for (const [identity, l] of Object.entries(entries as Record<string, Partial<LeaseRecord>>)) {
+        if (typeof l.mac !== 'string' || parseMac(l.mac) === null || typeof l.ip !== 'string' || parseIpv4(l.ip) === null) {
+          throw new OverlanError('STATE_IO', `${file}: lease of ${identity} in room ${room} is malformed`)
+        }
+        leases.set(identity, { mac: l.mac, ip: l.ip, name: String(l.name ?? ''), lastSeen: Number(l.lastSeen ?? 0) })
+      }
+      this.rooms.set(room, leases)
+    }
+  }
+
+  private save (): void {
+    if (this.file === null) return
+    const rooms: Record<string, Record<string, LeaseRecord>> = {}
+    for (const [room, leases] of this.rooms) rooms[room] = Object.fromEntries(leases)
+    writeFileAtomic(this.file, JSON.stringify({ version: FILE_VERSION, rooms }, null, 1) + '\n')
+  }
+}

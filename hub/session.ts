@@ -1,0 +1,96 @@
+/**
+ * One connected peer as seen by the hub: its WebSocket, lease, counters and the bounded
+ * send path. Sending never blocks and never grows memory without bound: when the peer's
+ * socket holds more than `sendQueueBytes` unsent bytes, new batches are dropped and
+ * counted `queue_full` (TCP inside the overlay recovers; a deep queue would only add
+ * latency — the TCP-in-TCP bufferbloat the README explains).
+ */
+import type { WebSocket } from 'ws'
+
+export type SessionDropReason = 'queue_full' | 'bad_batch' | 'before_welcome'
+
+/** Per-destination batch being assembled from frames of a mixed incoming batch. */
+const OUT_SLAB_BYTES = 256 * 1024
+const OUT_FLUSH_BYTES = 64 * 1024
+
+export class SessionCounters {
+  rxFrames = 0
+  rxBytes = 0
+  txFrames = 0
+  txBytes = 0
+  readonly drops: Record<SessionDropReason, number> = { queue_full: 0, bad_batch: 0, before_welcome: 0 }
+}
+
+export interface SessionInfo {
+  room: string
+  identity: string
+  name: string
+  mac: string
+  ip: string
+}
+
+export class Session {
+  // set at construction
+  readonly port: number
+  readonly ws: WebSocket
+  readonly remote: string
+  readonly connectedAt: number
+  private readonly sendQueueBytes: number
+
+  // set once on welcome
+  info: SessionInfo | null = null
+
+  // owned by the hub's receive path
+  lastSeen: number
+  readonly counters = new SessionCounters()
+  private slab: Buffer | null = null
+  private slabStart = 0
+  private slabEnd = 0
+  private pendingFrames = 0
+
+  constructor (port: number, ws: WebSocket, remote: string, now: number, sendQueueBytes: number) {
+    this.port = port
+    this.ws = ws
+    this.remote = remote
+    this.connectedAt = now
+    this.lastSeen = now
+    this.sendQueueBytes = sendQueueBytes
+  }
+
+  /**
+   * Sends a whole batch of `frames` frames. The buffer must not change afterwards
+   * (ws may still hold it); the hub only ever passes received messages or slab regions.
+   */
+  sendBatch (buf: Buffer, frames: number): void {
+    if (this.ws.readyState !== 1 || this.ws.bufferedAmount > this.sendQueueBytes) {
+      this.counters.drops.queue_full += frames
+      return
+    }
+    this.counters.txFrames += frames
+    this.counters.txBytes += buf.length
+    this.ws.send(buf, { binary: true })
+  }
+
+  /** Copies one length-prefixed frame buf[off, off+len) into this peer's pending batch. */
+  append (buf: Buffer, off: number, len: number): void {
+    if (this.slab === null || this.slabEnd + len > this.slab.length) {
+      this.flush()
+      // A fresh slab; the old one stays alive only while ws still references its regions.
+      this.slab = Buffer.allocUnsafe(Math.max(OUT_SLAB_BYTES, len))
+      this.slabStart = this.slabEnd = 0
+    }
+    buf.copy(this.slab, this.slabEnd, off, off + len)
+    this.slabEnd += len
+    this.pendingFrames++
+    if (this.slabEnd - this.slabStart >= OUT_FLUSH_BYTES) this.flush()
+  }
+
+  flush (): void {
+    if (this.pendingFrames === 0 || this.slab === null) return
+    const region = this.slab.subarray(this.slabStart, this.slabEnd)
+    const n = this.pendingFrames
+    this.slabStart = this.slabEnd
+    this.pendingFrames = 0
+    this.sendBatch(region, n)
+  }
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/** `peer` command: join a room, or show the running peer's status. See README. */
+import { parseArgs } from 'node:util'
+import { loadConfigFile } from '../core/config.js'
+import { EXIT_OK, fail, flagName, validateFlags } from '../core/cli-support.js'
+import { OverlanError } from '../core/errors.js'
+import { loadOrCreateIdentity } from '../core/identity.js'
+import { createLogger } from '../core/log.js'
+import { DEFAULT_IFACE, PeerFileSchema, defaultPeerConfigFile, resolvePeerSettings, type PeerFileConfig } from './config.js'
+import { linuxHostOs } from './os/linux.js'
+import { Peer, type PeerStatus } from './peer.js'
+import { fetchStatus, serveStatus } from './status-socket.js'
+import { formatStatus } from './status-format.js'
+
+const USAGE = `usage:
+  peer join --room ROOM [--hub URL] [--token TOKEN] [--name NAME] [--iface NAME]
+            [--address A.B.C.D] [--ca FILE | --insecure] [--config FILE] [--state DIR]
+            [--log-level debug|info|warn|error]
+  peer status [--iface NAME] [--json]
+
+The token may also come from OVERLAN_TOKEN. Defaults come from --config, OVERLAN_PEER_CONFIG,
+~/.config/overlan/peer.yaml or /etc/overlan/peer.yaml (the first that exists).
+`
+
+const join = async (args: string[]): Promise<void> => {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        room: { type: 'string' },
+        hub: { type: 'string' },
+        token: { type: 'string' },
+        name: { type: 'string' },
+        iface: { type: 'string' },
+        address: { type: 'string' },
+        ca: { type: 'string' },
+        insecure: { type: 'boolean' },
+        config: { type: 'string' },
+        state: { type: 'string' },
+        'log-level': { type: 'string' }
+      },
+      strict: true,
+      allowPositionals: false
+    })
+  } catch (e) {
+    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
+  }
+  const v = parsed.values
+  if (v.ca !== undefined && v.insecure === true) throw new OverlanError('USAGE', '--ca and --insecure exclude each other')
+  const cli: PeerFileConfig = validateFlags(PeerFileSchema, {
+    room: v.room, hub: v.hub, token: v.token, name: v.name, iface: v.iface, address: v.address,
+    ca: v.ca, insecure: v.insecure, state: v.state, logLevel: v['log-level']
+  }, flagName)
+  const configFile = v.config ?? defaultPeerConfigFile(process.env)
+  const file = configFile !== undefined ? loadConfigFile(configFile, PeerFileSchema) : {}
+  const settings = resolvePeerSettings(file, cli, process.env)
+  if ('missing' in settings) throw new OverlanError('USAGE', `peer join needs ${settings.missing}\n${USAGE}`)
+
+  const log = createLogger('peer', { level: settings.logLevel })
+  if (settings.insecure) log.warn('tls.insecure', { message: 'hub certificate NOT verified (--insecure): anyone on the path can read and inject LAN traffic' })
+  const identity = loadOrCreateIdentity(settings.stateDir)
+  const peer = new Peer(settings, { os: linuxHostOs, log, identity })
+  const statusServer = await serveStatus(settings.iface, () => peer.status())
+
+  let signals = 0
+  const onSignal = (sig: string): void => {
+    if (++signals > 1) process.exit(1)
+    log.info('peer.signal', { signal: sig })
+    peer.stop().then(() => { statusServer.close(); process.exit(EXIT_OK) }, (e: unknown) => { fail('peer', e) })
+  }
+  process.on('SIGINT', () => { onSignal('SIGINT') })
+  process.on('SIGTERM', () => { onSignal('SIGTERM') })
+
+  await peer.start()
+  const s = peer.status()
+  process.stdout.write(`joined room ${s.room} as ${s.name}: ${s.iface} ${s.address ?? '?'} ${s.mac ?? '?'} (MTU ${s.mtu ?? '?'}), ${s.members.length} other peer(s)\n`)
+  await peer.done // rejects with a refusal that ends the session later
+}
+
+const status = async (args: string[]): Promise<void> => {
+  let parsed
+  try {
+    parsed = parseArgs({ args, options: { iface: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false })
+  } catch (e) {
+    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
+  }
+  const s = await fetchStatus(parsed.values.iface ?? DEFAULT_IFACE) as PeerStatus
+  process.stdout.write(parsed.values.json === true ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s))
+}
+
+const main = async (): Promise<void> => {
+  const [cmd, ...rest] = process.argv.slice(2)
+  switch (cmd) {
+    case 'join': await join(rest); break
+    case 'status': await status(rest); break
+    case '-h': case '--help': case 'help': process.stdout.write(USAGE); break
+    default: throw new OverlanError('USAGE', `${cmd === undefined ? 'missing command' : `unknown command "${cmd}"`}\n${USAGE}`)
+  }
+}
+
+main().then(() => process.exit(EXIT_OK), (e: unknown) => fail('peer', e))

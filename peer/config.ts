@@ -1,0 +1,85 @@
+/**
+ * Peer configuration: YAML fields (see configs/peer.yaml) merged with CLI flags (CLI wins)
+ * and the token from OVERLAN_TOKEN. The usual hub, token and name live in the file so
+ * that day to day it is just `peer join --room friday`.
+ */
+import { existsSync } from 'node:fs'
+import { homedir, hostname } from 'node:os'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { parseIpv4 } from '../core/ipv4.js'
+
+export const PeerFileSchema = z.strictObject({
+  hub: z.string().regex(/^wss?:\/\/[^\s/]+(\/\S*)?$/, 'expected a URL like wss://hub.example.net or ws://host:8080').optional(),
+  room: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'room names are 1-64 letters, digits, ".", "_" or "-"').optional(),
+  token: z.string().min(1).max(256).optional(),
+  name: z.string().regex(/^[^\s\0]{1,64}$/, '1-64 characters, no spaces').optional(),
+  iface: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'interface names are 1-15 letters, digits, "_", "." or "-"').optional(),
+  address: z.string().refine(s => parseIpv4(s) !== null, 'expected a dotted IPv4 address').optional(),
+  ca: z.string().optional(),
+  insecure: z.boolean().optional(),
+  state: z.string().optional(),
+  reconnectMinS: z.number().min(0.1).max(60).optional(),
+  reconnectMaxS: z.number().min(1).max(3600).optional(),
+  joinTimeoutS: z.number().min(1).max(3600).optional(),
+  keepaliveTimeoutS: z.number().min(2).max(900).optional(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional()
+})
+export type PeerFileConfig = z.infer<typeof PeerFileSchema>
+
+export interface PeerSettings {
+  hub: string
+  room: string
+  token: string
+  name: string
+  iface: string
+  address: string | undefined
+  caFile: string | undefined
+  insecure: boolean
+  stateDir: string
+  reconnectMinMs: number
+  reconnectMaxMs: number
+  joinTimeoutMs: number
+  keepaliveTimeoutMs: number
+  logLevel: 'debug' | 'info' | 'warn' | 'error'
+}
+
+export const DEFAULT_IFACE = 'ovl0'
+
+export const defaultPeerStateDir = (): string =>
+  process.getuid?.() === 0 ? '/var/lib/overlan/peer' : join(homedir(), '.local', 'state', 'overlan', 'peer')
+
+/** The config file used when --config is not given: OVERLAN_PEER_CONFIG, else the first that exists. */
+export const defaultPeerConfigFile = (env: NodeJS.ProcessEnv): string | undefined => {
+  if (env.OVERLAN_PEER_CONFIG !== undefined && env.OVERLAN_PEER_CONFIG !== '') return env.OVERLAN_PEER_CONFIG
+  const candidates = [join(homedir(), '.config', 'overlan', 'peer.yaml'), '/etc/overlan/peer.yaml']
+  return candidates.find(f => existsSync(f))
+}
+
+/** A valid default NetBIOS/mDNS-friendly name from the host name. */
+const defaultName = (): string => (hostname().split('.')[0] ?? 'peer').replace(/[^\w.-]/g, '-').slice(0, 64) || 'peer'
+
+/** Merges; returns the missing required field's flag when hub, room or token are absent. */
+export const resolvePeerSettings = (file: PeerFileConfig, cli: PeerFileConfig, env: NodeJS.ProcessEnv): PeerSettings | { missing: string } => {
+  const c = { ...file, ...Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined)) } as PeerFileConfig
+  const token = cli.token ?? (env.OVERLAN_TOKEN !== undefined && env.OVERLAN_TOKEN !== '' ? env.OVERLAN_TOKEN : undefined) ?? file.token
+  if (c.room === undefined) return { missing: '--room' }
+  if (c.hub === undefined) return { missing: '--hub (or `hub:` in the config file)' }
+  if (token === undefined) return { missing: '--token (or OVERLAN_TOKEN, or `token:` in the config file)' }
+  return {
+    hub: c.hub,
+    room: c.room,
+    token,
+    name: c.name ?? defaultName(),
+    iface: c.iface ?? DEFAULT_IFACE,
+    address: c.address,
+    caFile: c.ca,
+    insecure: c.insecure ?? false,
+    stateDir: c.state ?? defaultPeerStateDir(),
+    reconnectMinMs: (c.reconnectMinS ?? 1) * 1000,
+    reconnectMaxMs: (c.reconnectMaxS ?? 60) * 1000,
+    joinTimeoutMs: (c.joinTimeoutS ?? 30) * 1000,
+    keepaliveTimeoutMs: (c.keepaliveTimeoutS ?? 20) * 1000,
+    logLevel: c.logLevel ?? 'info'
+  }
+}

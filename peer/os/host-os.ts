@@ -1,0 +1,47 @@
+/**
+ * The one OS boundary of the peer. Everything above sees only these interfaces; the Linux
+ * implementation (linux.ts) is the only code that touches /dev/net/tun or runs `ip`,
+ * and memory.ts stands in for it in tests.
+ */
+
+/**
+ * Receives frames read from the TAP, already in the wire batch format of core/protocol
+ * (u16 length + frame, repeated) so they can be sent without a copy. Ownership of `batch`
+ * passes to the callee: the TAP never writes to that memory again.
+ */
+export type BatchHandler = (batch: Buffer, frames: number) => void
+
+export class TapCounters {
+  readFrames = 0
+  readBytes = 0
+  writeFrames = 0
+  writeBytes = 0
+  /** Frames the kernel refused because the TAP queue was full (EAGAIN) or the link is down. */
+  writeDrops = 0
+}
+
+export interface TapDevice {
+  /** Interface name the kernel gave the device. */
+  readonly name: string
+  readonly counters: TapCounters
+  /** Starts event-driven reads. Call once. */
+  start: (onBatch: BatchHandler) => void
+  /** Writes one frame buf[off, off+len). Never blocks; false (counted) when dropped. */
+  write: (buf: Buffer, off: number, len: number) => boolean
+  /** Stops reading and closes the device; a non-persistent TAP disappears. Idempotent. */
+  close: () => Promise<void>
+}
+
+export interface LinkConfig {
+  mac: string
+  mtu: number
+  address: string
+  prefixLength: number
+}
+
+export interface HostOs {
+  /** Creates a TAP (IFF_TAP|IFF_NO_PI). Throws TAP_UNAVAILABLE, TAP_PERMISSION or TAP_OPEN_FAILED. */
+  openTap: (name: string) => TapDevice
+  /** Applies MAC, MTU and IPv4 address and sets the link up. Throws LINK_CONFIG_FAILED. */
+  configureLink: (name: string, config: LinkConfig) => Promise<void>
+}

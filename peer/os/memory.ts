@@ -1,0 +1,55 @@
+/**
+ * In-memory implementation of the OS boundary for tests of the layers above it: a TAP
+ * whose "kernel side" is a pair of functions the test drives. Same contract as linux.ts.
+ */
+import { encodeBatch } from '../../core/protocol.js'
+import { TapCounters, type BatchHandler, type HostOs, type LinkConfig, type TapDevice } from './host-os.js'
+
+export class MemoryTap implements TapDevice {
+  readonly counters = new TapCounters()
+  /** Frames the peer wrote to the TAP (what the host's kernel would receive). */
+  readonly written: Buffer[] = []
+  private onBatch: BatchHandler | null = null
+  closed = false
+  /** Set by the test to simulate a full kernel queue. */
+  full = false
+
+  constructor (readonly name: string) {}
+
+  start (onBatch: BatchHandler): void {
+    if (this.onBatch !== null) throw new Error('tap already started')
+    this.onBatch = onBatch
+  }
+
+  write (buf: Buffer, off: number, len: number): boolean {
+    if (this.closed || this.full) { this.counters.writeDrops++; return false }
+    this.written.push(Buffer.from(buf.subarray(off, off + len)))
+    this.counters.writeFrames++
+    this.counters.writeBytes += len
+    return true
+  }
+
+  /** The host sends frames out of the TAP (as one wake-up's batch). */
+  inject (...frames: Buffer[]): void {
+    if (this.onBatch === null || this.closed) return
+    for (const f of frames) { this.counters.readFrames++; this.counters.readBytes += f.length }
+    this.onBatch(encodeBatch(frames), frames.length)
+  }
+
+  async close (): Promise<void> { this.closed = true }
+}
+
+export class MemoryHostOs implements HostOs {
+  readonly taps = new Map<string, MemoryTap>()
+  readonly links = new Map<string, LinkConfig>()
+
+  openTap (name: string): MemoryTap {
+    const t = new MemoryTap(name)
+    this.taps.set(name, t)
+    return t
+  }
+
+  async configureLink (name: string, config: LinkConfig): Promise<void> {
+    this.links.set(name, { ...config })
+  }
+}

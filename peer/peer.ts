@@ -1,0 +1,400 @@
+/**
+ * The peer: one TAP, one WebSocket to the hub, frames pumped both ways.
+ *
+ *   TAP ──batch (slab, no copy)──► ws.send      (dropped, counted, when not connected or
+ *                                                the socket holds > SEND_HIGH_WATER_BYTES)
+ *   ws message ──► countFrames ──► tap.write per frame (bounds-checked; EAGAIN = drop)
+ *
+ * Connection lifecycle: connect ─► hello ─► welcome (configure TAP once, or again if the
+ * lease changed) ─► connected ─► any loss ─► backoff (1 s … 60 s, jittered) ─► connect…
+ * A refusal (`error` + 4xxx close) ends the peer with that code. Before the first welcome
+ * an unreachable hub is retried until joinTimeoutMs, then HUB_UNREACHABLE.
+ * The TAP and its address stay up across reconnects, so applications keep their sockets.
+ */
+import { X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { PeerCertificate } from 'node:tls'
+import { WebSocket, type ClientOptions, type RawData } from 'ws'
+import { Backoff } from '../core/backoff.js'
+import { OverlanError, errnoCode, type ErrorCode } from '../core/errors.js'
+import { RateLimitedLog, type Logger } from '../core/log.js'
+import {
+  BATCH_LEN_PREFIX, CLOSE_NORMAL, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, countFrames,
+  decodeControl, encodeControl, isRefusalCode, type ControlMessage, type Member, type WelcomeMessage
+} from '../core/protocol.js'
+import { maxFrameLenForMtu } from '../l2/ethernet.js'
+import type { HostOs, TapDevice } from './os/host-os.js'
+import type { PeerSettings } from './config.js'
+
+/** Unsent bytes allowed in the WebSocket before TAP frames are dropped (latency over depth). */
+export const SEND_HIGH_WATER_BYTES = 256 * 1024
+const KEEPALIVE_CHECK_MS = 5_000
+const SOFTWARE = 'overlan-peer/0.1'
+
+export type PeerState = 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'stopped'
+export type PeerDropReason = 'disconnected' | 'queue_full' | 'bad_batch' | 'oversize' | 'tap_full'
+
+export class PeerCounters {
+  /** Frames read from the TAP and sent to the hub. */
+  sentFrames = 0
+  sentBytes = 0
+  /** Frames received from the hub and written to the TAP. */
+  receivedFrames = 0
+  receivedBytes = 0
+  reconnects = 0
+  readonly drops: Record<PeerDropReason, number> = { disconnected: 0, queue_full: 0, bad_batch: 0, oversize: 0, tap_full: 0 }
+}
+
+export interface PeerDeps {
+  os: HostOs
+  log: Logger
+  identity: string
+  now?: () => number
+}
+
+export interface PeerStatus {
+  state: PeerState
+  room: string
+  name: string
+  hub: string
+  iface: string
+  address: string | null
+  mac: string | null
+  mtu: number | null
+  members: Member[]
+  startedAt: number
+  connectedAt: number | null
+  uptimeS: number
+  connectedS: number | null
+  lastError: string | null
+  counters: PeerCounters
+  tap: { readFrames: number, readBytes: number, writeFrames: number, writeBytes: number, writeDrops: number }
+}
+
+export class Peer {
+  // set at construction
+  readonly settings: PeerSettings
+  private readonly deps: PeerDeps
+  private readonly now: () => number
+  private readonly backoff: Backoff
+  private readonly tlsOptions: { ca?: string, rejectUnauthorized: boolean, checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined }
+  readonly counters = new PeerCounters()
+  private readonly errorLog = new RateLimitedLog(10_000, 5)
+
+  // owned by the connection lifecycle
+  private tap: TapDevice | null = null
+  private ws: WebSocket | null = null
+  state: PeerState = 'starting'
+  private welcome: WelcomeMessage | null = null
+  private configured: string | null = null
+  private connectedAt: number | null = null
+  private readonly startedAt: number
+  private lastError: string | null = null
+  private refusal: OverlanError | null = null
+  private lastRx = 0
+  private retryTimer: NodeJS.Timeout | null = null
+  private keepaliveTimer: NodeJS.Timeout | null = null
+  private firstJoin: { resolve: () => void, reject: (e: Error) => void, deadline: number } | null = null
+  private ended: { resolve: () => void, reject: (e: Error) => void } | null = null
+  /** Settles when the peer ends: resolves after stop(), rejects with a refusal. */
+  readonly done: Promise<void>
+
+  constructor (settings: PeerSettings, deps: PeerDeps) {
+    this.settings = settings
+    this.deps = deps
+    this.now = deps.now ?? Date.now
+    this.startedAt = this.now()
+    this.backoff = new Backoff({ minMs: settings.reconnectMinMs, maxMs: settings.reconnectMaxMs })
+    this.tlsOptions = tlsOptionsFor(settings)
+    this.done = new Promise<void>((resolve, reject) => { this.ended = { resolve, reject } })
+    this.done.catch(() => {}) // observed by callers that care
+  }
+
+  /** Opens the TAP and joins; resolves on the first welcome, rejects on refusal or timeout. */
+  async start (): Promise<void> {
+    this.tap = this.deps.os.openTap(this.settings.iface)
+    this.tap.start((batch, frames) => { this.fromTap(batch, frames) })
+    this.deps.log.info('tap.open', { iface: this.tap.name })
+    this.keepaliveTimer = setInterval(() => { this.checkKeepalive() }, KEEPALIVE_CHECK_MS)
+    this.keepaliveTimer.unref()
+    const joined = new Promise<void>((resolve, reject) => {
+      this.firstJoin = { resolve, reject, deadline: this.now() + this.settings.joinTimeoutMs }
+    })
+    this.state = 'connecting'
+    this.connect()
+    try {
+      await joined
+    } catch (e) {
+      await this.shutdown(false)
+      throw e
+    }
+  }
+
+  /** Says bye, closes the WebSocket and removes the TAP. Idempotent. */
+  async stop (): Promise<void> {
+    await this.shutdown(true)
+    this.ended?.resolve()
+  }
+
+  get iface (): string { return this.tap?.name ?? this.settings.iface }
+
+  status (): PeerStatus {
+    const now = this.now()
+    const w = this.welcome
+    return {
+      state: this.state,
+      room: this.settings.room,
+      name: this.settings.name,
+      hub: this.settings.hub,
+      iface: this.iface,
+      address: w !== null ? `${w.ip}/${w.prefixLength}` : null,
+      mac: w?.mac ?? null,
+      mtu: w?.mtu ?? null,
+      members: w?.members ?? [],
+      startedAt: this.startedAt,
+      connectedAt: this.connectedAt,
+      uptimeS: Math.round((now - this.startedAt) / 1000),
+      connectedS: this.connectedAt !== null ? Math.round((now - this.connectedAt) / 1000) : null,
+      lastError: this.lastError,
+      counters: this.counters,
+      tap: { ...(this.tap?.counters ?? { readFrames: 0, readBytes: 0, writeFrames: 0, writeBytes: 0, writeDrops: 0 }) }
+    }
+  }
+
+  // --- data path ---
+
+  private fromTap (batch: Buffer, frames: number): void {
+    const ws = this.ws
+    if (this.state !== 'connected' || ws === null || ws.readyState !== 1) {
+      this.counters.drops.disconnected += frames
+      return
+    }
+    if (ws.bufferedAmount > SEND_HIGH_WATER_BYTES) {
+      this.counters.drops.queue_full += frames
+      return
+    }
+    this.counters.sentFrames += frames
+    this.counters.sentBytes += batch.length
+    ws.send(batch, { binary: true })
+  }
+
+  private fromHub (msg: Buffer): void {
+    const n = countFrames(msg)
+    if (n < 0) { this.counters.drops.bad_batch++; return }
+    const tap = this.tap!
+    const maxLen = maxFrameLenForMtu(this.welcome!.mtu)
+    let off = 0
+    for (let i = 0; i < n; i++) {
+      const len = msg.readUInt16BE(off)
+      off += BATCH_LEN_PREFIX
+      if (len > maxLen) this.counters.drops.oversize++
+      else if (tap.write(msg, off, len)) { this.counters.receivedFrames++; this.counters.receivedBytes += len }
+      else this.counters.drops.tap_full++
+      off += len
+    }
+  }
+
+  // --- connection lifecycle ---
+
+  private connect (): void {
+    if (this.state === 'stopped') return
+    this.refusal = null
+    const ws = new WebSocket(this.settings.hub, [SUBPROTOCOL], {
+      perMessageDeflate: false,
+      maxPayload: MAX_MESSAGE_BYTES,
+      handshakeTimeout: 10_000,
+      // tls.connect options pass through ws; @types/ws declares checkServerIdentity differently.
+      ...(this.tlsOptions as unknown as ClientOptions)
+    })
+    this.ws = ws
+    ws.on('open', () => {
+      this.lastRx = this.now()
+      this.send({
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        room: this.settings.room,
+        token: this.settings.token,
+        identity: this.deps.identity,
+        name: this.settings.name,
+        ...(this.settings.address !== undefined ? { address: this.settings.address } : {}),
+        ...(this.welcome !== null ? { lease: { mac: this.welcome.mac, ip: this.welcome.ip } } : {}),
+        software: SOFTWARE
+      })
+    })
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      this.lastRx = this.now()
+      if (isBinary) {
+        if (this.state === 'connected') this.fromHub(data as Buffer)
+        return
+      }
+      this.handleControl(ws, (data as Buffer).toString('utf8'))
+    })
+    ws.on('ping', () => { this.lastRx = this.now() })
+    ws.on('pong', () => { this.lastRx = this.now() })
+    ws.on('unexpected-response', (_req, res) => {
+      this.lastError = `hub answered HTTP ${res.statusCode} instead of upgrading`
+      if (res.statusCode === 400) this.refusal = new OverlanError('PROTOCOL_VERSION', `${this.lastError}: is ${this.settings.hub} an overlan hub of a compatible version?`)
+      res.resume()
+      ws.terminate()
+    })
+    ws.on('error', (e: Error) => { this.onSocketError(e) })
+    ws.on('close', (code: number, reason: Buffer) => { this.onClose(ws, code, reason.toString()) })
+  }
+
+  private handleControl (ws: WebSocket, text: string): void {
+    const r = decodeControl(text)
+    if (!r.ok) {
+      this.deps.log.warn('hub.bad_message', { reason: r.reason })
+      ws.close(4000, 'BAD_MESSAGE')
+      return
+    }
+    const m = r.message
+    if (m === null) { this.deps.log.debug('hub.unknown_message', { type: r.unknownType }); return }
+    switch (m.type) {
+      case 'welcome': void this.handleWelcome(m); break
+      case 'error': {
+        const code: ErrorCode = isRefusalCode(m.code) ? m.code : 'BAD_MESSAGE'
+        this.refusal = new OverlanError(code, m.message)
+        this.lastError = `${m.code}: ${m.message}`
+        break
+      }
+      case 'bye': this.deps.log.info('hub.bye', { reason: m.reason }); break
+      case 'hello': break
+    }
+  }
+
+  private async handleWelcome (m: WelcomeMessage): Promise<void> {
+    const key = `${m.mac} ${m.ip}/${m.prefixLength} ${m.mtu}`
+    try {
+      if (this.configured !== key) {
+        await this.deps.os.configureLink(this.iface, { mac: m.mac, mtu: m.mtu, address: m.ip, prefixLength: m.prefixLength })
+        if (this.configured !== null) this.deps.log.warn('lease.changed', { from: this.configured, to: key })
+        this.configured = key
+      }
+    } catch (e) {
+      this.fatal(e instanceof OverlanError ? e : new OverlanError('LINK_CONFIG_FAILED', String(e)))
+      return
+    }
+    this.welcome = m
+    this.state = 'connected'
+    this.connectedAt = this.now()
+    this.backoff.reset()
+    this.lastError = null
+    this.deps.log.info('peer.joined', { room: m.room, iface: this.iface, ip: `${m.ip}/${m.prefixLength}`, mac: m.mac, mtu: m.mtu, members: m.members.length })
+    this.firstJoin?.resolve()
+    this.firstJoin = null
+  }
+
+  private onSocketError (e: Error): void {
+    const code = errnoCode(e)
+    const tls = code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|TLS/.test(code)
+    this.lastError = tls
+      ? `TLS verification of ${this.settings.hub} failed (${code}): pass --ca with the hub's certificate (the hub prints its path) or --insecure`
+      : `${code ?? ''} ${e.message}`.trim()
+    if (tls && this.firstJoin !== null) this.refusal = new OverlanError('TLS_FAILED', this.lastError)
+    const suppressed = this.errorLog.allow(this.now())
+    if (suppressed >= 0) this.deps.log.warn('hub.connection_error', { hub: this.settings.hub, error: this.lastError, suppressed: suppressed || undefined })
+  }
+
+  private onClose (ws: WebSocket, code: number, reason: string): void {
+    if (this.ws !== ws) return
+    this.ws = null
+    const wasConnected = this.state === 'connected'
+    this.connectedAt = null
+    if (this.state === 'stopped') return
+    if (this.refusal !== null) { this.fatal(this.refusal); return }
+    if (wasConnected) this.deps.log.warn('hub.disconnected', { code, reason: reason || undefined })
+    if (this.firstJoin !== null && this.now() >= this.firstJoin.deadline) {
+      this.fatal(new OverlanError('HUB_UNREACHABLE', `could not join ${this.settings.hub} within ${Math.round(this.settings.joinTimeoutMs / 1000)} s: ${this.lastError ?? `closed with ${code}`}`))
+      return
+    }
+    this.state = this.welcome === null ? 'connecting' : 'reconnecting'
+    const delay = this.backoff.next()
+    this.counters.reconnects++
+    this.deps.log.info('hub.reconnect', { attempt: this.backoff.attempts, inMs: delay, hub: this.settings.hub })
+    this.retryTimer = setTimeout(() => { this.retryTimer = null; this.connect() }, delay)
+  }
+
+  private checkKeepalive (): void {
+    if (this.ws === null || this.ws.readyState !== 1) return
+    const silent = this.now() - this.lastRx
+    if (silent > this.settings.keepaliveTimeoutMs) {
+      this.deps.log.warn('hub.silent', { silentMs: silent })
+      this.ws.terminate()
+      return
+    }
+    this.ws.ping()
+  }
+
+  private fatal (e: OverlanError): void {
+    this.deps.log.error('peer.fatal', { code: e.code, error: e.message })
+    if (this.firstJoin !== null) {
+      this.firstJoin.reject(e)
+      this.firstJoin = null
+      return
+    }
+    void this.shutdown(false).then(() => this.ended?.reject(e))
+  }
+
+  private send (m: ControlMessage): void {
+    if (this.ws?.readyState === 1) this.ws.send(encodeControl(m))
+  }
+
+  private async shutdown (sayBye: boolean): Promise<void> {
+    if (this.state === 'stopped') return
+    this.state = 'stopped'
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer)
+    if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer)
+    const ws = this.ws
+    this.ws = null
+    if (ws !== null) {
+      if (sayBye && ws.readyState === 1) {
+        ws.send(encodeControl({ type: 'bye', reason: 'peer leaving' }))
+        await new Promise<void>(resolve => {
+          const t = setTimeout(() => { ws.terminate(); resolve() }, 1000)
+          ws.once('close', () => { clearTimeout(t); resolve() })
+          ws.close(CLOSE_NORMAL, 'bye')
+        })
+      } else {
+        ws.terminate()
+      }
+    }
+    if (this.tap !== null) {
+      await this.tap.close()
+      this.deps.log.info('tap.close', { iface: this.tap.name })
+    }
+  }
+}
+
+/**
+ * TLS options. `--ca FILE` holding one self-signed certificate (the hub's generated one)
+ * pins that certificate: it is trusted whatever name the peer used to reach the hub.
+ * Any other CA file is used the usual way, with host name checks.
+ */
+const tlsOptionsFor = (s: PeerSettings): { ca?: string, rejectUnauthorized: boolean, checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined } => {
+  if (s.insecure) return { rejectUnauthorized: false }
+  if (s.caFile === undefined) return { rejectUnauthorized: true }
+  let ca: string
+  try {
+    ca = readFileSync(s.caFile, 'utf8')
+  } catch (e) {
+    throw new OverlanError('TLS_FAILED', `cannot read --ca file ${s.caFile}: ${errnoCode(e) ?? (e as Error).message}`, { cause: e })
+  }
+  const pems = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+  if (pems.length === 0) throw new OverlanError('TLS_FAILED', `--ca file ${s.caFile} holds no PEM certificate`)
+  if (pems.length === 1) {
+    const cert = new X509Certificate(pems[0]!)
+    if (cert.checkIssued(cert) && cert.verify(cert.publicKey)) {
+      const pinned = cert.fingerprint256
+      return {
+        ca,
+        rejectUnauthorized: true,
+        checkServerIdentity: (_host, presented) => {
+          if (presented.fingerprint256 === pinned) return undefined
+          return Object.assign(new Error(`hub certificate ${presented.fingerprint256} is not the pinned ${pinned}`), { code: 'ERR_TLS_CERT_PINNED_MISMATCH' })
+        }
+      }
+    }
+  }
+  return { ca, rejectUnauthorized: true }
+}

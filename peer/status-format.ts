@@ -1,0 +1,35 @@
+/** Human form of `peer status`. */
+import type { PeerStatus } from './peer.js'
+
+const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+const bytes = (n: number): string => {
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]!}`
+}
+const duration = (s: number | null): string => {
+  if (s === null) return '-'
+  const h = Math.floor(s / 3600); const m = Math.floor((s % 3600) / 60)
+  return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s % 60}s` : `${s}s`
+}
+
+export const formatStatus = (s: PeerStatus): string => {
+  const drops = Object.entries(s.counters.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`)
+  if (s.tap.writeDrops > 0) drops.push(`tap_write=${s.tap.writeDrops}`)
+  const lines = [
+    `peer ${s.iface}: ${s.state}`,
+    `  room       ${s.room}`,
+    `  name       ${s.name}`,
+    `  address    ${s.address ?? '-'}`,
+    `  mac        ${s.mac ?? '-'}`,
+    `  mtu        ${s.mtu ?? '-'}`,
+    `  hub        ${s.hub}`,
+    `  uptime     ${duration(s.uptimeS)} (connected ${duration(s.connectedS)}, ${s.counters.reconnects} reconnects)`,
+    `  sent       ${s.counters.sentFrames} frames, ${bytes(s.counters.sentBytes)}`,
+    `  received   ${s.counters.receivedFrames} frames, ${bytes(s.counters.receivedBytes)}`,
+    `  drops      ${drops.length > 0 ? drops.join(' ') : 'none'}`
+  ]
+  if (s.lastError !== null) lines.push(`  last error ${s.lastError}`)
+  lines.push(`  members    ${s.members.length === 0 ? '(none at join)' : s.members.map(m => `${m.name} ${m.ip}`).join(', ')}`)
+  return lines.join('\n') + '\n'
+}
