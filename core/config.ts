@@ -22,12 +22,10 @@ export const parseConfig = <S extends z.ZodType>(text: string, file: string, sch
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map(e => ({
-      line: e.linePos?.[0].line ?? 1,
-      col: e.linePos?.[0].col ?? 1,
-      field: '',
-      message: e.message.split('\n')[0] ?? e.code
-    }))
+    const problems = doc.errors.map(e => {
+      const pos = lineCounter.linePos(e.pos[0])
+      return { line: pos.line, col: pos.col, field: '', message: e.message.split('\n')[0] ?? e.code }
+    })
     throw new OverlanError('CONFIG_INVALID', formatProblems(file, problems))
   }
   const data: unknown = doc.toJS() ?? {}
@@ -37,16 +35,23 @@ export const parseConfig = <S extends z.ZodType>(text: string, file: string, sch
     const path = issue.path.map(p => (typeof p === 'symbol' ? String(p) : p))
     // Unknown keys are reported on their parent; point at the first unknown key itself.
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : []
-    const nodePath = keys.length > 0 ? [...path, keys[0]!] : path
-    let node: unknown = doc.getIn(nodePath, true)
-    if (keys.length > 0 && node !== undefined) node = findKeyNode(doc, path, keys[0]!) ?? node
+    let node: unknown = doc.getIn(path, true)
+    let message = issue.message
+    if (keys.length > 0) {
+      node = findKeyNode(doc, path, keys[0]!)
+      message = `unknown field${keys.length > 1 ? 's' : ''}`
+    } else if (issue.code === 'invalid_key' && path.length > 0) {
+      // A bad map key (e.g. a room name): point at the key, say what keys must look like.
+      node = findKeyNode(doc, path.slice(0, -1), String(path[path.length - 1]))
+      message = issue.issues[0]?.message ?? message
+    }
     const start = isNode(node) && node.range !== undefined && node.range !== null ? node.range[0] : findKeyOffset(doc, path)
     const pos = lineCounter.linePos(start)
     return {
       line: pos.line,
       col: pos.col,
       field: path.join('.') + (keys.length > 0 ? (path.length > 0 ? '.' : '') + keys.join(', ') : ''),
-      message: keys.length > 0 ? `unknown field${keys.length > 1 ? 's' : ''}` : issue.message
+      message
     }
   })
   throw new OverlanError('CONFIG_INVALID', formatProblems(file, problems))

@@ -1,0 +1,244 @@
+/**
+ * In-process integration: a real hub over TLS on 127.0.0.1 (real ws, real https) and
+ * real Peer engines whose TAPs are in memory. Covers learning, flooding, room isolation,
+ * refusals, reconnect with stable leases, keepalive and protocol abuse.
+ */
+import test from 'ava'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { get } from 'node:https'
+import { WebSocket } from 'ws'
+import { silentLogger } from '../../core/log.js'
+import { encodeBatch, SUBPROTOCOL } from '../../core/protocol.js'
+import { OverlanError } from '../../core/errors.js'
+import { resolveHubSettings, type HubFileConfig } from '../../hub/config.js'
+import { Hub } from '../../hub/hub.js'
+import { MemoryHostOs, type MemoryTap } from '../../peer/os/memory.js'
+import { Peer } from '../../peer/peer.js'
+import type { PeerSettings } from '../../peer/config.js'
+import { BROADCAST, ethFrame } from '../support/frames.js'
+import { waitFor } from '../support/wait.js'
+
+const TOKEN = 'integration-token'
+
+interface Fixture {
+  dir: string
+  hub: Hub
+  port: number
+  url: string
+  restart: () => Promise<void>
+}
+
+const startHub = async (t: { teardown: (fn: () => unknown) => void }, extra: HubFileConfig = {}): Promise<Fixture> => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlan-it-'))
+  const make = (port: number): Hub => new Hub(resolveHubSettings({}, { listen: `127.0.0.1:${port}`, state: join(dir, 'hub'), token: TOKEN, ...extra }), { log: silentLogger })
+  const f: Fixture = { dir, hub: make(0), port: 0, url: '', restart: async () => {} }
+  f.port = await f.hub.start()
+  f.url = `wss://127.0.0.1:${f.port}`
+  f.restart = async () => {
+    await f.hub.stop()
+    f.hub = make(f.port)
+    await f.hub.start()
+  }
+  t.teardown(async () => { await f.hub.stop(); rmSync(dir, { recursive: true, force: true }) })
+  return f
+}
+
+const peerSettings = (f: Fixture, name: string, room: string, extra: Partial<PeerSettings> = {}): PeerSettings => ({
+  hub: f.url,
+  room,
+  token: TOKEN,
+  name,
+  iface: `ovl-${name}`,
+  address: undefined,
+  caFile: f.hub.tls!.certFile,
+  insecure: false,
+  stateDir: join(f.dir, name),
+  reconnectMinMs: 100,
+  reconnectMaxMs: 400,
+  joinTimeoutMs: 5000,
+  keepaliveTimeoutMs: 20_000,
+  logLevel: 'info',
+  ...extra
+})
+
+interface RunningPeer { peer: Peer, tap: MemoryTap, mac: string, ip: string }
+
+const startPeer = async (t: { teardown: (fn: () => unknown) => void }, f: Fixture, name: string, room: string, extra: Partial<PeerSettings> = {}): Promise<RunningPeer> => {
+  const os = new MemoryHostOs()
+  const identity = Buffer.from(name.padEnd(16, '-')).toString('hex')
+  const peer = new Peer(peerSettings(f, name, room, extra), { os, log: silentLogger, identity })
+  t.teardown(async () => { await peer.stop() })
+  await peer.start()
+  const link = os.links.get(`ovl-${name}`)!
+  return { peer, tap: os.taps.get(`ovl-${name}`)!, mac: link.mac, ip: link.address }
+}
+
+const received = (p: RunningPeer, marker: number): number =>
+  p.tap.written.filter(f => f.length >= 60 && f[59] === marker).length
+
+/** A frame whose last payload byte is a marker, so tests can tell their frames apart. */
+const marked = (dst: string, src: string, marker: number): Buffer => {
+  const payload = Buffer.alloc(46)
+  payload[45] = marker
+  return ethFrame(dst, src, 0x88b5, payload)
+}
+
+test('frames are switched within a room: flooding, learning, isolation', async t => {
+  const f = await startHub(t)
+  const a = await startPeer(t, f, 'alice', 'friday')
+  const b = await startPeer(t, f, 'bob', 'friday')
+  const d = await startPeer(t, f, 'dave', 'friday')
+  const c = await startPeer(t, f, 'carol', 'saturday')
+  t.deepEqual([a.ip, b.ip, d.ip, c.ip], ['10.77.0.1', '10.77.0.2', '10.77.0.3', '10.77.0.1'])
+  t.is(b.peer.status().members.length, 1, 'bob saw alice in welcome')
+
+  a.tap.inject(marked(BROADCAST, a.mac, 1))
+  await waitFor('broadcast at bob and dave', () => received(b, 1) === 1 && received(d, 1) === 1)
+
+  b.tap.inject(marked(a.mac, b.mac, 2))
+  await waitFor('unicast at alice', () => received(a, 2) === 1)
+
+  // Unknown unicast floods; a batch with mixed decisions is split per destination.
+  a.tap.inject(marked('02:99:99:99:99:99', a.mac, 3), marked(b.mac, a.mac, 4), marked(d.mac, a.mac, 5))
+  await waitFor('mixed batch delivered', () => received(b, 3) === 1 && received(d, 3) === 1 && received(b, 4) === 1 && received(d, 5) === 1)
+  t.is(received(d, 4), 0, 'known unicast to bob never reaches dave')
+  t.is(received(b, 5), 0)
+
+  // Carol floods her room; nothing crosses to friday, and friday's broadcasts never reach her.
+  c.tap.inject(marked(BROADCAST, c.mac, 6), marked(a.mac, c.mac, 7))
+  a.tap.inject(marked(BROADCAST, a.mac, 8))
+  await waitFor('bob got the later friday broadcast', () => received(b, 8) === 1)
+  for (const p of [a, b, d]) { t.is(received(p, 6), 0); t.is(received(p, 7), 0) }
+  t.is(c.tap.written.length, 0, 'carol received nothing at all')
+  t.is(received(a, 1), 0, 'no frame goes back out of its ingress port')
+
+  // A peer may not send from someone else's MAC.
+  d.tap.inject(marked(BROADCAST, a.mac, 9))
+  a.tap.inject(marked(BROADCAST, a.mac, 10))
+  await waitFor('later broadcast', () => received(b, 10) === 1)
+  t.is(received(b, 9), 0)
+  const room = f.hub.status().rooms.find(r => r.name === 'friday')!
+  t.is(room.switch.drops.src_not_leased, 1)
+  t.is(room.peers.length, 3)
+})
+
+test('refusals carry stable codes: token, room, address', async t => {
+  const f = await startHub(t)
+  await startPeer(t, f, 'alice', 'friday', { address: '10.77.0.50' })
+  const attempt = async (name: string, extra: Partial<PeerSettings>): Promise<string | undefined> => {
+    const os = new MemoryHostOs()
+    const p = new Peer(peerSettings(f, name, 'friday', extra), { os, log: silentLogger, identity: Buffer.from(name.padEnd(16, '-')).toString('hex') })
+    const e = await t.throwsAsync(p.start(), { instanceOf: OverlanError })
+    t.true(os.taps.get(`ovl-${name}`)!.closed, 'TAP removed after a refusal')
+    return e?.code
+  }
+  t.is(await attempt('mallory', { token: 'wrong-token' }), 'AUTH_FAILED')
+  t.is(await attempt('bob', { address: '10.77.0.50' }), 'ADDRESS_UNAVAILABLE')
+  t.is(await attempt('bob2', { address: '10.99.0.1' }), 'ADDRESS_UNAVAILABLE')
+  t.is(await attempt('eve', { insecure: false, caFile: undefined }), 'TLS_FAILED')
+  t.is(await attempt('zed', { hub: 'wss://127.0.0.1:1', joinTimeoutMs: 300 }), 'HUB_UNREACHABLE')
+})
+
+test('configured rooms: unknown room and room full', async t => {
+  const f = await startHub(t, { rooms: { friday: { token: TOKEN, maxPeers: 1 } } })
+  await startPeer(t, f, 'alice', 'friday')
+  const os = new MemoryHostOs()
+  const full = new Peer(peerSettings(f, 'bob', 'friday'), { os, log: silentLogger, identity: 'b'.repeat(32) })
+  t.is((await t.throwsAsync(full.start(), { instanceOf: OverlanError }))?.code, 'ROOM_FULL')
+  const unknown = new Peer(peerSettings(f, 'bob', 'sunday'), { os: new MemoryHostOs(), log: silentLogger, identity: 'b'.repeat(32) })
+  t.is((await t.throwsAsync(unknown.start(), { instanceOf: OverlanError }))?.code, 'ROOM_UNKNOWN')
+})
+
+test('after a hub restart peers come back with the same MAC and IP and traffic flows', async t => {
+  const f = await startHub(t)
+  const a = await startPeer(t, f, 'alice', 'friday')
+  const b = await startPeer(t, f, 'bob', 'friday')
+  await f.restart()
+  await waitFor('both reconnected', () => a.peer.status().state === 'connected' && b.peer.status().state === 'connected' &&
+    f.hub.status().rooms[0]?.peers.length === 2, 10_000)
+  t.is(a.peer.status().mac, a.mac)
+  t.is(a.peer.status().address, `${a.ip}/24`)
+  t.is(b.peer.status().address, `${b.ip}/24`)
+  t.true(a.peer.status().counters.reconnects >= 1)
+  a.tap.inject(marked(b.mac, a.mac, 1))
+  await waitFor('unicast after restart', () => received(b, 1) === 1)
+})
+
+interface RawClient { ws: WebSocket, messages: string[], closed: Promise<number> }
+
+const raw = (f: Fixture, protocols: string[] = [SUBPROTOCOL]): RawClient => {
+  const ws = new WebSocket(f.url, protocols, { ca: f.hub.tls!.cert })
+  const messages: string[] = []
+  ws.on('message', (d, isBinary) => { if (!isBinary) messages.push(String(d)) })
+  ws.on('error', () => {})
+  const closed = new Promise<number>(resolve => ws.on('close', (code) => { resolve(code) }))
+  return { ws, messages, closed }
+}
+const opened = (c: RawClient): Promise<void> => new Promise((resolve, reject) => { c.ws.once('open', () => { resolve() }); c.ws.once('error', reject) })
+const helloFor = (name: string, extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({ type: 'hello', version: 1, room: 'friday', token: TOKEN, identity: Buffer.from(name.padEnd(16, '-')).toString('hex'), name, ...extra })
+
+test('protocol abuse gets an error code and a close code, never a crash', async t => {
+  const f = await startHub(t)
+
+  const badJson = raw(f); await opened(badJson); badJson.ws.send('{nope')
+  t.is(await badJson.closed, 4000)
+  t.regex(badJson.messages[0] ?? '', /"code":"BAD_MESSAGE"/)
+
+  const early = raw(f); await opened(early); early.ws.send(Buffer.from([0, 14, ...Buffer.alloc(14)]))
+  t.is(await early.closed, 4000)
+
+  const version = raw(f); await opened(version); version.ws.send(helloFor('v2', { version: 2 }))
+  t.is(await version.closed, 4004)
+  t.regex(version.messages[0] ?? '', /PROTOCOL_VERSION/)
+
+  const wrongToken = raw(f); await opened(wrongToken); wrongToken.ws.send(helloFor('x', { token: 'nope-nope-nope' }))
+  t.is(await wrongToken.closed, 4001)
+
+  const noProto = raw(f, [])
+  t.is(await noProto.closed, 1006, 'upgrade without the overlan subprotocol is refused with HTTP 400')
+
+  // A joined client sending a malformed batch: counted, connection kept.
+  const ok = raw(f); await opened(ok); ok.ws.send(helloFor('okay'))
+  await waitFor('welcome', () => ok.messages.some(m => m.includes('"welcome"')))
+  ok.ws.send(Buffer.from([0xff, 0xff, 1, 2, 3]))
+  ok.ws.send(encodeBatch([Buffer.alloc(20000)])) // oversize for MTU 1400
+  await waitFor('bad batch counted', () => f.hub.status().rooms[0]!.peers[0]!.drops.bad_batch === 1)
+  await waitFor('oversize counted', () => f.hub.status().rooms[0]!.switch.drops.oversize === 1)
+  t.is(ok.ws.readyState, WebSocket.OPEN)
+
+  // A message over the 256 KiB limit closes with 1009 (ws maxPayload).
+  ok.ws.send(Buffer.alloc(300 * 1024))
+  t.is(await ok.closed, 1009)
+  await waitFor('room empty again', () => f.hub.status().rooms[0]!.peers.length === 0)
+})
+
+test('a silent peer is dropped by keepalive and its MACs removed', async t => {
+  const f = await startHub(t, { keepaliveIntervalS: 1, keepaliveTimeoutS: 2 })
+  const c = raw(f); await opened(c); c.ws.send(helloFor('ghost'))
+  await waitFor('welcome', () => c.messages.some(m => m.includes('"welcome"')))
+  t.is(f.hub.status().rooms[0]!.switch.fdbSize, 1)
+  // Stop reading: pings go unanswered, as with a peer whose link died.
+  ;(c.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
+  await waitFor('ghost dropped', () => f.hub.status().rooms[0]!.peers.length === 0, 6000)
+  t.is(f.hub.status().rooms[0]!.switch.fdbSize, 0)
+  c.ws.terminate()
+})
+
+test('GET /healthz answers; /status is loopback or admin token only', async t => {
+  const f = await startHub(t)
+  const fetchJson = (path: string): Promise<{ status: number, body: Record<string, unknown> }> => new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port: f.port, path, ca: f.hub.tls!.cert }, res => {
+      let s = ''
+      res.on('data', (d: Buffer) => { s += d.toString() })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: JSON.parse(s) as Record<string, unknown> }) })
+    }).on('error', reject)
+  })
+  const h = await fetchJson('/healthz')
+  t.is(h.status, 200)
+  t.like(h.body, { status: 'ok', rooms: 0, peers: 0 })
+  t.is((await fetchJson('/status')).status, 200)
+  t.is((await fetchJson('/nope')).status, 404)
+})
