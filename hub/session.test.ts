@@ -1,0 +1,54 @@
+import test from 'ava'
+import type { WebSocket } from 'ws'
+import { countFrames, decodeBatch, encodeBatch } from '../core/protocol.js'
+import { Session } from './session.js'
+
+const fakeWs = (bufferedAmount = 0): { ws: WebSocket, sent: Buffer[], state: { bufferedAmount: number, readyState: number } } => {
+  const sent: Buffer[] = []
+  const state = { bufferedAmount, readyState: 1 }
+  const ws = { get bufferedAmount () { return state.bufferedAmount }, get readyState () { return state.readyState }, send: (b: Buffer) => { sent.push(b) } }
+  return { ws: ws as unknown as WebSocket, sent, state }
+}
+
+test('batches are sent while the socket queue is below the limit, dropped and counted above it', t => {
+  const { ws, sent, state } = fakeWs()
+  const s = new Session(1, ws, 'test', 0, 1000)
+  const batch = encodeBatch([Buffer.alloc(60), Buffer.alloc(60)])
+  s.sendBatch(batch, 2)
+  t.is(sent.length, 1)
+  t.is(sent[0], batch, 'sent as is, no copy')
+  state.bufferedAmount = 1001
+  s.sendBatch(batch, 2)
+  t.is(sent.length, 1)
+  t.is(s.counters.drops.queue_full, 2)
+  state.bufferedAmount = 0
+  state.readyState = 2 // closing
+  s.sendBatch(batch, 2)
+  t.is(s.counters.drops.queue_full, 4)
+  t.like(s.counters, { txFrames: 2, txBytes: batch.length })
+})
+
+test('appended frames are copied into one batch per flush', t => {
+  const { ws, sent } = fakeWs()
+  const s = new Session(1, ws, 'test', 0, 1 << 20)
+  const src = encodeBatch([Buffer.alloc(60, 1), Buffer.alloc(100, 2), Buffer.alloc(70, 3)])
+  s.append(src, 0, 62)
+  s.append(src, 62 + 102, 72)
+  s.flush()
+  s.flush() // nothing pending: no empty message
+  t.is(sent.length, 1)
+  t.is(countFrames(sent[0]!), 2)
+  t.deepEqual(decodeBatch(sent[0]!), [Buffer.alloc(60, 1), Buffer.alloc(70, 3)])
+  src.fill(9) // the sent batch is a copy, independent of the received buffer
+  t.deepEqual(decodeBatch(sent[0]!)?.[0], Buffer.alloc(60, 1))
+})
+
+test('a large run of appends is flushed in bounded messages', t => {
+  const { ws, sent } = fakeWs()
+  const s = new Session(1, ws, 'test', 0, 1 << 30)
+  const one = encodeBatch([Buffer.alloc(1414)])
+  for (let i = 0; i < 500; i++) s.append(one, 0, one.length)
+  s.flush()
+  t.true(sent.every(b => b.length <= 64 * 1024 + one.length))
+  t.is(sent.reduce((n, b) => n + countFrames(b), 0), 500)
+})

@@ -1,0 +1,24 @@
+/** The example configs in configs/ stay valid and mean what their comments say. */
+import test from 'ava'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadConfigFile } from '../core/config.js'
+import { HubFileSchema, resolveHubSettings } from '../hub/config.js'
+import { PeerFileSchema, resolvePeerSettings } from '../peer/config.js'
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
+
+test('configs/hub.yaml is valid', t => {
+  const s = resolveHubSettings(loadConfigFile(join(ROOT, 'configs/hub.yaml'), HubFileSchema), {})
+  t.like(s, { listenPort: 443, autoCreateRooms: true, keepaliveTimeoutMs: 20_000, sendQueueBytes: 512 * 1024 })
+  t.is(s.rooms.get('friday')?.maxPeers, 16)
+})
+
+test('configs/peer.yaml is valid; CLI and OVERLAN_TOKEN win', t => {
+  const file = loadConfigFile(join(ROOT, 'configs/peer.yaml'), PeerFileSchema)
+  t.like(resolvePeerSettings(file, { room: 'friday' }, {}), { hub: 'wss://hub.example.net', name: 'alice', token: 'friday-night-secret', iface: 'ovl0' })
+  t.like(resolvePeerSettings(file, { room: 'friday' }, { OVERLAN_TOKEN: 'from-env' }), { token: 'from-env' })
+  t.like(resolvePeerSettings(file, { room: 'friday', token: 'from-cli' }, { OVERLAN_TOKEN: 'from-env' }), { token: 'from-cli' })
+  t.deepEqual(resolvePeerSettings({}, {}, {}), { missing: '--room' })
+  t.deepEqual(resolvePeerSettings({}, { room: 'x', hub: 'wss://h' }, {}), { missing: '--token (or OVERLAN_TOKEN, or `token:` in the config file)' })
+})

@@ -1,0 +1,142 @@
+/**
+ * End to end with real TAP devices in network namespaces and the real `hub` and `peer`
+ * commands (built into dist/): the hub in its own namespace; alice and bob in room
+ * friday, carol in room saturday, each joined over its own veth underlay, which is also
+ * its default route.
+ */
+import test from 'ava'
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Topology, netnsUnavailable, waitForOutput, type Proc } from '../support/netns.js'
+import { waitFor } from '../support/wait.js'
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
+const HUB = join(ROOT, 'dist/hub/cli.js')
+const PEER = join(ROOT, 'dist/peer/cli.js')
+const UDP = join(ROOT, 'tests/support/udp-tool.mjs')
+const TOKEN = 'e2e-join-token'
+
+const skip = netnsUnavailable()
+const serial = skip === null ? test.serial : test.serial.skip
+if (skip !== null) test('e2e overlay tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+
+interface PeerInfo { address: string, mac: string, state: string, counters: { reconnects: number } }
+
+let topo: Topology
+let hub: Proc
+const peers = new Map<string, Proc>()
+
+const startHub = (): Proc => topo.start('hub', topo.hubNs, 'node', [HUB, '--listen', '0.0.0.0:443', '--state', join(topo.dir, 'hub'), '--token', TOKEN])
+
+const startPeer = (name: string, room: string, extra: string[] = []): Proc => {
+  const h = topo.host(name)
+  return topo.start(name, h.ns, 'node', [PEER, 'join', '--hub', `wss://${h.hubIp}`, '--room', room, '--token', TOKEN,
+    '--ca', join(topo.dir, 'hub/tls/hub-cert.pem'), '--name', name, '--state', join(topo.dir, name),
+    '--config', join(topo.dir, 'peer.yaml'), ...extra])
+}
+
+const status = async (name: string): Promise<PeerInfo> => {
+  const r = await topo.run(topo.host(name).ns, 'node', [PEER, 'status', '--json'])
+  if (r.code !== 0) throw new Error(`peer status ${name}: ${r.stderr}`)
+  return JSON.parse(r.stdout) as PeerInfo
+}
+const ipOf = async (name: string): Promise<string> => (await status(name)).address.split('/')[0]!
+
+if (skip === null) {
+  test.before(async () => {
+    topo = new Topology('e2e')
+    await topo.init()
+    for (const n of ['alice', 'bob', 'carol', 'mallory']) await topo.addHost(n)
+    // Fast reconnects keep the restart test short; everything else is the default.
+    writeFileSync(join(topo.dir, 'peer.yaml'), 'reconnectMinS: 0.2\nreconnectMaxS: 1\n')
+    hub = startHub()
+    await waitForOutput(hub, /peer join --hub/)
+    for (const [n, room] of [['alice', 'friday'], ['bob', 'friday'], ['carol', 'saturday']] as const) {
+      const p = startPeer(n, room, n === 'carol' ? ['--address', '10.77.0.99'] : [])
+      peers.set(n, p)
+      await waitForOutput(p, /joined room/)
+    }
+  })
+  test.after.always(async () => { await topo?.cleanup() })
+}
+
+serial('ping and arping between the friday peers', async t => {
+  const bobIp = await ipOf('bob')
+  const ping = await topo.run(topo.host('alice').ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', bobIp])
+  t.is(ping.code, 0, ping.stdout + ping.stderr)
+  t.regex(ping.stdout, /3 received/)
+  const arping = await topo.run(topo.host('alice').ns, 'arping', ['-c', '2', '-w', '5', '-I', 'ovl0', bobIp])
+  t.is(arping.code, 0, arping.stdout + arping.stderr)
+  t.true(arping.stdout.includes((await status('bob')).mac), `reply from bob's leased MAC: ${arping.stdout}`)
+})
+
+serial('a UDP broadcast to 255.255.255.255 reaches the other friday peer, never saturday', async t => {
+  const bobListen = topo.start('bob-udp', topo.host('bob').ns, 'node', [UDP, 'listen', '40000'])
+  const carolListen = topo.start('carol-udp', topo.host('carol').ns, 'node', [UDP, 'listen', '40000'])
+  await waitForOutput(bobListen, /listening/)
+  await waitForOutput(carolListen, /listening/)
+  const aliceIp = await ipOf('alice')
+  const sent = await topo.run(topo.host('alice').ns, 'node', [UDP, 'send', aliceIp, '255.255.255.255', '40000', 'hello-from-alice', '3'])
+  t.is(sent.code, 0, sent.stderr)
+  await waitForOutput(bobListen, new RegExp(`${aliceIp.replaceAll('.', '\\.')} hello-from-alice`))
+  // Carol's own broadcast, then a later one from alice: once bob has the later one, carol's would have arrived.
+  const c = await topo.run(topo.host('carol').ns, 'node', [UDP, 'send', '10.77.0.99', '255.255.255.255', '40000', 'hello-from-carol', '3'])
+  t.is(c.code, 0, c.stderr)
+  await topo.run(topo.host('alice').ns, 'node', [UDP, 'send', aliceIp, '255.255.255.255', '40000', 'second-from-alice', '1'])
+  await waitForOutput(bobListen, /second-from-alice/)
+  t.false(bobListen.stdout.includes('hello-from-carol'), 'saturday leaked into friday')
+  t.false(carolListen.stdout.includes('alice'), 'friday leaked into saturday')
+  await bobListen.stop()
+  await carolListen.stop()
+})
+
+serial('saturday cannot reach friday addresses', async t => {
+  const aliceIp = await ipOf('alice')
+  const ping = await topo.run(topo.host('carol').ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '1', aliceIp])
+  t.not(ping.code, 0)
+  const arping = await topo.run(topo.host('carol').ns, 'arping', ['-c', '2', '-w', '2', '-I', 'ovl0', aliceIp])
+  t.not(arping.code, 0, arping.stdout)
+})
+
+serial('after a hub restart both friday peers return with the same IP and MAC', async t => {
+  const before = { alice: await status('alice'), bob: await status('bob') }
+  t.is(await hub.stop(), 0, `hub exits 0 on SIGTERM: ${hub.output.slice(-500)}`)
+  hub = startHub()
+  await waitForOutput(hub, /peer join --hub/)
+  for (const n of ['alice', 'bob'] as const) {
+    const after = await waitFor(`${n} reconnected`, async () => {
+      const s = await status(n)
+      return s.state === 'connected' && s.counters.reconnects > before[n].counters.reconnects ? s : null
+    }, 20_000)
+    t.is(after.address, before[n].address)
+    t.is(after.mac, before[n].mac)
+  }
+  const ping = await topo.run(topo.host('alice').ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', before.bob.address.split('/')[0]!])
+  t.is(ping.code, 0, ping.stdout)
+})
+
+serial('a wrong token makes peer join exit non-zero with the error code, leaving no interface', async t => {
+  const h = topo.host('mallory')
+  const r = await topo.run(h.ns, 'node', [PEER, 'join', '--hub', `wss://${h.hubIp}`, '--room', 'friday', '--token', 'not-the-token',
+    '--ca', join(topo.dir, 'hub/tls/hub-cert.pem'), '--state', join(topo.dir, 'mallory')])
+  t.is(r.code, 3)
+  t.regex(r.stderr, /AUTH_FAILED/)
+  const link = await topo.run(h.ns, 'ip', ['link', 'show', 'ovl0'])
+  t.not(link.code, 0, 'TAP removed')
+})
+
+serial('peer status shows the running peer; SIGTERM says bye and removes the TAP', async t => {
+  const r = await topo.run(topo.host('carol').ns, 'node', [PEER, 'status'])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /peer ovl0: connected/)
+  t.regex(r.stdout, /room +saturday/)
+  t.regex(r.stdout, /address +10\.77\.0\.99\/24/)
+  t.is(await peers.get('carol')!.stop(), 0)
+  const link = await topo.run(topo.host('carol').ns, 'ip', ['link', 'show', 'ovl0'])
+  t.not(link.code, 0, 'no orphan interface')
+  await waitForOutput(hub, /peer\.leave room=saturday name=carol .*code=1000/)
+  const after = await topo.run(topo.host('carol').ns, 'node', [PEER, 'status'])
+  t.is(after.code, 1)
+  t.regex(after.stderr, /PEER_NOT_RUNNING/)
+})
