@@ -5,7 +5,8 @@
  * its default route.
  */
 import test from 'ava'
-import { writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Topology, netnsUnavailable, waitForOutput, type Proc } from '../support/netns.js'
@@ -139,4 +140,20 @@ serial('peer status shows the running peer; SIGTERM says bye and removes the TAP
   const after = await topo.run(topo.host('carol').ns, 'node', [PEER, 'status'])
   t.is(after.code, 1)
   t.regex(after.stderr, /PEER_NOT_RUNNING/)
+})
+
+serial('without root, or without /dev/net/tun, peer join says so and exits 6 / 5', async t => {
+  const h = topo.host('mallory')
+  const args = [PEER, 'join', '--hub', `wss://${h.hubIp}`, '--room', 'friday', '--token', TOKEN, '--insecure', '--iface', 'ovlx']
+  // An unprivileged user: the TUNSETIFF ioctl is refused.
+  const stateDir = mkdtempSync(join(tmpdir(), 'overlan-nobody-'))
+  chmodSync(stateDir, 0o777)
+  t.teardown(() => { rmSync(stateDir, { recursive: true, force: true }) })
+  const asNobody = await topo.run(h.ns, 'runuser', ['-u', 'nobody', '--', 'node', ...args, '--state', stateDir])
+  t.is(asNobody.code, 6, asNobody.stderr)
+  t.regex(asNobody.stderr, /TAP_PERMISSION: .*(root|CAP_NET_ADMIN)/)
+  // A private mount namespace where /dev/net is empty, as on a host without the tun module.
+  const noTun = await topo.run(h.ns, 'unshare', ['-m', 'sh', '-c', 'mount -t tmpfs none /dev/net && exec node "$@"', 'sh', ...args, '--state', join(topo.dir, 'notun')])
+  t.is(noTun.code, 5, noTun.stderr)
+  t.regex(noTun.stderr, /TAP_UNAVAILABLE: \/dev\/net\/tun is missing/)
 })
