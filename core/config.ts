@@ -86,3 +86,7 @@ export const loadConfigFile = <S extends z.ZodType>(file: string, schema: S): z.
   }
   return parseConfig(text, file, schema)
 }
+
+/** The fields of `o` that are not undefined (for "CLI wins over file" merges). */
+export const definedFields = <T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> }

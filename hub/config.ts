@@ -5,7 +5,9 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { definedFields } from '../core/config.js'
 import { parseCidr, type Subnet } from '../core/ipv4.js'
+import type { StormLimits } from '../l2/storm.js'
 
 const cidr = z.string().refine(s => parseCidr(s) !== null, 'expected a CIDR with zero host bits, like 10.77.0.0/24')
   .refine(s => { const c = parseCidr(s); return c === null || (c.prefixLength >= 8 && c.prefixLength <= 30) }, 'prefix length must be 8..30')
@@ -14,12 +16,31 @@ const roomName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'room nam
 const mtu = z.number().int().min(576).max(9000)
 const token = z.string().min(8, 'tokens need at least 8 characters').max(256)
 
+const pps = z.number().min(0).max(10_000_000)
+export const StormSchema = z.strictObject({
+  broadcastPps: pps.optional(),
+  multicastPps: pps.optional(),
+  unknownUnicastPps: pps.optional(),
+  discoveryPps: pps.optional(),
+  burstS: z.number().min(0.01).max(60).optional()
+})
+
+/** Switch behaviour; top-level values are the defaults of every room. */
+const switchFields = {
+  mtu: mtu.optional(),
+  maxPeers: z.number().int().min(1).max(4096).optional(),
+  allowBridging: z.boolean().optional(),
+  arpSuppression: z.boolean().optional(),
+  snooping: z.boolean().optional(),
+  querier: z.boolean().optional(),
+  queryIntervalS: z.number().min(2).max(3600).optional(),
+  storm: StormSchema.optional()
+}
+
 export const RoomConfigSchema = z.strictObject({
   token,
   subnet: cidr.optional(),
-  mtu: mtu.optional(),
-  maxPeers: z.number().int().min(1).max(4096).optional(),
-  allowBridging: z.boolean().optional()
+  ...switchFields
 })
 
 export const HubFileSchema = z.strictObject({
@@ -31,8 +52,7 @@ export const HubFileSchema = z.strictObject({
   /** Token and subnet of rooms created on first join. */
   token: token.optional(),
   subnet: cidr.optional(),
-  mtu: mtu.optional(),
-  maxPeers: z.number().int().min(1).max(4096).optional(),
+  ...switchFields,
   autoCreateRooms: z.boolean().optional(),
   maxRooms: z.number().int().min(1).max(100_000).optional(),
   rooms: z.record(roomName, RoomConfigSchema).optional(),
@@ -51,6 +71,11 @@ export interface RoomSettings {
   mtu: number
   maxPeers: number
   allowBridging: boolean
+  arpSuppression: boolean
+  snooping: boolean
+  querier: boolean
+  queryIntervalMs: number
+  storm: Partial<StormLimits>
 }
 
 /** Fully resolved settings the hub runs with. */
@@ -88,20 +113,22 @@ export const splitHostPort = (s: string): { host: string, port: number } => {
 
 /** Merges file config and CLI overrides (already validated by the same schema) into settings. */
 export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): HubSettings => {
-  const c = { ...file, ...Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined)) } as HubFileConfig
+  const c: HubFileConfig = { ...file, ...definedFields(cli) }
   const { host, port } = splitHostPort(c.listen ?? DEFAULT_LISTEN)
-  const mtuDefault = c.mtu ?? DEFAULT_MTU
-  const maxPeersDefault = c.maxPeers ?? DEFAULT_MAX_PEERS
+  type SwitchConfig = Pick<HubFileConfig, 'mtu' | 'maxPeers' | 'allowBridging' | 'arpSuppression' | 'snooping' | 'querier' | 'queryIntervalS' | 'storm'>
+  const switchSettings = (r: SwitchConfig): Omit<RoomSettings, 'name' | 'token' | 'subnet'> => ({
+    mtu: r.mtu ?? c.mtu ?? DEFAULT_MTU,
+    maxPeers: r.maxPeers ?? c.maxPeers ?? DEFAULT_MAX_PEERS,
+    allowBridging: r.allowBridging ?? c.allowBridging ?? false,
+    arpSuppression: r.arpSuppression ?? c.arpSuppression ?? true,
+    snooping: r.snooping ?? c.snooping ?? true,
+    querier: r.querier ?? c.querier ?? true,
+    queryIntervalMs: (r.queryIntervalS ?? c.queryIntervalS ?? 125) * 1000,
+    storm: { ...definedFields(c.storm ?? {}), ...definedFields(r.storm ?? {}) }
+  })
   const rooms = new Map<string, RoomSettings>()
   for (const [name, r] of Object.entries(c.rooms ?? {})) {
-    rooms.set(name, {
-      name,
-      token: r.token,
-      subnet: parseCidr(r.subnet ?? c.subnet ?? DEFAULT_SUBNET)!,
-      mtu: r.mtu ?? mtuDefault,
-      maxPeers: r.maxPeers ?? maxPeersDefault,
-      allowBridging: r.allowBridging ?? false
-    })
+    rooms.set(name, { name, token: r.token, subnet: parseCidr(r.subnet ?? c.subnet ?? DEFAULT_SUBNET)!, ...switchSettings(r) })
   }
   const useTls = c.noTls !== true
   return {
@@ -110,13 +137,7 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
     tls: useTls ? { ...(c.tlsCert !== undefined ? { certFile: c.tlsCert } : {}), ...(c.tlsKey !== undefined ? { keyFile: c.tlsKey } : {}) } : null,
     stateDir: c.state ?? defaultHubStateDir(),
     autoCreateRooms: c.autoCreateRooms ?? rooms.size === 0,
-    autoRoom: {
-      token: c.token,
-      subnet: parseCidr(c.subnet ?? DEFAULT_SUBNET)!,
-      mtu: mtuDefault,
-      maxPeers: maxPeersDefault,
-      allowBridging: false
-    },
+    autoRoom: { token: c.token, subnet: parseCidr(c.subnet ?? DEFAULT_SUBNET)!, ...switchSettings({}) },
     maxRooms: c.maxRooms ?? 1000,
     rooms,
     keepaliveIntervalMs: (c.keepaliveIntervalS ?? 5) * 1000,

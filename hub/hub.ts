@@ -34,7 +34,8 @@ export interface HubDeps {
   now?: () => number
 }
 
-const FDB_SWEEP_MS = 10_000
+/** Room housekeeping: querier, join queries, aging. */
+const ROOM_TICK_MS = 1000
 
 /** Compares secrets in constant time whatever their lengths. */
 export const tokenMatches = (given: string, expected: string): boolean => {
@@ -108,7 +109,7 @@ export class Hub {
     })
     this.startedAt = this.now()
     this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
-    this.timers.push(setInterval(() => { for (const r of this.rooms.values()) r.switch.fdb.sweep(this.now()) }, FDB_SWEEP_MS))
+    this.timers.push(setInterval(() => { const now = this.now(); for (const r of this.rooms.values()) r.tick(now) }, ROOM_TICK_MS))
     for (const t of this.timers) t.unref()
     this.log.info('hub.start', { listen: `${s.listenHost}:${port}`, tls: s.tls !== null, state: s.stateDir, autoRooms: s.autoCreateRooms })
     return port
@@ -264,7 +265,7 @@ export class Hub {
       s.info = { room: m.room, identity: m.identity, name: m.name, mac: lease.mac, ip: lease.ip }
       this.pending.delete(s)
       const members = room.list().map(o => ({ name: o.info!.name, mac: o.info!.mac, ip: o.info!.ip }))
-      room.join(s)
+      room.join(s, this.now())
       this.sendControl(s.ws, {
         type: 'welcome',
         version: PROTOCOL_VERSION,

@@ -3,37 +3,62 @@
  * port or a buffer, so no frame can cross from one room to another.
  *
  *   binary message ──► countFrames (malformed: drop whole, `bad_batch`)
- *                  ──► decide() per frame into `decisions`
- *                  ──► all frames same decision? forward the received buffer as is (no copy)
+ *                  ──► decide() per frame into `decisions` (REPLY frames are queued
+ *                      for the sender at once; MEMBERS keep their member list)
+ *                  ──► all frames same port/FLOOD/DROP? forward the received buffer as is
  *                      else copy each frame into its destinations' pending batches, flush
  */
-import { BATCH_LEN_PREFIX, MAX_MESSAGE_BYTES, countFrames } from '../core/protocol.js'
+import { createHash } from 'node:crypto'
+import { BATCH_LEN_PREFIX, MAX_MESSAGE_BYTES, countFrames, encodeBatch } from '../core/protocol.js'
+import { parseIpv4 } from '../core/ipv4.js'
 import { ETH_HEADER_LEN, parseMac } from '../l2/ethernet.js'
-import { DROP, FLOOD, L2Switch } from '../l2/switch.js'
+import { QuerySchedule } from '../l2/igmp.js'
+import { DROP, FLOOD, L2Switch, MEMBERS, REPLY } from '../l2/switch.js'
 import type { RoomSettings } from './config.js'
 import type { Session } from './session.js'
 
 const MAX_FRAMES_PER_MESSAGE = Math.ceil(MAX_MESSAGE_BYTES / (BATCH_LEN_PREFIX + ETH_HEADER_LEN))
+/** A new port gets the general queries this long after joining (its TAP is up by then). */
+const JOIN_QUERY_DELAY_MS = 2000
+
+/** The switch's own MAC: locally administered (06:…), derived from the room name. */
+const switchMacFor = (room: string): number => 0x06 * 2 ** 40 + createHash('sha256').update(room).digest().readUIntBE(0, 5)
 
 export class Room {
   // set at construction
   readonly settings: RoomSettings
   readonly switch: L2Switch
   readonly createdAt: number
+  /** IGMP + MLD general queries as one batch, built once (never modified: safe to share). */
+  private readonly queryBatch: Buffer | null
+  private readonly querySchedule: QuerySchedule | null
 
   // owned by join/leave
   private readonly sessions = new Map<number, Session>()
   private readonly byIdentity = new Map<string, Session>()
   /** Flat fan-out list, rebuilt on join/leave. */
   private members: Session[] = []
+  private readonly joinQueries = new Map<Session, number>()
 
   // scratch for forward(); a Room is used by one thread
   private readonly decisions = new Int32Array(MAX_FRAMES_PER_MESSAGE)
+  private readonly memberLists: Array<readonly number[]> = []
 
   constructor (settings: RoomSettings, now: number) {
     this.settings = settings
     this.createdAt = now
-    this.switch = new L2Switch({ mtu: settings.mtu, allowBridging: settings.allowBridging })
+    this.switch = new L2Switch({
+      mtu: settings.mtu,
+      allowBridging: settings.allowBridging,
+      arpSuppression: settings.arpSuppression,
+      snooping: settings.snooping,
+      querier: settings.querier,
+      queryIntervalMs: settings.queryIntervalMs,
+      storm: settings.storm,
+      switchMac: switchMacFor(settings.name)
+    })
+    this.queryBatch = this.switch.querier ? encodeBatch(this.switch.queries()) : null
+    this.querySchedule = this.switch.querier ? new QuerySchedule(this.switch.queryIntervalMs, now) : null
   }
 
   get size (): number { return this.members.length }
@@ -42,21 +67,38 @@ export class Room {
 
   list (): readonly Session[] { return this.members }
 
-  join (s: Session): void {
+  join (s: Session, now: number): void {
     const info = s.info!
     this.sessions.set(s.port, s)
     this.byIdentity.set(info.identity, s)
-    this.switch.addPort(s.port, parseMac(info.mac)!)
+    this.switch.addPort(s.port, parseMac(info.mac)!, parseIpv4(info.ip) ?? -1)
     this.members = [...this.sessions.values()]
+    if (this.queryBatch !== null) this.joinQueries.set(s, now + JOIN_QUERY_DELAY_MS)
   }
 
-  /** Removes a session and its MAC entries. Idempotent. */
+  /** Removes a session and its MAC entries, bindings and memberships. Idempotent. */
   leave (s: Session): void {
     if (this.sessions.get(s.port) !== s) return
     this.sessions.delete(s.port)
+    this.joinQueries.delete(s)
     if (s.info !== null && this.byIdentity.get(s.info.identity) === s) this.byIdentity.delete(s.info.identity)
     this.switch.removePort(s.port)
     this.members = [...this.sessions.values()]
+  }
+
+  /** Periodic work (about once a second): querier, per-port join queries, aging. */
+  tick (now: number): void {
+    if (this.queryBatch !== null) {
+      if (this.querySchedule!.due(now) && this.members.length > 0) {
+        for (const s of this.members) s.sendBatch(this.queryBatch, 2)
+      }
+      for (const [s, due] of this.joinQueries) {
+        if (due > now) continue
+        this.joinQueries.delete(s)
+        s.sendBatch(this.queryBatch, 2)
+      }
+    }
+    this.switch.sweep(now)
   }
 
   /** Switches one received batch from `from`. The batch buffer is not modified. */
@@ -70,20 +112,32 @@ export class Room {
     const decisions = this.decisions
     let first = 0
     let uniform = true
+    let replies = 0
     let off = 0
     for (let i = 0; i < n; i++) {
       const len = msg.readUInt16BE(off)
-      const d = sw.decide(msg, off + BATCH_LEN_PREFIX, len, ingress, now)
+      let d = sw.decide(msg, off + BATCH_LEN_PREFIX, len, ingress, now)
+      if (d === REPLY) {
+        from.appendFrame(sw.replyFrame, 0, sw.replyLen)
+        replies++
+        d = DROP
+      } else if (d === MEMBERS) {
+        this.memberLists[i] = sw.members
+        if (n > 1) uniform = false
+      }
       if (i === 0) first = d
       else if (d !== first) uniform = false
       decisions[i] = d
       off += BATCH_LEN_PREFIX + len
     }
+    if (replies > 0) from.flush()
 
     if (uniform) {
       if (first === DROP) return
       if (first === FLOOD) {
         for (const s of this.members) if (s !== from) s.sendBatch(msg, n)
+      } else if (first === MEMBERS) {
+        for (const p of this.memberLists[0]!) if (p !== ingress) this.sessions.get(p)?.sendBatch(msg, n)
       } else {
         this.sessions.get(first)?.sendBatch(msg, n)
       }
@@ -96,6 +150,8 @@ export class Room {
       const d = decisions[i]!
       if (d === FLOOD) {
         for (const s of this.members) if (s !== from) s.append(msg, off, len)
+      } else if (d === MEMBERS) {
+        for (const p of this.memberLists[i]!) if (p !== ingress) this.sessions.get(p)?.append(msg, off, len)
       } else if (d >= 0) {
         this.sessions.get(d)?.append(msg, off, len)
       }

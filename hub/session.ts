@@ -6,6 +6,7 @@
  * latency — the TCP-in-TCP bufferbloat the README explains).
  */
 import type { WebSocket } from 'ws'
+import { BATCH_LEN_PREFIX } from '../core/protocol.js'
 
 export type SessionDropReason = 'queue_full' | 'bad_batch' | 'before_welcome'
 
@@ -73,16 +74,28 @@ export class Session {
 
   /** Copies one length-prefixed frame buf[off, off+len) into this peer's pending batch. */
   append (buf: Buffer, off: number, len: number): void {
-    if (this.slab === null || this.slabEnd + len > this.slab.length) {
-      this.flush()
-      // A fresh slab; the old one stays alive only while ws still references its regions.
-      this.slab = Buffer.allocUnsafe(Math.max(OUT_SLAB_BYTES, len))
-      this.slabStart = this.slabEnd = 0
-    }
-    buf.copy(this.slab, this.slabEnd, off, off + len)
+    this.ensureRoom(len)
+    buf.copy(this.slab!, this.slabEnd, off, off + len)
     this.slabEnd += len
     this.pendingFrames++
     if (this.slabEnd - this.slabStart >= OUT_FLUSH_BYTES) this.flush()
+  }
+
+  private ensureRoom (len: number): void {
+    if (this.slab !== null && this.slabEnd + len <= this.slab.length) return
+    this.flush()
+    // A fresh slab; the old one stays alive only while ws still references its regions.
+    this.slab = Buffer.allocUnsafe(Math.max(OUT_SLAB_BYTES, len))
+    this.slabStart = this.slabEnd = 0
+  }
+
+  /** Copies one bare frame (no length prefix), e.g. a reply the switch built, into the pending batch. */
+  appendFrame (frame: Buffer, off: number, len: number): void {
+    this.ensureRoom(BATCH_LEN_PREFIX + len)
+    this.slab!.writeUInt16BE(len, this.slabEnd)
+    frame.copy(this.slab!, this.slabEnd + BATCH_LEN_PREFIX, off, off + len)
+    this.slabEnd += BATCH_LEN_PREFIX + len
+    this.pendingFrames++
   }
 
   flush (): void {

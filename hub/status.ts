@@ -1,6 +1,11 @@
 /** JSON snapshot of the hub for `GET /status`: rooms, peers, counters. Built on demand, never on the hot path. */
 import { formatCidr } from '../core/ipv4.js'
+import { formatMac } from '../l2/ethernet.js'
+import { FRAME_CLASS_NAMES } from '../l2/packet.js'
+import type { TrafficCounters } from '../l2/switch.js'
 import type { Room } from './room.js'
+
+export interface ClassCounts { frames: Record<string, number>, bytes: Record<string, number> }
 
 export interface PeerStatus {
   name: string
@@ -12,6 +17,9 @@ export interface PeerStatus {
   rxBytes: number
   txFrames: number
   txBytes: number
+  /** Frames this peer sent into the switch, by class. */
+  byClass: ClassCounts
+  /** Session drops (queue_full, bad_batch…) and switch drops of its frames, by reason; zeros left out. */
   drops: Record<string, number>
 }
 
@@ -20,18 +28,27 @@ export interface RoomStatus {
   subnet: string
   mtu: number
   maxPeers: number
+  arpSuppression: boolean
+  snooping: boolean
   peers: PeerStatus[]
   switch: {
-    frames: number
-    bytes: number
+    byClass: ClassCounts
     unicast: number
-    broadcast: number
-    multicast: number
+    flooded: number
     unknownUnicast: number
+    multicastToMembers: number
+    multicastUnsubscribed: number
+    arpReplies: number
+    ndReplies: number
+    membershipReports: number
     fdbSize: number
     fdbMoves: number
+    neighbors: number
+    groups: number
+    memberships: number
     drops: Record<string, number>
   }
+  groups: Array<{ group: string, members: string[] }>
 }
 
 export interface HubStatus {
@@ -40,39 +57,65 @@ export interface HubStatus {
   rooms: RoomStatus[]
 }
 
+const byClass = (t: TrafficCounters): ClassCounts => ({
+  frames: Object.fromEntries(FRAME_CLASS_NAMES.map((n, i) => [n, t.frames[i]!])),
+  bytes: Object.fromEntries(FRAME_CLASS_NAMES.map((n, i) => [n, t.bytes[i]!]))
+})
+
+const nonZero = (...sources: Array<Record<string, number>>): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const src of sources) for (const [k, v] of Object.entries(src)) if (v !== 0) out[k] = (out[k] ?? 0) + v
+  return out
+}
+
 export const hubStatus = (rooms: Iterable<Room>, pending: number, now: number, startedAt: number): HubStatus => ({
   uptimeS: Math.round((now - startedAt) / 1000),
   pendingConnections: pending,
   rooms: [...rooms].map(r => {
-    const c = r.switch.counters
+    const sw = r.switch
+    const c = sw.counters
+    const nameOfPort = new Map(r.list().map(s => [s.port, s.info!.name]))
     return {
       name: r.settings.name,
       subnet: formatCidr(r.settings.subnet),
       mtu: r.settings.mtu,
       maxPeers: r.settings.maxPeers,
-      peers: r.list().map(s => ({
-        name: s.info!.name,
-        ip: s.info!.ip,
-        mac: s.info!.mac,
-        remote: s.remote,
-        connectedS: Math.round((now - s.connectedAt) / 1000),
-        rxFrames: s.counters.rxFrames,
-        rxBytes: s.counters.rxBytes,
-        txFrames: s.counters.txFrames,
-        txBytes: s.counters.txBytes,
-        drops: { ...s.counters.drops }
-      })),
+      arpSuppression: sw.arpSuppression,
+      snooping: sw.snooping,
+      peers: r.list().map(s => {
+        const pc = sw.countersOf(s.port)
+        return {
+          name: s.info!.name,
+          ip: s.info!.ip,
+          mac: s.info!.mac,
+          remote: s.remote,
+          connectedS: Math.round((now - s.connectedAt) / 1000),
+          rxFrames: s.counters.rxFrames,
+          rxBytes: s.counters.rxBytes,
+          txFrames: s.counters.txFrames,
+          txBytes: s.counters.txBytes,
+          byClass: pc !== undefined ? byClass(pc) : { frames: {}, bytes: {} },
+          drops: nonZero(s.counters.drops, pc?.drops ?? {})
+        }
+      }),
       switch: {
-        frames: c.frames,
-        bytes: c.bytes,
+        byClass: byClass(c),
         unicast: c.unicast,
-        broadcast: c.broadcast,
-        multicast: c.multicast,
+        flooded: c.flooded,
         unknownUnicast: c.unknownUnicast,
-        fdbSize: r.switch.fdb.size,
-        fdbMoves: r.switch.fdb.moves,
-        drops: { ...c.drops }
-      }
+        multicastToMembers: c.multicastToMembers,
+        multicastUnsubscribed: c.multicastUnsubscribed,
+        arpReplies: c.arpReplies,
+        ndReplies: c.ndReplies,
+        membershipReports: c.membershipReports,
+        fdbSize: sw.fdb.size,
+        fdbMoves: sw.fdb.moves,
+        neighbors: sw.neighbors.size,
+        groups: sw.groups.size,
+        memberships: sw.groups.memberships,
+        drops: nonZero(c.drops)
+      },
+      groups: sw.groups.snapshot().map(g => ({ group: formatMac(g.group), members: g.ports.map(p => nameOfPort.get(p) ?? String(p)) }))
     }
   })
 })

@@ -1,6 +1,7 @@
 import test from 'ava'
-import { BROADCAST, ethFrame, mac } from '../tests/support/frames.js'
+import { BROADCAST, ethFrame, mac, udp4Frame } from '../tests/support/frames.js'
 import { DROP, FLOOD, L2Switch } from './switch.js'
+import { CLASS_ARP, CLASS_MULTICAST, CLASS_OTHER } from './packet.js'
 
 const A = '02:00:00:00:00:0a'
 const B = '02:00:00:00:00:0b'
@@ -25,9 +26,12 @@ test('known unicast goes to exactly one port', t => {
 test('broadcast, multicast and unknown unicast flood', t => {
   const sw = room()
   t.is(decide(sw, ethFrame(BROADCAST, A, 0x0806), 1), FLOOD)
-  t.is(decide(sw, ethFrame('01:00:5e:00:00:fb', A), 1), FLOOD)
+  t.is(decide(sw, udp4Frame('01:00:5e:01:02:03', A, '10.77.0.1', '239.1.2.3', 5000, 5000), 1), FLOOD, 'no memberships seen yet')
   t.is(decide(sw, ethFrame('02:99:99:99:99:99', A), 1), FLOOD)
-  t.like(sw.counters, { broadcast: 1, multicast: 1, unknownUnicast: 1 })
+  t.like(sw.counters, { flooded: 3, unknownUnicast: 1 })
+  t.is(sw.counters.frames[CLASS_ARP], 1)
+  t.is(sw.counters.frames[CLASS_MULTICAST], 1)
+  t.is(sw.counters.frames[CLASS_OTHER], 1, 'a non-IP EtherType')
   t.deepEqual(sw.ports, [1, 2, 3], 'the caller floods to these minus the ingress')
 })
 
@@ -41,8 +45,8 @@ test('a frame for the ingress port is filtered, never sent back', t => {
 test('runt, oversize and bad source MACs are counted drops', t => {
   const sw = room()
   t.is(sw.decide(Buffer.alloc(13), 0, 13, 1, 0), DROP)
-  t.is(decide(sw, ethFrame(B, A, 0x0800, Buffer.alloc(1405)), 1), DROP, '1419 > 1400 + 14 + 4')
-  t.not(decide(sw, ethFrame(B, A, 0x0800, Buffer.alloc(1404)), 1), DROP, '1418 fits')
+  t.is(decide(sw, ethFrame(B, A, 0x88b5, Buffer.alloc(1405)), 1), DROP, '1419 > 1400 + 14 + 4')
+  t.not(decide(sw, ethFrame(B, A, 0x88b5, Buffer.alloc(1404)), 1), DROP, '1418 fits')
   t.is(decide(sw, ethFrame(B, '03:00:00:00:00:0a'), 1), DROP, 'group source')
   t.is(decide(sw, ethFrame(B, '00:00:00:00:00:00'), 1), DROP, 'zero source')
   t.like(sw.counters.drops, { runt: 1, oversize: 1, src_group: 1, src_zero: 1 })

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { definedFields } from '../core/config.js'
 import { parseIpv4 } from '../core/ipv4.js'
 
 export const PeerFileSchema = z.strictObject({
@@ -61,7 +62,7 @@ const defaultName = (): string => (hostname().split('.')[0] ?? 'peer').replace(/
 
 /** Merges; returns the missing required field's flag when hub, room or token are absent. */
 export const resolvePeerSettings = (file: PeerFileConfig, cli: PeerFileConfig, env: NodeJS.ProcessEnv): PeerSettings | { missing: string } => {
-  const c = { ...file, ...Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined)) } as PeerFileConfig
+  const c: PeerFileConfig = { ...file, ...definedFields(cli) }
   const token = cli.token ?? (env.OVERLAN_TOKEN !== undefined && env.OVERLAN_TOKEN !== '' ? env.OVERLAN_TOKEN : undefined) ?? file.token
   if (c.room === undefined) return { missing: '--room' }
   if (c.hub === undefined) return { missing: '--hub (or `hub:` in the config file)' }

@@ -1,0 +1,63 @@
+/**
+ * ARP for Ethernet/IPv4 (RFC 826), at offsets from the start of the ARP packet:
+ *
+ *   +0 2B htype (1)   +2 2B ptype (0x0800)   +4 1B hlen (6)   +5 1B plen (4)
+ *   +6 2B oper (1 request, 2 reply)
+ *   +8 6B sender MAC  +14 4B sender IPv4     +18 6B target MAC  +24 4B target IPv4
+ *
+ * Gratuitous ARP: sender IPv4 == target IPv4. ARP probe (RFC 5227): sender IPv4 0.0.0.0.
+ */
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER_LEN, MAC_BROADCAST, writeMac } from './ethernet.js'
+
+export const ARP_HTYPE = 0
+export const ARP_PTYPE = 2
+export const ARP_HLEN = 4
+export const ARP_PLEN = 5
+export const ARP_OPER = 6
+export const ARP_SHA = 8
+export const ARP_SPA = 14
+export const ARP_THA = 18
+export const ARP_TPA = 24
+export const ARP_PACKET_LEN = 28
+export const ARP_REQUEST = 1
+export const ARP_REPLY = 2
+/** Ethernet header + ARP, before padding to the 60-byte minimum. */
+export const ARP_FRAME_LEN = ETH_HEADER_LEN + ARP_PACKET_LEN
+const MIN_FRAME_LEN = 60
+
+/** Is the ARP packet at `arp` Ethernet/IPv4 (the only kind we interpret)? */
+export const isEthernetIpv4Arp = (b: Buffer, arp: number): boolean =>
+  b.readUInt16BE(arp + ARP_HTYPE) === 1 && b.readUInt16BE(arp + ARP_PTYPE) === ETHERTYPE_IPV4 &&
+  b[arp + ARP_HLEN] === 6 && b[arp + ARP_PLEN] === 4
+
+/**
+ * Writes a complete ARP frame (padded to 60 bytes) at out[off]; returns its length.
+ * The Ethernet source is the sender MAC.
+ */
+export const writeArpFrame = (
+  out: Buffer, off: number, oper: number, ethDst: number,
+  senderMac: number, senderIp: number, targetMac: number, targetIp: number
+): number => {
+  out.fill(0, off, off + MIN_FRAME_LEN)
+  writeMac(out, off, ethDst)
+  writeMac(out, off + 6, senderMac)
+  out.writeUInt16BE(ETHERTYPE_ARP, off + 12)
+  const a = off + ETH_HEADER_LEN
+  out.writeUInt16BE(1, a + ARP_HTYPE)
+  out.writeUInt16BE(ETHERTYPE_IPV4, a + ARP_PTYPE)
+  out[a + ARP_HLEN] = 6
+  out[a + ARP_PLEN] = 4
+  out.writeUInt16BE(oper, a + ARP_OPER)
+  writeMac(out, a + ARP_SHA, senderMac)
+  out.writeUInt32BE(senderIp >>> 0, a + ARP_SPA)
+  writeMac(out, a + ARP_THA, targetMac)
+  out.writeUInt32BE(targetIp >>> 0, a + ARP_TPA)
+  return MIN_FRAME_LEN
+}
+
+/** Gratuitous ARP request announcing ip -> mac to the segment (RFC 5227 §3 "ARP Announcement"). */
+export const gratuitousArp = (mac: number, ip: number): Buffer => {
+  const f = Buffer.alloc(MIN_FRAME_LEN)
+  writeArpFrame(f, 0, ARP_REQUEST, MAC_BROADCAST, mac, ip, 0, ip)
+  return f
+}
