@@ -19,10 +19,13 @@ import { Backoff } from '../core/backoff.js'
 import { OverlanError, errnoCode, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
-  BATCH_LEN_PREFIX, CLOSE_NORMAL, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, countFrames,
-  decodeControl, encodeControl, isRefusalCode, type ControlMessage, type Member, type WelcomeMessage
+  CLOSE_NORMAL, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, decodeControl, encodeBatch, encodeControl, isRefusalCode, type ControlMessage, type Member, type WelcomeMessage
 } from '../core/protocol.js'
-import { maxFrameLenForMtu } from '../l2/ethernet.js'
+import { parseMac } from '../l2/ethernet.js'
+import { gratuitousArp } from '../l2/arp.js'
+import { unsolicitedNeighborAdvert } from '../l2/ndp.js'
+import { parseIpv4 } from '../core/ipv4.js'
+import { FramePath, type ClassCounters } from './frame-path.js'
 import type { HostOs, TapDevice } from './os/host-os.js'
 import type { PeerSettings } from './config.js'
 
@@ -68,6 +71,10 @@ export interface PeerStatus {
   connectedS: number | null
   lastError: string | null
   counters: PeerCounters
+  /** Frames and bytes by traffic class, each way; MSS rewrites and oversize drops. */
+  sentByClass: ReturnType<ClassCounters['toJSON']>
+  receivedByClass: ReturnType<ClassCounters['toJSON']>
+  mssClamped: number
   tap: { readFrames: number, readBytes: number, writeFrames: number, writeBytes: number, writeDrops: number }
 }
 
@@ -79,6 +86,7 @@ export class Peer {
   private readonly backoff: Backoff
   private readonly tlsOptions: { ca?: string, rejectUnauthorized: boolean, checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined }
   readonly counters = new PeerCounters()
+  readonly path = new FramePath()
   private readonly errorLog = new RateLimitedLog(10_000, 5)
 
   // owned by the connection lifecycle
@@ -156,7 +164,10 @@ export class Peer {
       uptimeS: Math.round((now - this.startedAt) / 1000),
       connectedS: this.connectedAt !== null ? Math.round((now - this.connectedAt) / 1000) : null,
       lastError: this.lastError,
-      counters: this.counters,
+      counters: { ...this.counters, drops: { ...this.counters.drops, oversize: this.path.oversizeOut + this.path.oversizeIn } },
+      sentByClass: this.path.sent.toJSON(),
+      receivedByClass: this.path.received.toJSON(),
+      mssClamped: this.path.mssClamped,
       tap: { ...(this.tap?.counters ?? { readFrames: 0, readBytes: 0, writeFrames: 0, writeBytes: 0, writeDrops: 0 }) }
     }
   }
@@ -173,25 +184,28 @@ export class Peer {
       this.counters.drops.queue_full += frames
       return
     }
-    this.counters.sentFrames += frames
-    this.counters.sentBytes += batch.length
-    ws.send(batch, { binary: true })
+    const out = this.path.outgoing(batch, frames)
+    if (out === null) return
+    this.counters.sentFrames += this.path.lastFrames
+    this.counters.sentBytes += out.length
+    ws.send(out, { binary: true })
   }
 
   private fromHub (msg: Buffer): void {
-    const n = countFrames(msg)
-    if (n < 0) { this.counters.drops.bad_batch++; return }
-    const tap = this.tap!
-    const maxLen = maxFrameLenForMtu(this.welcome!.mtu)
-    let off = 0
-    for (let i = 0; i < n; i++) {
-      const len = msg.readUInt16BE(off)
-      off += BATCH_LEN_PREFIX
-      if (len > maxLen) this.counters.drops.oversize++
-      else if (tap.write(msg, off, len)) { this.counters.receivedFrames++; this.counters.receivedBytes += len }
-      else this.counters.drops.tap_full++
-      off += len
-    }
+    if (this.path.incoming(msg, this.writeToTap) < 0) this.counters.drops.bad_batch++
+  }
+
+  private readonly writeToTap = (buf: Buffer, off: number, len: number): void => {
+    if (this.tap!.write(buf, off, len)) { this.counters.receivedFrames++; this.counters.receivedBytes += len }
+    else this.counters.drops.tap_full++
+  }
+
+  /** Gratuitous ARP and an unsolicited NA, so other peers' neighbour caches follow at once (RFC 5227 §3, RFC 4861 §7.2.6). */
+  private announce (m: WelcomeMessage): void {
+    const mac = parseMac(m.mac)
+    const ip = parseIpv4(m.ip)
+    if (mac === null || ip === null || this.ws?.readyState !== 1) return
+    this.ws.send(encodeBatch([gratuitousArp(mac, ip), unsolicitedNeighborAdvert(mac)]), { binary: true })
   }
 
   // --- connection lifecycle ---
@@ -276,7 +290,9 @@ export class Peer {
       return
     }
     this.welcome = m
+    this.path.setMtu(m.mtu)
     this.state = 'connected'
+    this.announce(m)
     this.connectedAt = this.now()
     this.backoff.reset()
     this.lastError = null

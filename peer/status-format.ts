@@ -13,6 +13,12 @@ const duration = (s: number | null): string => {
   return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s % 60}s` : `${s}s`
 }
 
+/** "unicast 120, arp 3, mdns 4" — the classes with traffic, in table order. */
+const classes = (frames: Record<string, number>): string => {
+  const parts = Object.entries(frames).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`)
+  return parts.length > 0 ? parts.join(', ') : '-'
+}
+
 export const formatStatus = (s: PeerStatus): string => {
   const drops = Object.entries(s.counters.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`)
   if (s.tap.writeDrops > 0) drops.push(`tap_write=${s.tap.writeDrops}`)
@@ -29,6 +35,9 @@ export const formatStatus = (s: PeerStatus): string => {
     `  received   ${s.counters.receivedFrames} frames, ${bytes(s.counters.receivedBytes)}`,
     `  drops      ${drops.length > 0 ? drops.join(' ') : 'none'}`
   ]
+  lines.push(`  sent by    ${classes(s.sentByClass.frames)}`)
+  lines.push(`  recv by    ${classes(s.receivedByClass.frames)}`)
+  if (s.mssClamped > 0) lines.push(`  mss        ${s.mssClamped} TCP SYNs clamped to the room MTU`)
   if (s.lastError !== null) lines.push(`  last error ${s.lastError}`)
   lines.push(`  members    ${s.members.length === 0 ? '(none at join)' : s.members.map(m => `${m.name} ${m.ip}`).join(', ')}`)
   return lines.join('\n') + '\n'

@@ -17,7 +17,9 @@ import { Hub } from '../../hub/hub.js'
 import { MemoryHostOs, type MemoryTap } from '../../peer/os/memory.js'
 import { Peer } from '../../peer/peer.js'
 import type { PeerSettings } from '../../peer/config.js'
-import { BROADCAST, ethFrame } from '../support/frames.js'
+import { BROADCAST, ethFrame, ipv4, ipv4Frame, mac, udp4Frame } from '../support/frames.js'
+import { ARP_REQUEST, writeArpFrame } from '../../l2/arp.js'
+import { MAC_BROADCAST } from '../../l2/ethernet.js'
 import { waitFor } from '../support/wait.js'
 
 const TOKEN = 'integration-token'
@@ -111,7 +113,8 @@ test('frames are switched within a room: flooding, learning, isolation', async t
   a.tap.inject(marked(BROADCAST, a.mac, 8))
   await waitFor('bob got the later friday broadcast', () => received(b, 8) === 1)
   for (const p of [a, b, d]) { t.is(received(p, 6), 0); t.is(received(p, 7), 0) }
-  t.is(c.tap.written.length, 0, 'carol received nothing at all')
+  const fromFriday = new Set([a.mac, b.mac, d.mac].map(m => m.replaceAll(':', '')))
+  t.is(c.tap.written.filter(f => fromFriday.has(f.toString('hex', 6, 12))).length, 0, 'carol received nothing from friday')
   t.is(received(a, 1), 0, 'no frame goes back out of its ingress port')
 
   // A peer may not send from someone else's MAC.
@@ -241,4 +244,50 @@ test('GET /healthz answers; /status is loopback or admin token only', async t =>
   t.like(h.body, { status: 'ok', rooms: 0, peers: 0 })
   t.is((await fetchJson('/status')).status, 200)
   t.is((await fetchJson('/nope')).status, 404)
+})
+
+test('peers announce themselves on join; ARP for a known peer is answered by the hub', async t => {
+  const f = await startHub(t)
+  const a = await startPeer(t, f, 'alice', 'friday')
+  const b = await startPeer(t, f, 'bob', 'friday')
+  const d = await startPeer(t, f, 'dave', 'friday')
+  const isGarpFrom = (fr: Buffer, m: string): boolean => fr.readUInt16BE(12) === 0x0806 && fr.toString('hex', 6, 12) === m.replaceAll(':', '') && fr.readUInt32BE(28) === fr.readUInt32BE(38)
+  await waitFor('alice saw the gratuitous ARPs of bob and dave', () => a.tap.written.some(fr => isGarpFrom(fr, b.mac)) && a.tap.written.some(fr => isGarpFrom(fr, d.mac)))
+
+  const req = Buffer.alloc(60)
+  writeArpFrame(req, 0, ARP_REQUEST, MAC_BROADCAST, mac(a.mac), ipv4(a.ip), 0, ipv4(b.ip))
+  const before = { b: b.tap.written.length, d: d.tap.written.length }
+  a.tap.inject(req)
+  const reply = await waitFor('ARP reply', () => a.tap.written.find(fr => fr.readUInt16BE(12) === 0x0806 && fr.readUInt16BE(20) === 2))
+  t.is(reply.toString('hex', 6, 12), b.mac.replaceAll(':', ''), 'answered with bob\'s MAC')
+  t.is(reply.readUInt32BE(28), ipv4(b.ip))
+  const isRequest = (fr: Buffer): boolean => fr.readUInt16BE(12) === 0x0806 && fr.readUInt16BE(20) === 1 && fr.readUInt32BE(38) === ipv4(b.ip)
+  t.false(b.tap.written.slice(before.b).some(isRequest), 'the request never reached bob')
+  t.false(d.tap.written.slice(before.d).some(isRequest), 'nor dave')
+  const room = f.hub.status().rooms[0]!
+  t.is(room.switch.arpReplies, 1)
+  t.true(room.peers.find(p => p.name === 'alice')!.byClass.frames.arp! >= 2)
+})
+
+test('multicast reaches the peer that joined the group and not the one that did not', async t => {
+  const f = await startHub(t)
+  const a = await startPeer(t, f, 'alice', 'friday')
+  const b = await startPeer(t, f, 'bob', 'friday')
+  const d = await startPeer(t, f, 'dave', 'friday')
+  const report = Buffer.alloc(8)
+  report[0] = 0x16
+  report.writeUInt32BE(ipv4('239.1.2.3'), 4)
+  b.tap.inject(ipv4Frame('01:00:5e:01:02:03', b.mac, b.ip, '239.1.2.3', 2, report, { ttl: 1 }))
+  await waitFor('membership learned', () => f.hub.status().rooms[0]!.switch.memberships === 1)
+  const payload = Buffer.from('group-data-xyz')
+  a.tap.inject(udp4Frame('01:00:5e:01:02:03', a.mac, a.ip, '239.1.2.3', 5000, 5000, payload))
+  a.tap.inject(udp4Frame(BROADCAST, a.mac, a.ip, '255.255.255.255', 5000, 5001, Buffer.from('later-broadcast')))
+  await waitFor('bob got the group data and the later broadcast', () =>
+    b.tap.written.some(fr => fr.includes(payload)) && b.tap.written.some(fr => fr.includes('later-broadcast')))
+  await waitFor('dave got the later broadcast', () => d.tap.written.some(fr => fr.includes('later-broadcast')))
+  t.false(d.tap.written.some(fr => fr.includes(payload)), 'dave did not join: no group data')
+  t.false(d.tap.written.some(fr => fr.readUInt16BE(12) === 0x0800 && fr[23] === 2 && fr[34] === 0x16), 'reports are not flooded')
+  const g = f.hub.status().rooms[0]!.groups
+  t.deepEqual(g, [{ group: '01:00:5e:01:02:03', members: ['bob'] }])
+  t.deepEqual(b.peer.status().receivedByClass.frames.multicast, 1)
 })

@@ -1,0 +1,95 @@
+/**
+ * What the peer does to each frame crossing its TAP, both ways: count it by traffic class,
+ * drop it when it exceeds the room's MTU (+ Ethernet header + VLAN tag), and clamp the MSS
+ * of TCP SYNs so TCP across the overlay never needs fragmentation (l2/mss.ts).
+ * Rewrites happen in place: outgoing batches are TAP slab memory not yet handed to ws,
+ * incoming ones are messages ws gave us.
+ */
+import { BATCH_LEN_PREFIX, countFrames } from '../core/protocol.js'
+import { maxFrameLenForMtu } from '../l2/ethernet.js'
+import { clampMss } from '../l2/mss.js'
+import { FRAME_CLASS_COUNT, FRAME_CLASS_NAMES, FrameInfo, inspect } from '../l2/packet.js'
+
+export class ClassCounters {
+  readonly frames = new Float64Array(FRAME_CLASS_COUNT)
+  readonly bytes = new Float64Array(FRAME_CLASS_COUNT)
+
+  toJSON (): { frames: Record<string, number>, bytes: Record<string, number> } {
+    return {
+      frames: Object.fromEntries(FRAME_CLASS_NAMES.map((n, i) => [n, this.frames[i]!])),
+      bytes: Object.fromEntries(FRAME_CLASS_NAMES.map((n, i) => [n, this.bytes[i]!]))
+    }
+  }
+}
+
+export class FramePath {
+  readonly sent = new ClassCounters()
+  readonly received = new ClassCounters()
+  mssClamped = 0
+  /** Frames left in the batch `outgoing` returned last. */
+  lastFrames = 0
+  oversizeOut = 0
+  oversizeIn = 0
+  private mtu = 0
+  private maxLen = 0
+  private readonly info = new FrameInfo()
+
+  setMtu (mtu: number): void {
+    this.mtu = mtu
+    this.maxLen = maxFrameLenForMtu(mtu)
+  }
+
+  /**
+   * Prepares a batch read from the TAP: returns the batch to send (the same buffer, or a
+   * compacted copy when oversize frames had to go) and sets `lastFrames`; null if nothing is left.
+   */
+  outgoing (batch: Buffer, frames: number): Buffer | null {
+    let off = 0
+    let oversize = 0
+    for (let i = 0; i < frames; i++) {
+      const len = batch.readUInt16BE(off)
+      const f = off + BATCH_LEN_PREFIX
+      if (len > this.maxLen) oversize++
+      else this.visit(batch, f, len, this.sent)
+      off = f + len
+    }
+    this.lastFrames = frames - oversize
+    if (oversize === 0) return batch
+    this.oversizeOut += oversize
+    return this.lastFrames === 0 ? null : this.compact(batch, frames)
+  }
+
+  /** Walks a batch from the hub, calling `write` for each frame that fits the MTU. Returns frames, or -1 when malformed. */
+  incoming (msg: Buffer, write: (buf: Buffer, off: number, len: number) => void): number {
+    const n = countFrames(msg)
+    if (n < 0) return -1
+    let off = 0
+    for (let i = 0; i < n; i++) {
+      const len = msg.readUInt16BE(off)
+      const f = off + BATCH_LEN_PREFIX
+      if (len > this.maxLen) this.oversizeIn++
+      else { this.visit(msg, f, len, this.received); write(msg, f, len) }
+      off = f + len
+    }
+    return n
+  }
+
+  private visit (b: Buffer, off: number, len: number, counters: ClassCounters): void {
+    const info = this.info
+    inspect(b, off, len, info)
+    counters.frames[info.cls]!++
+    counters.bytes[info.cls]! += len
+    if (info.srcPort >= 0 && clampMss(b, info, this.mtu)) this.mssClamped++
+  }
+
+  private compact (batch: Buffer, frames: number): Buffer {
+    const parts: Buffer[] = []
+    let off = 0
+    for (let i = 0; i < frames; i++) {
+      const end = off + BATCH_LEN_PREFIX + batch.readUInt16BE(off)
+      if (end - off - BATCH_LEN_PREFIX <= this.maxLen) parts.push(batch.subarray(off, end))
+      off = end
+    }
+    return Buffer.concat(parts)
+  }
+}
