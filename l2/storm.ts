@@ -23,7 +23,7 @@ export interface StormLimits {
 
 export const DEFAULT_STORM_LIMITS: StormLimits = {
   broadcastPps: 1000,
-  multicastPps: 2000,
+  multicastPps: 5000,
   unknownUnicastPps: 2000,
   discoveryPps: 2000,
   burstS: 2

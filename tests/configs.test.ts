@@ -12,6 +12,8 @@ test('configs/hub.yaml is valid', t => {
   const s = resolveHubSettings(loadConfigFile(join(ROOT, 'configs/hub.yaml'), HubFileSchema), {})
   t.like(s, { listenPort: 443, autoCreateRooms: true, keepaliveTimeoutMs: 20_000, sendQueueBytes: 512 * 1024 })
   t.is(s.rooms.get('friday')?.maxPeers, 16)
+  t.deepEqual(s.rooms.get('friday')?.storm, { broadcastPps: 1000, multicastPps: 5000, unknownUnicastPps: 2000, discoveryPps: 4000, burstS: 2 })
+  t.like(s.rooms.get('friday'), { arpSuppression: true, snooping: true, querier: true, queryIntervalMs: 125_000 })
 })
 
 test('configs/peer.yaml is valid; CLI and OVERLAN_TOKEN win', t => {

@@ -5,61 +5,31 @@
  * its default route.
  */
 import test from 'ava'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Topology, netnsUnavailable, waitForOutput, type Proc } from '../support/netns.js'
+import { join } from 'node:path'
+import { netnsUnavailable, waitForOutput } from '../support/netns.js'
+import { Overlay, PEER, TOKEN, UDP_TOOL as UDP } from '../support/overlay.js'
 import { waitFor } from '../support/wait.js'
-
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
-const HUB = join(ROOT, 'dist/hub/cli.js')
-const PEER = join(ROOT, 'dist/peer/cli.js')
-const UDP = join(ROOT, 'tests/support/udp-tool.mjs')
-const TOKEN = 'e2e-join-token'
 
 const skip = netnsUnavailable()
 const serial = skip === null ? test.serial : test.serial.skip
 if (skip !== null) test('e2e overlay tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
 
-interface PeerInfo { address: string, mac: string, state: string, counters: { reconnects: number } }
-
-let topo: Topology
-let hub: Proc
-const peers = new Map<string, Proc>()
-
-const startHub = (): Proc => topo.start('hub', topo.hubNs, 'node', [HUB, '--listen', '0.0.0.0:443', '--state', join(topo.dir, 'hub'), '--token', TOKEN])
-
-const startPeer = (name: string, room: string, extra: string[] = []): Proc => {
-  const h = topo.host(name)
-  return topo.start(name, h.ns, 'node', [PEER, 'join', '--hub', `wss://${h.hubIp}`, '--room', room, '--token', TOKEN,
-    '--ca', join(topo.dir, 'hub/tls/hub-cert.pem'), '--name', name, '--state', join(topo.dir, name),
-    '--config', join(topo.dir, 'peer.yaml'), ...extra])
-}
-
-const status = async (name: string): Promise<PeerInfo> => {
-  const r = await topo.run(topo.host(name).ns, 'node', [PEER, 'status', '--json'])
-  if (r.code !== 0) throw new Error(`peer status ${name}: ${r.stderr}`)
-  return JSON.parse(r.stdout) as PeerInfo
-}
-const ipOf = async (name: string): Promise<string> => (await status(name)).address.split('/')[0]!
+const o = new Overlay('e2e')
+const topo = o.topo
+const status = async (name: string) => await o.status(name)
+const ipOf = async (name: string): Promise<string> => await o.ipOf(name)
 
 if (skip === null) {
   test.before(async () => {
-    topo = new Topology('e2e')
-    await topo.init()
-    for (const n of ['alice', 'bob', 'carol', 'mallory']) await topo.addHost(n)
-    // Fast reconnects keep the restart test short; everything else is the default.
-    writeFileSync(join(topo.dir, 'peer.yaml'), 'reconnectMinS: 0.2\nreconnectMaxS: 1\n')
-    hub = startHub()
-    await waitForOutput(hub, /peer join --hub/)
-    for (const [n, room] of [['alice', 'friday'], ['bob', 'friday'], ['carol', 'saturday']] as const) {
-      const p = startPeer(n, room, n === 'carol' ? ['--address', '10.77.0.99'] : [])
-      peers.set(n, p)
-      await waitForOutput(p, /joined room/)
-    }
+    await o.init(['alice', 'bob', 'carol', 'mallory'])
+    await o.startHub()
+    await o.startPeer('alice', 'friday')
+    await o.startPeer('bob', 'friday')
+    await o.startPeer('carol', 'saturday', ['--address', '10.77.0.99'])
   })
-  test.after.always(async () => { await topo?.cleanup() })
+  test.after.always(async () => { await o.cleanup() })
 }
 
 serial('ping and arping between the friday peers', async t => {
@@ -102,9 +72,8 @@ serial('saturday cannot reach friday addresses', async t => {
 
 serial('after a hub restart both friday peers return with the same IP and MAC', async t => {
   const before = { alice: await status('alice'), bob: await status('bob') }
-  t.is(await hub.stop(), 0, `hub exits 0 on SIGTERM: ${hub.output.slice(-500)}`)
-  hub = startHub()
-  await waitForOutput(hub, /peer join --hub/)
+  t.is(await o.hub!.stop(), 0, `hub exits 0 on SIGTERM: ${o.hub!.output.slice(-500)}`)
+  await o.startHub()
   for (const n of ['alice', 'bob'] as const) {
     const after = await waitFor(`${n} reconnected`, async () => {
       const s = await status(n)
@@ -120,7 +89,7 @@ serial('after a hub restart both friday peers return with the same IP and MAC', 
 serial('a wrong token makes peer join exit non-zero with the error code, leaving no interface', async t => {
   const h = topo.host('mallory')
   const r = await topo.run(h.ns, 'node', [PEER, 'join', '--hub', `wss://${h.hubIp}`, '--room', 'friday', '--token', 'not-the-token',
-    '--ca', join(topo.dir, 'hub/tls/hub-cert.pem'), '--state', join(topo.dir, 'mallory')])
+    '--ca', o.caFile, '--state', join(topo.dir, 'mallory')])
   t.is(r.code, 3)
   t.regex(r.stderr, /AUTH_FAILED/)
   const link = await topo.run(h.ns, 'ip', ['link', 'show', 'ovl0'])
@@ -133,10 +102,10 @@ serial('peer status shows the running peer; SIGTERM says bye and removes the TAP
   t.regex(r.stdout, /peer ovl0: connected/)
   t.regex(r.stdout, /room +saturday/)
   t.regex(r.stdout, /address +10\.77\.0\.99\/24/)
-  t.is(await peers.get('carol')!.stop(), 0)
+  t.is(await o.peers.get('carol')!.stop(), 0)
   const link = await topo.run(topo.host('carol').ns, 'ip', ['link', 'show', 'ovl0'])
   t.not(link.code, 0, 'no orphan interface')
-  await waitForOutput(hub, /peer\.leave room=saturday name=carol .*code=1000/)
+  await waitForOutput(o.hub!, /peer\.leave room=saturday name=carol .*code=1000/)
   const after = await topo.run(topo.host('carol').ns, 'node', [PEER, 'status'])
   t.is(after.code, 1)
   t.regex(after.stderr, /PEER_NOT_RUNNING/)

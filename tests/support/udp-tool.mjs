@@ -1,27 +1,59 @@
 #!/usr/bin/env node
 // UDP helper for network tests, run inside a namespace.
-//   listen PORT            print "<from-ip> <text>" per datagram, until killed
-//   send BIND_IP DEST PORT TEXT [COUNT]   send COUNT datagrams (broadcast allowed) from BIND_IP
+//   listen PORT [GROUP IFACE_IP]          print "<from-ip> <text>" per datagram until killed;
+//                                         with GROUP, join it on the interface of IFACE_IP
+//   send BIND_IP DEST PORT TEXT [COUNT] [GAP_MS] [SRC_PORT]
+//                                         send COUNT datagrams (broadcast or multicast allowed)
+//   flood BIND_IP DEST PORT SECONDS       send as fast as possible for SECONDS, print the count
 import dgram from 'node:dgram'
 
 const [mode, ...args] = process.argv.slice(2)
+const isMulticast = (ip) => { const first = Number(ip.split('.')[0]); return first >= 224 && first <= 239 }
+
+const sender = (bindIp, dest, srcPort, ready) => {
+  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+  s.bind(srcPort, bindIp, () => {
+    s.setBroadcast(true)
+    if (isMulticast(dest)) { s.setMulticastInterface(bindIp); s.setMulticastTTL(1) }
+    ready(s)
+  })
+}
+
 if (mode === 'listen') {
+  const [port, group, ifaceIp] = args
   const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
   s.on('message', (msg, rinfo) => { process.stdout.write(`${rinfo.address} ${msg.toString()}\n`) })
-  s.bind(Number(args[0]), '0.0.0.0', () => { process.stdout.write('listening\n') })
+  s.bind(Number(port), '0.0.0.0', () => {
+    if (group !== undefined) s.addMembership(group, ifaceIp)
+    process.stdout.write('listening\n')
+  })
 } else if (mode === 'send') {
-  const [bindIp, dest, port, text, count = '1'] = args
-  const s = dgram.createSocket('udp4')
-  s.bind(0, bindIp, () => {
-    s.setBroadcast(true)
+  const [bindIp, dest, port, text, count = '1', gap = '0', srcPort = '0'] = args
+  sender(bindIp, dest, Number(srcPort), (s) => {
     let left = Number(count)
     const next = () => {
       if (left-- <= 0) { s.close(); return }
-      s.send(text, Number(port), dest, (err) => { if (err) { console.error(err.message); process.exit(1) } next() })
+      s.send(text, Number(port), dest, (err) => {
+        if (err) { console.error(err.message); process.exit(1) }
+        if (Number(gap) > 0) setTimeout(next, Number(gap)); else next()
+      })
     }
     next()
   })
+} else if (mode === 'flood') {
+  const [bindIp, dest, port, seconds] = args
+  sender(bindIp, dest, 0, (s) => {
+    const until = Date.now() + Number(seconds) * 1000
+    const junk = Buffer.alloc(64, 0x55)
+    let sent = 0
+    const burst = () => {
+      if (Date.now() >= until) { process.stdout.write(`flooded ${sent}\n`); s.close(); return }
+      let pending = 64
+      for (let i = 0; i < 64; i++) s.send(junk, Number(port), dest, () => { sent++; if (--pending === 0) setImmediate(burst) })
+    }
+    burst()
+  })
 } else {
-  console.error('usage: udp-tool.mjs listen PORT | send BIND_IP DEST PORT TEXT [COUNT]')
+  console.error('usage: udp-tool.mjs listen PORT [GROUP IFACE_IP] | send BIND_IP DEST PORT TEXT [COUNT] [GAP_MS] [SRC_PORT] | flood BIND_IP DEST PORT SECONDS')
   process.exit(2)
 }
