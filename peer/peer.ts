@@ -35,7 +35,8 @@ const KEEPALIVE_CHECK_MS = 5_000
 const SOFTWARE = 'overlan-peer/0.1'
 
 export type PeerState = 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'stopped'
-export type PeerDropReason = 'disconnected' | 'queue_full' | 'bad_batch' | 'oversize' | 'tap_full'
+/** Drops counted here; oversize drops are counted by the frame path. */
+export type PeerDropReason = 'disconnected' | 'queue_full' | 'bad_batch' | 'tap_full'
 
 export class PeerCounters {
   /** Frames read from the TAP and sent to the hub. */
@@ -45,7 +46,7 @@ export class PeerCounters {
   receivedFrames = 0
   receivedBytes = 0
   reconnects = 0
-  readonly drops: Record<PeerDropReason, number> = { disconnected: 0, queue_full: 0, bad_batch: 0, oversize: 0, tap_full: 0 }
+  readonly drops: Record<PeerDropReason, number> = { disconnected: 0, queue_full: 0, bad_batch: 0, tap_full: 0 }
 }
 
 export interface PeerDeps {
@@ -70,7 +71,8 @@ export interface PeerStatus {
   uptimeS: number
   connectedS: number | null
   lastError: string | null
-  counters: PeerCounters
+  /** PeerCounters, with the frame path's oversize drops added to `drops`. */
+  counters: Omit<PeerCounters, 'drops'> & { drops: Record<string, number> }
   /** Frames and bytes by traffic class, each way; MSS rewrites and oversize drops. */
   sentByClass: ReturnType<ClassCounters['toJSON']>
   receivedByClass: ReturnType<ClassCounters['toJSON']>
