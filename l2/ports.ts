@@ -10,6 +10,8 @@ export interface GamePortRange {
   game: string
   from: number
   to: number
+  /** Multicast group the game discovers on (else limited or subnet-directed broadcast). */
+  group?: string
 }
 
 /**
@@ -23,8 +25,8 @@ export const DEFAULT_GAME_PORTS: readonly GamePortRange[] = [
   { game: 'Unreal Tournament 2004', from: 10777, to: 10777 },
   { game: 'Warcraft III', from: 6112, to: 6112 },
   { game: 'OpenTTD', from: 3979, to: 3979 },
-  { game: 'Freeciv', from: 4555, to: 4555 },
-  { game: 'Minecraft', from: 4445, to: 4445 }
+  { game: 'Freeciv', from: 4555, to: 4555, group: '225.1.1.1' },
+  { game: 'Minecraft', from: 4445, to: 4445, group: '224.0.2.60' }
 ]
 
 const NONE = 0xff

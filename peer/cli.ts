@@ -11,6 +11,7 @@ import { linuxHostOs } from './os/linux.js'
 import { Peer, type PeerStatus } from './peer.js'
 import { fetchStatus, serveStatus } from './status-socket.js'
 import { formatStatus } from './status-format.js'
+import { Presence } from './presence.js'
 
 const USAGE = `usage:
   peer join --room ROOM [--hub URL] [--token TOKEN] [--name NAME] [--iface NAME]
@@ -60,14 +61,22 @@ const join = async (args: string[]): Promise<void> => {
   const log = createLogger('peer', { level: settings.logLevel })
   if (settings.insecure) log.warn('tls.insecure', { message: 'hub certificate NOT verified (--insecure): anyone on the path can read and inject LAN traffic' })
   const identity = loadOrCreateIdentity(settings.stateDir)
-  const peer = new Peer(settings, { os: linuxHostOs, log, identity })
-  const statusServer = await serveStatus(settings.iface, () => peer.status())
+  const presence = new Presence({ ...settings, identity }, { os: linuxHostOs, log: log.child('presence') })
+  const peer = new Peer(settings, {
+    os: linuxHostOs,
+    log,
+    identity,
+    onJoined: (m) => { void presence.apply({ ip: m.ip, prefixLength: m.prefixLength, mac: m.mac }) }
+  })
+  const statusServer = await serveStatus(settings.iface, () => ({ ...peer.status(), presence: presence.status() }))
 
+  // Presence goes first (goodbyes, game routes removed), then bye and the TAP.
+  const shutdown = async (): Promise<void> => { await presence.stop(); await peer.stop(); statusServer.close() }
   let signals = 0
   const onSignal = (sig: string): void => {
     if (++signals > 1) process.exit(1)
     log.info('peer.signal', { signal: sig })
-    peer.stop().then(() => { statusServer.close(); process.exit(EXIT_OK) }, (e: unknown) => { fail('peer', e) })
+    shutdown().then(() => process.exit(EXIT_OK), (e: unknown) => { fail('peer', e) })
   }
   process.on('SIGINT', () => { onSignal('SIGINT') })
   process.on('SIGTERM', () => { onSignal('SIGTERM') })
@@ -75,7 +84,12 @@ const join = async (args: string[]): Promise<void> => {
   await peer.start()
   const s = peer.status()
   process.stdout.write(`joined room ${s.room} as ${s.name}: ${s.iface} ${s.address ?? '?'} ${s.mac ?? '?'} (MTU ${s.mtu ?? '?'}), ${s.members.length} other peer(s)\n`)
-  await peer.done // rejects with a refusal that ends the session later
+  try {
+    await peer.done // rejects with a refusal that ends the session later
+  } catch (e) {
+    await presence.stop()
+    throw e
+  }
 }
 
 const status = async (args: string[]): Promise<void> => {

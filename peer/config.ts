@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { definedFields } from '../core/config.js'
 import { parseIpv4 } from '../core/ipv4.js'
+import { DEFAULT_GAME_PORTS, type GamePortRange } from '../l2/ports.js'
 
 export const PeerFileSchema = z.strictObject({
   hub: z.string().regex(/^wss?:\/\/[^\s/]+(\/\S*)?$/, 'expected a URL like wss://hub.example.net or ws://host:8080').optional(),
@@ -24,7 +25,19 @@ export const PeerFileSchema = z.strictObject({
   reconnectMaxS: z.number().min(1).max(3600).optional(),
   joinTimeoutS: z.number().min(1).max(3600).optional(),
   keepaliveTimeoutS: z.number().min(2).max(900).optional(),
-  logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional()
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  /** Presence on the overlay: answer for this peer over mDNS, NetBIOS and SSDP. */
+  mdns: z.boolean().optional(),
+  netbios: z.boolean().optional(),
+  ssdp: z.boolean().optional(),
+  /** Route LAN-game discovery (limited broadcast / game groups) to the overlay. */
+  gameDiscovery: z.boolean().optional(),
+  gamePorts: z.array(z.strictObject({
+    game: z.string().min(1).max(64),
+    from: z.number().int().min(1).max(65535),
+    to: z.number().int().min(1).max(65535),
+    group: z.string().refine(g => { const v = parseIpv4(g); return v !== null && v >= 0xe0000000 && v <= 0xefffffff }, 'expected an IPv4 multicast group').optional()
+  }).refine(r => r.from <= r.to, 'from must be <= to')).max(256).optional()
 })
 export type PeerFileConfig = z.infer<typeof PeerFileSchema>
 
@@ -43,6 +56,11 @@ export interface PeerSettings {
   joinTimeoutMs: number
   keepaliveTimeoutMs: number
   logLevel: 'debug' | 'info' | 'warn' | 'error'
+  mdns: boolean
+  netbios: boolean
+  ssdp: boolean
+  gameDiscovery: boolean
+  gamePorts: GamePortRange[]
 }
 
 export const DEFAULT_IFACE = 'ovl0'
@@ -81,6 +99,11 @@ export const resolvePeerSettings = (file: PeerFileConfig, cli: PeerFileConfig, e
     reconnectMaxMs: (c.reconnectMaxS ?? 60) * 1000,
     joinTimeoutMs: (c.joinTimeoutS ?? 30) * 1000,
     keepaliveTimeoutMs: (c.keepaliveTimeoutS ?? 20) * 1000,
-    logLevel: c.logLevel ?? 'info'
+    logLevel: c.logLevel ?? 'info',
+    mdns: c.mdns ?? true,
+    netbios: c.netbios ?? true,
+    ssdp: c.ssdp ?? true,
+    gameDiscovery: c.gameDiscovery ?? true,
+    gamePorts: (c.gamePorts ?? DEFAULT_GAME_PORTS).map(r => ({ game: r.game, from: r.from, to: r.to, ...(r.group !== undefined ? { group: r.group } : {}) }))
   }
 }

@@ -54,6 +54,8 @@ export interface PeerDeps {
   log: Logger
   identity: string
   now?: () => number
+  /** Called after every welcome, once the TAP is configured (presence hooks in here). */
+  onJoined?: (m: WelcomeMessage) => void
 }
 
 export interface PeerStatus {
@@ -301,6 +303,7 @@ export class Peer {
     this.deps.log.info('peer.joined', { room: m.room, iface: this.iface, ip: `${m.ip}/${m.prefixLength}`, mac: m.mac, mtu: m.mtu, members: m.members.length })
     this.firstJoin?.resolve()
     this.firstJoin = null
+    this.deps.onJoined?.(m)
   }
 
   private onSocketError (e: Error): void {

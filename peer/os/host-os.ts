@@ -39,9 +39,26 @@ export interface LinkConfig {
   prefixLength: number
 }
 
+/** Which locally sent game discovery goes to the overlay whatever the default route. */
+export interface GameRouteSpec {
+  /** UDP destination port ranges of limited broadcasts (255.255.255.255). */
+  broadcastPorts: ReadonlyArray<{ from: number, to: number }>
+  /** Multicast groups (dotted IPv4) whose sends and joins use the overlay. */
+  groups: readonly string[]
+}
+
 export interface HostOs {
   /** Creates a TAP (IFF_TAP|IFF_NO_PI). Throws TAP_UNAVAILABLE, TAP_PERMISSION or TAP_OPEN_FAILED. */
   openTap: (name: string) => TapDevice
   /** Applies MAC, MTU and IPv4 address and sets the link up. Throws LINK_CONFIG_FAILED. */
   configureLink: (name: string, config: LinkConfig) => Promise<void>
+  /** Restricts a bound UDP socket to one interface (SO_BINDTODEVICE): nothing from other interfaces. */
+  bindToDevice: (socket: import('node:dgram').Socket, iface: string) => void
+  /**
+   * Installs policy routing so game discovery sent from sockets bound to no interface leaves
+   * by `iface`; replaces rules left by an earlier run. Throws LINK_CONFIG_FAILED.
+   */
+  installGameRoutes: (iface: string, spec: GameRouteSpec) => Promise<void>
+  /** Removes what installGameRoutes added. Idempotent. */
+  removeGameRoutes: (iface: string) => Promise<void>
 }

@@ -15,7 +15,8 @@ import { execFile } from 'node:child_process'
 import koffi from 'koffi'
 import { OverlanError, errnoCode } from '../../core/errors.js'
 import { BATCH_LEN_PREFIX, MAX_FRAME_LEN } from '../../core/protocol.js'
-import { TapCounters, type BatchHandler, type HostOs, type LinkConfig, type TapDevice } from './host-os.js'
+import type { Socket } from 'node:dgram'
+import { TapCounters, type BatchHandler, type GameRouteSpec, type HostOs, type LinkConfig, type TapDevice } from './host-os.js'
 
 const TUNSETIFF = 0x400454ca
 const IFF_TAP = 0x0002
@@ -38,6 +39,7 @@ const MAX_FRAMES_PER_WAKE = 512
 type KoffiFunction = ReturnType<ReturnType<typeof koffi.load>['func']>
 
 interface Libc {
+  setsockopt: KoffiFunction
   ioctl: KoffiFunction
   poll: KoffiFunction
   eventfd: KoffiFunction
@@ -51,6 +53,7 @@ const libc = (): Libc => {
   const lib = koffi.load('libc.so.6')
   koffi.struct('overlan_pollfd', { fd: 'int', events: 'short', revents: 'short' })
   libcCache = {
+    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const char *val, unsigned int len)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)'),
     poll: lib.func('int poll(_Inout_ overlan_pollfd *fds, unsigned long nfds, int timeout)'),
     eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
@@ -177,6 +180,35 @@ const run = (args: string[]): Promise<void> => new Promise((resolve, reject) => 
   })
 })
 
+const SOL_SOCKET = 1
+const SO_BINDTODEVICE = 25
+
+/**
+ * Policy routing for game discovery (see README "LAN-game discovery"). One rule priority
+ * and table per interface, so rules can be found and removed again, also after a crash.
+ */
+export const gameRouteTable = (iface: string): number => {
+  let h = 0
+  for (const c of iface) h = (h * 31 + c.charCodeAt(0)) % 90
+  return 5210 + h
+}
+
+/** The `ip` commands that install `spec` for `iface` (pure; tested). */
+export const gameRouteCommands = (iface: string, spec: GameRouteSpec): string[][] => {
+  const t = String(gameRouteTable(iface))
+  const cmds: string[][] = [
+    ['route', 'replace', '255.255.255.255/32', 'dev', iface, 'table', t],
+    ['route', 'replace', '224.0.0.0/4', 'dev', iface, 'table', t]
+  ]
+  for (const r of spec.broadcastPorts) {
+    cmds.push(['rule', 'add', 'pref', t, 'to', '255.255.255.255', 'ipproto', 'udp', 'dport', r.from === r.to ? String(r.from) : `${r.from}-${r.to}`, 'lookup', t])
+  }
+  for (const g of spec.groups) cmds.push(['rule', 'add', 'pref', t, 'to', g, 'lookup', t])
+  return cmds
+}
+
+const runQuiet = (args: string[]): Promise<boolean> => run(args).then(() => true, () => false)
+
 export const linuxHostOs: HostOs = {
   openTap (name: string): TapDevice {
     if (Buffer.byteLength(name) >= IFNAMSIZ) throw new OverlanError('TAP_OPEN_FAILED', `interface name ${name} is longer than ${IFNAMSIZ - 1} bytes`)
@@ -204,6 +236,28 @@ export const linuxHostOs: HostOs = {
     const wakeFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number
     if (wakeFd < 0) { closeSync(fd); throw new OverlanError('TAP_OPEN_FAILED', `eventfd failed with errno ${koffi.errno()}`) }
     return new LinuxTap(actual, fd, wakeFd)
+  },
+
+  bindToDevice (socket: Socket, iface: string): void {
+    // Node exposes no SO_BINDTODEVICE; the fd of a bound dgram socket is on its handle.
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
+    if (fd === undefined || fd < 0) throw new OverlanError('LINK_CONFIG_FAILED', 'socket has no file descriptor (bind it first)')
+    const name = Buffer.from(iface + '\0')
+    if (libc().setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) < 0) {
+      throw new OverlanError('LINK_CONFIG_FAILED', `SO_BINDTODEVICE ${iface} failed with errno ${koffi.errno()}`)
+    }
+  },
+
+  async installGameRoutes (iface: string, spec: GameRouteSpec): Promise<void> {
+    await this.removeGameRoutes(iface)
+    for (const cmd of gameRouteCommands(iface, spec)) await run(cmd)
+  },
+
+  async removeGameRoutes (iface: string): Promise<void> {
+    const t = String(gameRouteTable(iface))
+    // Delete every rule with our priority (bounded), then the table (gone anyway with the device).
+    for (let i = 0; i < 256 && await runQuiet(['rule', 'del', 'pref', t]); i++);
+    await runQuiet(['route', 'flush', 'table', t])
   },
 
   async configureLink (name: string, c: LinkConfig): Promise<void> {

@@ -3,7 +3,7 @@
  * whose "kernel side" is a pair of functions the test drives. Same contract as linux.ts.
  */
 import { encodeBatch } from '../../core/protocol.js'
-import { TapCounters, type BatchHandler, type HostOs, type LinkConfig, type TapDevice } from './host-os.js'
+import { TapCounters, type BatchHandler, type GameRouteSpec, type HostOs, type LinkConfig, type TapDevice } from './host-os.js'
 
 export class MemoryTap implements TapDevice {
   readonly counters = new TapCounters()
@@ -49,7 +49,15 @@ export class MemoryHostOs implements HostOs {
     return t
   }
 
+  readonly gameRoutes = new Map<string, GameRouteSpec>()
+
   async configureLink (name: string, config: LinkConfig): Promise<void> {
     this.links.set(name, { ...config })
   }
+
+  bindToDevice (): void {}
+
+  async installGameRoutes (iface: string, spec: GameRouteSpec): Promise<void> { this.gameRoutes.set(iface, spec) }
+
+  async removeGameRoutes (iface: string): Promise<void> { this.gameRoutes.delete(iface) }
 }

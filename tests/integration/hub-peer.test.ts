@@ -62,6 +62,11 @@ const peerSettings = (f: Fixture, name: string, room: string, extra: Partial<Pee
   joinTimeoutMs: 5000,
   keepaliveTimeoutMs: 20_000,
   logLevel: 'info',
+  mdns: false,
+  netbios: false,
+  ssdp: false,
+  gameDiscovery: false,
+  gamePorts: [],
   ...extra
 })
 
