@@ -5,6 +5,7 @@
 //   send BIND_IP DEST PORT TEXT [COUNT] [GAP_MS] [SRC_PORT]
 //                                         send COUNT datagrams (broadcast or multicast allowed)
 //   flood BIND_IP DEST PORT SECONDS       send as fast as possible for SECONDS, print the count
+//   msearch BIND_IP ST [MS]               SSDP M-SEARCH, print the responses for MS milliseconds
 import dgram from 'node:dgram'
 
 const [mode, ...args] = process.argv.slice(2)
@@ -52,6 +53,18 @@ if (mode === 'listen') {
       for (let i = 0; i < 64; i++) s.send(junk, Number(port), dest, () => { sent++; if (--pending === 0) setImmediate(burst) })
     }
     burst()
+  })
+} else if (mode === 'msearch') {
+  // SSDP M-SEARCH from BIND_IP; prints each unicast response's ST, USN and LOCATION.
+  const [bindIp, st, ms = '2000'] = args
+  sender(bindIp, '239.255.255.250', 0, (s) => {
+    s.on('message', (msg, rinfo) => {
+      const h = Object.fromEntries(msg.toString().split('\r\n').slice(1).map(l => l.split(/:\s*/)).filter(kv => kv.length >= 2).map(([k, ...v]) => [k.toLowerCase(), v.join(':')]))
+      process.stdout.write(`${rinfo.address} ST=${h.st} USN=${h.usn} LOCATION=${h.location}\n`)
+    })
+    const req = `M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\nST: ${st}\r\n\r\n`
+    s.send(req, 1900, '239.255.255.250')
+    setTimeout(() => s.close(), Number(ms))
   })
 } else {
   console.error('usage: udp-tool.mjs listen PORT [GROUP IFACE_IP] | send BIND_IP DEST PORT TEXT [COUNT] [GAP_MS] [SRC_PORT] | flood BIND_IP DEST PORT SECONDS')

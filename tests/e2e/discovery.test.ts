@@ -1,0 +1,99 @@
+/**
+ * Discovery end to end: real peers in namespaces whose default route is the underlay veth.
+ * alice and bob in room friday; alice runs a real Teeworlds server.
+ */
+import test from 'ava'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { netnsUnavailable, waitForOutput } from '../support/netns.js'
+import { Overlay, PEER, ROOT, UDP_TOOL } from '../support/overlay.js'
+import { waitFor } from '../support/wait.js'
+
+const TEEWORLDS = '/usr/games/teeworlds-server'
+const skip = netnsUnavailable(['ip', 'dig', 'nmblookup']) ?? (spawnSync('test', ['-x', TEEWORLDS]).status === 0 ? null : 'teeworlds-server is not installed (apt-get install teeworlds-server)')
+const serial = skip === null ? test.serial : test.serial.skip
+if (skip !== null) test('e2e discovery tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+
+const o = new Overlay('disc')
+const ns = (name: string): string => o.topo.host(name).ns
+const ip: Record<string, string> = {}
+const routing = async (name: string): Promise<string> => {
+  const rules = await o.topo.run(ns(name), 'ip', ['rule', 'show'])
+  const routes = await o.topo.run(ns(name), 'ip', ['route', 'show', 'table', 'all'])
+  return `${rules.stdout}\n${routes.stdout.split('\n').filter(l => !/ dev ovl0 /.test(l) && !/^(local|broadcast|multicast|ff00|fe80|anycast)/.test(l)).join('\n')}`
+}
+const before: Record<string, string> = {}
+
+if (skip === null) {
+  test.before(async () => {
+    await o.init(['alice', 'bob', 'carol'])
+    for (const n of ['alice', 'bob', 'carol']) before[n] = await routing(n)
+    await o.startHub()
+    for (const n of ['alice', 'bob']) {
+      await o.startPeer(n, 'friday')
+      ip[n] = await o.ipOf(n)
+    }
+  })
+  test.after.always(async () => { await o.cleanup() })
+}
+
+serial('mDNS: bob resolves alice.local to alice\'s overlay address', async t => {
+  // An mDNS resolver's query (from port 5353, answered by multicast) on bob's overlay interface.
+  const r = await waitFor('alice.local resolved', async () => {
+    const q = await o.topo.run(ns('bob'), 'node', [join(ROOT, 'tests/support/mdns-resolve.mjs'), ip.bob!, 'alice.local', '1500'])
+    return q.code === 0 ? q.stdout : null
+  }, 10_000, 200)
+  t.is(r.trim(), ip.alice!)
+  // Legacy unicast (RFC 6762 §6.7): a plain DNS query to port 5353 gets a unicast answer.
+  // (dig @224.0.0.251 cannot be used: dig 9.18 drops answers that come from the responder's
+  // own address, which is where every compliant responder answers from.)
+  const dig = await o.topo.run(ns('bob'), 'dig', ['+short', '+time=2', '+tries=2', '-p', '5353', `@${ip.alice!}`, 'alice.local'])
+  t.is(dig.stdout.trim(), ip.alice!, dig.stdout + dig.stderr)
+})
+
+serial('NetBIOS: nmblookup ALICE from bob resolves by broadcast on the overlay', async t => {
+  const r = await o.topo.run(ns('bob'), 'nmblookup', ['-B', '10.77.0.255', 'ALICE'])
+  t.regex(r.stdout, new RegExp(`${ip.alice!.replaceAll('.', '\\.')} ALICE<00>`), r.stdout + r.stderr)
+  const status = await o.topo.run(ns('bob'), 'nmblookup', ['-A', ip.alice!])
+  t.regex(status.stdout, /ALICE\s+<20>/, status.stdout)
+  t.regex(status.stdout, new RegExp(`MAC Address = ${(await o.status('alice')).mac.toUpperCase().replaceAll(':', '-')}`), status.stdout)
+})
+
+serial('SSDP: an M-SEARCH from bob finds alice as a UPnP basic device', async t => {
+  const r = await o.topo.run(ns('bob'), 'node', [UDP_TOOL, 'msearch', ip.bob!, 'urn:schemas-upnp-org:device:Basic:1', '2000'])
+  t.regex(r.stdout, new RegExp(`^${ip.alice!.replaceAll('.', '\\.')} ST=urn:schemas-upnp-org:device:Basic:1 USN=uuid:[0-9a-f-]+::urn`, 'm'), r.stdout + r.stderr)
+  const location = /LOCATION=(\S+)/.exec(r.stdout)![1]!
+  const desc = await o.topo.run(ns('bob'), 'node', ['-e', `require('http').get(${JSON.stringify(location)},r=>{let s='';r.on('data',d=>s+=d);r.on('end',()=>console.log(s))})`])
+  t.regex(desc.stdout, /<friendlyName>alice \(overlan\)<\/friendlyName>/)
+})
+
+serial('a real Teeworlds server on alice is found by LAN discovery to 255.255.255.255 from bob', async t => {
+  // Console commands as arguments; sv_register 0: never contact master servers.
+  const server = o.topo.start('teeworlds', ns('alice'), TEEWORLDS, ['sv_name "Friday DM"; sv_port 8303; sv_register 0; sv_map dm1; sv_max_clients 8'])
+  await waitForOutput(server, /server name is|bind address|version/i, 20_000)
+  // bob's default route is the underlay: without the overlay's discovery rules this broadcast would leave there.
+  const probe = await waitFor('teeworlds answer', async () => {
+    const r = await o.topo.run(ns('bob'), 'node', [join(ROOT, 'tests/support/teeworlds-lan.mjs'), '1500'])
+    return r.code === 0 ? r.stdout : null
+  }, 20_000, 500)
+  const info = JSON.parse(probe.trim().split('\n')[0]!) as { address: string, port: number, name: string, map: string, players: number }
+  t.is(info.address, ip.alice!)
+  t.is(info.port, 8303)
+  t.is(info.name, 'Friday DM')
+  t.is(info.map, 'dm1')
+  t.is(info.players, 0)
+  t.log(`found ${JSON.stringify(info)}`)
+  await server.stop()
+})
+
+serial('after the peers exit, the hosts\' rules and routes are what they were before', async t => {
+  const rulesWhileUp = await o.topo.run(ns('bob'), 'ip', ['rule', 'show'])
+  t.regex(rulesWhileUp.stdout, /to 255\.255\.255\.255 ipproto udp dport 8303-8310 lookup/, 'discovery rules were installed')
+  for (const n of ['alice', 'bob']) {
+    t.is(await o.peers.get(n)!.stop(), 0)
+    t.is(await routing(n), before[n]!, `${n}: routing restored`)
+  }
+  t.is(await routing('carol'), before.carol!, 'a host that never joined is untouched')
+  const r = await o.topo.run(ns('bob'), 'node', [PEER, 'status'])
+  t.not(r.code, 0)
+})
