@@ -10,6 +10,8 @@
  *   hub  -> peer  error    join refused or session ended: stable `code` + sentence,
  *                          then a close with the matching CLOSE_* code below
  *   either        bye      orderly leave; the other side closes with 1000
+ *   peer -> hub   list     asks for the room: members and the directory of services
+ *   hub  -> peer  room     the answer: members and services (see Service below)
  *
  * Unknown `type`s are ignored (logged at debug) so later versions can add messages.
  *
@@ -119,7 +121,31 @@ export interface ByeMessage {
   reason?: string
 }
 
-export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage
+export interface ListMessage {
+  type: 'list'
+}
+
+/** One service a peer offers, from the hub's room directory. */
+export interface Service {
+  peer: string
+  kind: 'mdns' | 'ssdp' | 'netbios' | 'game'
+  type: string
+  name: string
+  address: string
+  port: number | null
+  detail: string
+  lastSeen: number
+  expires: number
+}
+
+export interface RoomMessage {
+  type: 'room'
+  room: string
+  members: Member[]
+  services: Service[]
+}
+
+export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage
 
 export type DecodeResult =
   | { ok: true, message: ControlMessage }
@@ -161,12 +187,22 @@ const check = (o: Record<string, unknown>): string | null => {
     case 'bye':
       if (o.reason !== undefined && !isStr(o.reason, 1024)) return 'bye.reason must be a string'
       return null
+    case 'list':
+      return null
+    case 'room':
+      if (!isStr(o.room, 64) || !Array.isArray(o.members) || !o.members.every(isMember)) return 'room.members must be a list of {name, mac, ip}'
+      if (!Array.isArray(o.services) || o.services.length > 4096 || !o.services.every(isService)) return 'room.services must be a list of services'
+      return null
     default:
       return null
   }
 }
 
-const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye'])
+const isService = (v: unknown): v is Service =>
+  typeof v === 'object' && v !== null && isStr((v as Service).peer, 64) && isStr((v as Service).type, 256) &&
+  isStr((v as Service).name, 256) && isStr((v as Service).kind, 16) && isStr((v as Service).address, 64)
+
+const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye', 'list', 'room'])
 
 /** Decodes one text message. Never throws: bad input is a reason string. */
 export const decodeControl = (text: string): DecodeResult => {

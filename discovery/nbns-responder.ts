@@ -1,8 +1,10 @@
 /**
  * NetBIOS name service presence (RFC 1001 §15, RFC 1002 §4.2, B-node): registers the
- * peer's NetBIOS names (workstation <00>, file server <20>) by broadcast on the overlay,
- * defends them against other registrations, answers name queries and node status (NBSTAT,
- * what `nmblookup -A` asks) with the overlay address, and releases them on stop.
+ * peer's workstation name <00> by broadcast on the overlay, defends its names against other
+ * registrations, answers name queries for the workstation <00> and file server <20> names
+ * and node status (NBSTAT, what `nmblookup -A` asks) with the overlay address, and releases
+ * the registration on stop. <20> is answered but not announced: announcing it would list
+ * every peer as a file server in room directories; a real SMB server (nmbd) announces it.
  */
 import type { Socket, RemoteInfo } from 'node:dgram'
 import type { Logger } from '../core/log.js'
@@ -54,7 +56,7 @@ export class NbnsResponder {
   async start (): Promise<void> {
     this.running = true
     for (let i = 0; i < REGISTRATION_TRIES && this.running; i++) {
-      for (const n of this.names) this.broadcastPacket(OPCODE_REGISTRATION, n)
+      this.broadcastPacket(OPCODE_REGISTRATION, this.names[0]!)
       await this.sleep(REGISTRATION_GAP_MS)
     }
     if (this.conflicts.size > 0) this.deps.log.warn('nbns.conflict', { names: [...this.conflicts].join(',') })
@@ -64,7 +66,7 @@ export class NbnsResponder {
   stop (): void {
     if (!this.running) return
     this.running = false
-    for (const n of this.names) this.broadcastPacket(OPCODE_RELEASE, n)
+    this.broadcastPacket(OPCODE_RELEASE, this.names[0]!)
   }
 
   private nbRecord (n: NbName): NbRecord {

@@ -232,6 +232,15 @@ export class Hub {
       this.handleHello(s, m)
     } else if (m.type === 'bye') {
       s.ws.close(CLOSE_NORMAL, 'bye')
+    } else if (m.type === 'list') {
+      const room = s.info !== null ? this.rooms.get(s.info.room) : undefined
+      if (room === undefined) { this.refuse(s, 'BAD_MESSAGE', 'list before welcome', CLOSE_BAD_MESSAGE); return }
+      this.sendControl(s.ws, {
+        type: 'room',
+        room: room.settings.name,
+        members: room.list().map(o => ({ name: o.info!.name, mac: o.info!.mac, ip: o.info!.ip })),
+        services: room.directory.list(this.now())
+      })
     } else {
       this.refuse(s, 'BAD_MESSAGE', `a peer may not send "${m.type}"`, CLOSE_BAD_MESSAGE)
     }

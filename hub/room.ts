@@ -10,8 +10,10 @@
  */
 import { createHash } from 'node:crypto'
 import { BATCH_LEN_PREFIX, MAX_MESSAGE_BYTES, countFrames, encodeBatch } from '../core/protocol.js'
-import { parseIpv4 } from '../core/ipv4.js'
-import { ETH_HEADER_LEN, parseMac } from '../l2/ethernet.js'
+import { formatIpv4, parseIpv4 } from '../core/ipv4.js'
+import { RoomDirectory } from '../discovery/directory.js'
+import { CLASS_DHCP, CLASS_GAME, CLASS_LLMNR, CLASS_MDNS, CLASS_WSD, UDP_HEADER_LEN } from '../l2/packet.js'
+import { ETHERTYPE_IPV4, ETH_HEADER_LEN, parseMac } from '../l2/ethernet.js'
 import { QuerySchedule } from '../l2/igmp.js'
 import { DROP, FLOOD, L2Switch, MEMBERS, REPLY } from '../l2/switch.js'
 import type { RoomSettings } from './config.js'
@@ -29,6 +31,7 @@ export class Room {
   readonly settings: RoomSettings
   readonly switch: L2Switch
   readonly createdAt: number
+  readonly directory = new RoomDirectory()
   /** IGMP + MLD general queries as one batch, built once (never modified: safe to share). */
   private readonly queryBatch: Buffer | null
   private readonly querySchedule: QuerySchedule | null
@@ -83,6 +86,7 @@ export class Room {
     this.joinQueries.delete(s)
     if (s.info !== null && this.byIdentity.get(s.info.identity) === s) this.byIdentity.delete(s.info.identity)
     this.switch.removePort(s.port)
+    if (s.info !== null) this.directory.removePeer(s.info.name)
     this.members = [...this.sessions.values()]
   }
 
@@ -101,6 +105,19 @@ export class Room {
     this.switch.sweep(now)
   }
 
+  /** Feeds a discovery frame (IPv4 UDP, just decided) to the room directory. */
+  private observe (from: Session, msg: Buffer, now: number): void {
+    const info = this.switch.info
+    if (info.drop !== null || info.etherType !== ETHERTYPE_IPV4 || info.srcPort < 0) return
+    this.directory.observe({
+      peer: from.info!.name,
+      srcIp: formatIpv4(msg.readUInt32BE(info.l3 + 12)),
+      srcPort: info.srcPort,
+      dstPort: info.dstPort,
+      now
+    }, msg, info.l4 + UDP_HEADER_LEN, info.l4 + info.l4Len)
+  }
+
   /** Switches one received batch from `from`. The batch buffer is not modified. */
   forward (from: Session, msg: Buffer, now: number): void {
     const n = countFrames(msg)
@@ -117,6 +134,8 @@ export class Room {
     for (let i = 0; i < n; i++) {
       const len = msg.readUInt16BE(off)
       let d = sw.decide(msg, off + BATCH_LEN_PREFIX, len, ingress, now)
+      const cls = sw.info.cls
+      if (cls >= CLASS_MDNS && cls !== CLASS_DHCP && cls !== CLASS_LLMNR && cls !== CLASS_WSD && cls <= CLASS_GAME) this.observe(from, msg, now)
       if (d === REPLY) {
         from.appendFrame(sw.replyFrame, 0, sw.replyLen)
         replies++

@@ -4,6 +4,7 @@ import { formatMac } from '../l2/ethernet.js'
 import { FRAME_CLASS_NAMES } from '../l2/packet.js'
 import type { TrafficCounters } from '../l2/switch.js'
 import type { Room } from './room.js'
+import type { DirectoryEntry } from '../discovery/directory.js'
 
 export interface ClassCounts { frames: Record<string, number>, bytes: Record<string, number> }
 
@@ -49,6 +50,8 @@ export interface RoomStatus {
     drops: Record<string, number>
   }
   groups: Array<{ group: string, members: string[] }>
+  /** What each peer offers (mDNS/DNS-SD, SSDP, NetBIOS, game servers). */
+  directory: DirectoryEntry[]
 }
 
 export interface HubStatus {
@@ -115,7 +118,8 @@ export const hubStatus = (rooms: Iterable<Room>, pending: number, now: number, s
         memberships: sw.groups.memberships,
         drops: nonZero(c.drops)
       },
-      groups: sw.groups.snapshot().map(g => ({ group: formatMac(g.group), members: g.ports.map(p => nameOfPort.get(p) ?? String(p)) }))
+      groups: sw.groups.snapshot().map(g => ({ group: formatMac(g.group), members: g.ports.map(p => nameOfPort.get(p) ?? String(p)) })),
+      directory: r.directory.list(now)
     }
   })
 })

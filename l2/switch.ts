@@ -115,7 +115,8 @@ export class L2Switch {
   private readonly portCounters = new Map<number, TrafficCounters>()
 
   // scratch, overwritten by every decide()
-  private readonly info = new FrameInfo()
+  /** L3/L4 view of the frame last decided (valid until the next decide()). */
+  readonly info = new FrameInfo()
   /** Valid after decide() returned REPLY. */
   readonly replyFrame = Buffer.alloc(128)
   replyLen = 0

@@ -9,8 +9,9 @@ import { createLogger } from '../core/log.js'
 import { DEFAULT_IFACE, PeerFileSchema, defaultPeerConfigFile, resolvePeerSettings, type PeerFileConfig } from './config.js'
 import { linuxHostOs } from './os/linux.js'
 import { Peer, type PeerStatus } from './peer.js'
-import { fetchStatus, serveStatus } from './status-socket.js'
-import { formatStatus } from './status-format.js'
+import { queryPeer, serveStatus } from './status-socket.js'
+import { formatRoom, formatStatus } from './status-format.js'
+import type { RoomMessage } from '../core/protocol.js'
 import { Presence } from './presence.js'
 
 const USAGE = `usage:
@@ -18,6 +19,7 @@ const USAGE = `usage:
             [--address A.B.C.D] [--ca FILE | --insecure] [--config FILE] [--state DIR]
             [--log-level debug|info|warn|error]
   peer status [--iface NAME] [--json]
+  peer list   [--iface NAME] [--json]     who is in the room and what they offer
 
 The token may also come from OVERLAN_TOKEN. Defaults come from --config, OVERLAN_PEER_CONFIG,
 ~/.config/overlan/peer.yaml or /etc/overlan/peer.yaml (the first that exists).
@@ -68,7 +70,10 @@ const join = async (args: string[]): Promise<void> => {
     identity,
     onJoined: (m) => { void presence.apply({ ip: m.ip, prefixLength: m.prefixLength, mac: m.mac }) }
   })
-  const statusServer = await serveStatus(settings.iface, () => ({ ...peer.status(), presence: presence.status() }))
+  const statusServer = await serveStatus(settings.iface, {
+    status: () => ({ ...peer.status(), presence: presence.status() }),
+    list: async () => await peer.list()
+  })
 
   // Presence goes first (goodbyes, game routes removed), then bye and the TAP.
   const shutdown = async (): Promise<void> => { await presence.stop(); await peer.stop(); statusServer.close() }
@@ -99,8 +104,19 @@ const status = async (args: string[]): Promise<void> => {
   } catch (e) {
     throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
   }
-  const s = await fetchStatus(parsed.values.iface ?? DEFAULT_IFACE) as PeerStatus
+  const s = await queryPeer(parsed.values.iface ?? DEFAULT_IFACE, 'status') as PeerStatus
   process.stdout.write(parsed.values.json === true ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s))
+}
+
+const list = async (args: string[]): Promise<void> => {
+  let parsed
+  try {
+    parsed = parseArgs({ args, options: { iface: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false })
+  } catch (e) {
+    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
+  }
+  const r = await queryPeer(parsed.values.iface ?? DEFAULT_IFACE, 'list') as RoomMessage
+  process.stdout.write(parsed.values.json === true ? JSON.stringify(r, null, 2) + '\n' : formatRoom(r))
 }
 
 const main = async (): Promise<void> => {
@@ -108,6 +124,7 @@ const main = async (): Promise<void> => {
   switch (cmd) {
     case 'join': await join(rest); break
     case 'status': await status(rest); break
+    case 'list': await list(rest); break
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); break
     default: throw new OverlanError('USAGE', `${cmd === undefined ? 'missing command' : `unknown command "${cmd}"`}\n${USAGE}`)
   }

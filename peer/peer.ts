@@ -19,7 +19,7 @@ import { Backoff } from '../core/backoff.js'
 import { OverlanError, errnoCode, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
-  CLOSE_NORMAL, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, decodeControl, encodeBatch, encodeControl, isRefusalCode, type ControlMessage, type Member, type WelcomeMessage
+  CLOSE_NORMAL, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, decodeControl, encodeBatch, encodeControl, isRefusalCode, type ControlMessage, type Member, type RoomMessage, type WelcomeMessage
 } from '../core/protocol.js'
 import { parseMac } from '../l2/ethernet.js'
 import { gratuitousArp } from '../l2/arp.js'
@@ -104,6 +104,7 @@ export class Peer {
   private lastError: string | null = null
   private refusal: OverlanError | null = null
   private lastRx = 0
+  private listWaiters: Array<(m: RoomMessage) => void> = []
   private retryTimer: NodeJS.Timeout | null = null
   private keepaliveTimer: NodeJS.Timeout | null = null
   private firstJoin: { resolve: () => void, reject: (e: Error) => void, deadline: number } | null = null
@@ -149,6 +150,20 @@ export class Peer {
   }
 
   get iface (): string { return this.tap?.name ?? this.settings.iface }
+
+  /** Asks the hub who is in the room and what they offer. */
+  async list (timeoutMs = 3000): Promise<RoomMessage> {
+    if (this.state !== 'connected') throw new OverlanError('HUB_UNREACHABLE', `not connected to the hub (${this.state})`)
+    return await new Promise<RoomMessage>((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.listWaiters = this.listWaiters.filter(w => w !== done)
+        reject(new OverlanError('HUB_UNREACHABLE', `the hub did not answer within ${timeoutMs} ms`))
+      }, timeoutMs)
+      const done = (m: RoomMessage): void => { clearTimeout(t); resolve(m) }
+      this.listWaiters.push(done)
+      this.send({ type: 'list' })
+    })
+  }
 
   status (): PeerStatus {
     const now = this.now()
@@ -277,7 +292,13 @@ export class Peer {
         break
       }
       case 'bye': this.deps.log.info('hub.bye', { reason: m.reason }); break
-      case 'hello': break
+      case 'room': {
+        const waiting = this.listWaiters
+        this.listWaiters = []
+        for (const w of waiting) w(m)
+        break
+      }
+      case 'hello': case 'list': break
     }
   }
 

@@ -1,5 +1,7 @@
 /** Human form of `peer status`. */
 import type { PeerStatus } from './peer.js'
+import type { RoomMessage } from '../core/protocol.js'
+import { describeServices } from '../discovery/directory.js'
 
 const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
 const bytes = (n: number): string => {
@@ -40,5 +42,17 @@ export const formatStatus = (s: PeerStatus): string => {
   if (s.mssClamped > 0) lines.push(`  mss        ${s.mssClamped} TCP SYNs clamped to the room MTU`)
   if (s.lastError !== null) lines.push(`  last error ${s.lastError}`)
   lines.push(`  members    ${s.members.length === 0 ? '(none at join)' : s.members.map(m => `${m.name} ${m.ip}`).join(', ')}`)
+  return lines.join('\n') + '\n'
+}
+
+/** `peer list`: one line per member, with what the hub's directory says it offers. */
+export const formatRoom = (r: RoomMessage): string => {
+  const services = describeServices(r.services)
+  const width = Math.max(4, ...r.members.map(m => m.name.length))
+  const lines = [`room ${r.room}: ${r.members.length} peer(s)`]
+  for (const m of [...r.members].sort((a, b) => a.name.localeCompare(b.name))) {
+    const offers = services.get(m.name) ?? []
+    lines.push(`  ${m.name.padEnd(width)}  ${m.ip.padEnd(15)}${offers.length > 0 ? ` — ${offers.join(', ')}` : ''}`)
+  }
   return lines.join('\n') + '\n'
 }

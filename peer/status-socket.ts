@@ -1,31 +1,48 @@
 /**
- * Local status of a running peer over an abstract Unix socket named after the interface
- * ("\0overlan-peer/ovl0"). Abstract sockets belong to the network namespace, so
- * `peer status` finds the peer of this host (or namespace), and leave no file behind.
- * The server writes one JSON document and closes; it accepts no input.
+ * Local control of a running peer over an abstract Unix socket named after the interface
+ * ("\0overlan-peer/ovl0"). Abstract sockets belong to the network namespace, so `peer
+ * status` finds the peer of this host (or namespace), and leave no file behind.
+ * The client writes one command line ("status" or "list"); the server answers with one
+ * JSON document and closes.
  */
 import { createConnection, createServer, type Server } from 'node:net'
 import { OverlanError } from '../core/errors.js'
 
 export const statusSocketPath = (iface: string): string => `\0overlan-peer/${iface}`
 
-export const serveStatus = async (iface: string, snapshot: () => unknown): Promise<Server> => {
+export type LocalCommand = 'status' | 'list'
+export type LocalHandlers = Record<LocalCommand, () => unknown>
+
+export const serveStatus = async (iface: string, handlers: LocalHandlers): Promise<Server> => {
   const server = createServer(c => {
     c.on('error', () => {})
-    c.end(JSON.stringify(snapshot()) + '\n')
+    c.setTimeout(2000, () => c.destroy())
+    let line = ''
+    c.on('data', (d: Buffer) => {
+      line += d.toString('utf8')
+      if (!line.includes('\n')) { if (line.length > 64) c.destroy(); return }
+      const cmd = line.split('\n')[0]!.trim()
+      const handler = (handlers as Record<string, (() => unknown) | undefined>)[cmd]
+      if (handler === undefined) { c.end(JSON.stringify({ error: `unknown command "${cmd.slice(0, 32)}"` }) + '\n'); return }
+      Promise.resolve().then(handler).then(
+        (v) => { c.end(JSON.stringify(v) + '\n') },
+        (e: unknown) => { c.end(JSON.stringify({ error: e instanceof OverlanError ? e.toString() : String(e) }) + '\n') }
+      )
+    })
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => { reject(new OverlanError('TAP_OPEN_FAILED', `another peer already serves status for ${iface}: ${(e as Error).message}`, { cause: e })) })
+    server.once('error', (e) => { reject(new OverlanError('TAP_OPEN_FAILED', `another peer already runs on ${iface} here: ${(e as Error).message}`, { cause: e })) })
     server.listen(statusSocketPath(iface), () => { resolve() })
   })
   server.unref()
   return server
 }
 
-export const fetchStatus = (iface: string, timeoutMs = 3000): Promise<unknown> => new Promise((resolve, reject) => {
+export const queryPeer = (iface: string, command: LocalCommand, timeoutMs = 5000): Promise<unknown> => new Promise((resolve, reject) => {
   const c = createConnection(statusSocketPath(iface))
   const chunks: Buffer[] = []
   const timer = setTimeout(() => { c.destroy(); reject(new OverlanError('PEER_NOT_RUNNING', `peer on ${iface} did not answer within ${timeoutMs} ms`)) }, timeoutMs)
+  c.on('connect', () => { c.write(`${command}\n`) })
   c.on('data', (d: Buffer) => chunks.push(d))
   c.on('error', (e) => {
     clearTimeout(timer)
@@ -33,6 +50,10 @@ export const fetchStatus = (iface: string, timeoutMs = 3000): Promise<unknown> =
   })
   c.on('end', () => {
     clearTimeout(timer)
-    try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))) } catch (e) { reject(new OverlanError('INTERNAL', `bad status from peer on ${iface}`, { cause: e })) }
+    let v: unknown
+    try { v = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch (e) { reject(new OverlanError('INTERNAL', `bad answer from peer on ${iface}`, { cause: e })); return }
+    const err = (v as { error?: unknown }).error
+    if (typeof err === 'string') { reject(new OverlanError('HUB_UNREACHABLE', err.replace(/^[A-Z_]+: /, ''))); return }
+    resolve(v)
   })
 })

@@ -83,7 +83,22 @@ serial('a real Teeworlds server on alice is found by LAN discovery to 255.255.25
   t.is(info.map, 'dm1')
   t.is(info.players, 0)
   t.log(`found ${JSON.stringify(info)}`)
-  await server.stop()
+})
+
+serial('the hub\'s room directory lists what was announced; peer list prints it', async t => {
+  const line = await waitFor('directory complete', async () => {
+    const r = await o.topo.run(ns('bob'), 'node', [PEER, 'list'])
+    const alice = r.stdout.split('\n').find(l => l.trim().startsWith('alice')) ?? ''
+    return /NetBIOS ALICE/.test(alice) && /UPnP Basic/.test(alice) && /Teeworlds server 'Friday DM' :8303/.test(alice) ? r.stdout : null
+  }, 15_000, 500)
+  t.regex(line, /^room friday: 2 peer\(s\)/)
+  t.regex(line, new RegExp(`alice\\s+${ip.alice!.replaceAll('.', '\\.')}\\s+— `))
+  t.regex(line, /Teeworlds server 'Friday DM' :8303 \(map dm1, 0\/8 players\)/)
+  const json = JSON.parse((await o.topo.run(ns('bob'), 'node', [PEER, 'list', '--json'])).stdout) as { services: Array<{ peer: string, kind: string, type: string, name: string }> }
+  t.true(json.services.some(s => s.peer === 'alice' && s.kind === 'mdns' && s.type === 'host' && s.name === 'alice.local'))
+  t.true(json.services.some(s => s.peer === 'bob' && s.kind === 'netbios' && s.name === 'BOB'))
+  t.log(line)
+  await o.topo.run(ns('alice'), 'true', [])
 })
 
 serial('after the peers exit, the hosts\' rules and routes are what they were before', async t => {

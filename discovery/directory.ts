@@ -1,0 +1,176 @@
+/**
+ * The room directory: what each peer offers, decoded from the discovery traffic the hub
+ * switches anyway — mDNS/DNS-SD answers (RFC 6763), SSDP NOTIFY and M-SEARCH responses,
+ * NBNS registrations and positive answers (RFC 1002), LAN-game server answers. Bounded
+ * (MAX_ENTRIES, oldest evicted) and expiring (record TTL, SSDP max-age, 120 s for games).
+ * Decoding never throws: a bad packet is counted and ignored.
+ */
+import dnsPacket from 'dns-packet'
+import { decodeGameReply } from './game-replies.js'
+import { OPCODE_QUERY, OPCODE_REFRESH, OPCODE_REGISTRATION, OPCODE_RELEASE, SUFFIX_SERVER, SUFFIX_WORKSTATION, TYPE_NB, decode as decodeNbns } from './nbns.js'
+import { maxAgeOf, parseSsdp } from './ssdp-message.js'
+
+export const MAX_ENTRIES = 512
+const MAX_TTL_S = 3600
+const GAME_TTL_S = 120
+
+export type ServiceKind = 'mdns' | 'ssdp' | 'netbios' | 'game'
+
+export interface DirectoryEntry {
+  /** Name of the peer whose port the announcement came from. */
+  peer: string
+  kind: ServiceKind
+  /** e.g. "_ipp._tcp", "urn:schemas-upnp-org:device:MediaServer:1", "smb", "Teeworlds". */
+  type: string
+  /** e.g. "Office", "ALICE", "Friday DM". */
+  name: string
+  address: string
+  port: number | null
+  /** Extra human detail: map and players, SSDP server string, DNS-SD host. */
+  detail: string
+  lastSeen: number
+  expires: number
+}
+
+/** What the hub knows about a frame it saw: who sent it and where its UDP payload is. */
+export interface Observation {
+  peer: string
+  srcIp: string
+  srcPort: number
+  dstPort: number
+  now: number
+}
+
+export class RoomDirectory {
+  private readonly entries = new Map<string, DirectoryEntry>()
+  bad = 0
+
+  get size (): number { return this.entries.size }
+
+  /** Looks at one UDP payload b[off, end) of a discovery frame. */
+  observe (o: Observation, b: Buffer, off: number, end: number): void {
+    try {
+      // Legacy unicast answers (to a port other than 5353) carry TTLs capped at 10 s for one
+      // querier (RFC 6762 §6.7): not what the room should remember.
+      if (o.srcPort === 5353) { if (o.dstPort === 5353) this.mdns(o, b.subarray(off, end)) }
+      else if (o.srcPort === 1900 || o.dstPort === 1900) this.ssdp(o, b.subarray(off, end))
+      else if (o.srcPort === 137 || o.dstPort === 137) this.nbns(o, b.subarray(off, end))
+      else this.game(o, b, off, end)
+    } catch {
+      this.bad++
+    }
+  }
+
+  /** Live entries, oldest first. */
+  list (now: number): DirectoryEntry[] {
+    this.expire(now)
+    return [...this.entries.values()].sort((a, b) => a.peer.localeCompare(b.peer) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))
+  }
+
+  /** Forgets what a peer offered (it left the room). */
+  removePeer (peer: string): void {
+    for (const [k, e] of this.entries) if (e.peer === peer) this.entries.delete(k)
+  }
+
+  private put (o: Observation, e: Omit<DirectoryEntry, 'peer' | 'lastSeen' | 'expires'>, ttlS: number): void {
+    const key = `${o.peer}|${e.kind}|${e.type}|${e.name}`
+    if (ttlS <= 0) { this.entries.delete(key); return }
+    const entry: DirectoryEntry = { ...e, peer: o.peer, lastSeen: o.now, expires: o.now + Math.min(ttlS, MAX_TTL_S) * 1000 }
+    this.entries.delete(key) // re-insert: Map order is age order
+    this.entries.set(key, entry)
+    if (this.entries.size > MAX_ENTRIES) {
+      this.expire(o.now)
+      while (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!)
+    }
+  }
+
+  private expire (now: number): void {
+    for (const [k, e] of this.entries) if (e.expires <= now) this.entries.delete(k)
+  }
+
+  private mdns (o: Observation, payload: Buffer): void {
+    const p = dnsPacket.decode(payload)
+    if (p.type !== 'response') return
+    const records = [...(p.answers ?? []), ...(p.additionals ?? [])]
+    const addressOf = new Map<string, string>()
+    for (const r of records) if (r.type === 'A') addressOf.set(r.name.toLowerCase(), r.data)
+    for (const r of records) {
+      if (r.type === 'SRV') {
+        // "Office._ipp._tcp.local" -> instance "Office", type "_ipp._tcp"
+        const m = /^(.*)\.(_[^.]+\.(?:_tcp|_udp))\.local\.?$/i.exec(r.name)
+        if (m === null) continue
+        const target = r.data.target.toLowerCase()
+        this.put(o, { kind: 'mdns', type: m[2]!, name: m[1]!.replace(/\\(.)/g, '$1'), address: addressOf.get(target) ?? o.srcIp, port: r.data.port, detail: r.data.target }, r.ttl ?? 120)
+      } else if (r.type === 'A' && /\.local\.?$/i.test(r.name)) {
+        this.put(o, { kind: 'mdns', type: 'host', name: r.name.replace(/\.$/, ''), address: r.data, port: null, detail: '' }, r.ttl ?? 120)
+      }
+    }
+  }
+
+  private ssdp (o: Observation, payload: Buffer): void {
+    const m = parseSsdp(payload)
+    if (m === null || m.kind === 'M-SEARCH') return
+    const type = m.kind === 'NOTIFY' ? m.headers.nt : m.headers.st
+    if (type === undefined || !/:device:/.test(type)) return // one entry per device, not per service
+    const usn = m.headers.usn ?? ''
+    const location = m.headers.location ?? ''
+    const port = /^https?:\/\/[^/:]+:(\d+)/.exec(location)?.[1]
+    const ttl = m.kind === 'NOTIFY' && m.headers.nts === 'ssdp:byebye' ? 0 : maxAgeOf(m.headers['cache-control'])
+    const shortType = /:device:([^:]+)/.exec(type)![1]!
+    this.put(o, { kind: 'ssdp', type, name: shortType, address: o.srcIp, port: port !== undefined ? Number(port) : null, detail: `${m.headers.server ?? ''} ${usn.split('::')[0] ?? ''}`.trim() }, ttl)
+  }
+
+  private nbns (o: Observation, payload: Buffer): void {
+    const p = decodeNbns(payload)
+    const registration = !p.response && (p.opcode === OPCODE_REGISTRATION || p.opcode === OPCODE_REFRESH)
+    const answer = p.response && p.opcode === OPCODE_QUERY && p.rcode === 0
+    const release = !p.response && p.opcode === OPCODE_RELEASE
+    if (!registration && !answer && !release) return
+    for (const r of registration || release ? p.additionals : p.answers) {
+      if (r.type !== TYPE_NB) continue
+      const a = r.addresses[0]
+      if (a === undefined || a.group) continue
+      const type = r.name.suffix === SUFFIX_SERVER ? 'smb' : r.name.suffix === SUFFIX_WORKSTATION ? 'workstation' : `netbios<${r.name.suffix.toString(16).padStart(2, '0')}>`
+      this.put(o, { kind: 'netbios', type, name: r.name.name, address: a.address, port: type === 'smb' ? 445 : null, detail: '' }, release ? 0 : r.ttl)
+    }
+  }
+
+  private game (o: Observation, b: Buffer, off: number, end: number): void {
+    const g = decodeGameReply(b, off, end)
+    if (g === null) return
+    this.put(o, { kind: 'game', type: g.game, name: g.name, address: o.srcIp, port: o.srcPort, detail: `map ${g.map}, ${g.players}/${g.maxPlayers} players` }, GAME_TTL_S)
+  }
+}
+
+const productOf = (detail: string): string => {
+  const product = detail.split(' ').filter(t => t !== '' && !t.startsWith('uuid:') && !/^UPnP\//i.test(t)).pop()
+  return product !== undefined ? ` (${product})` : ''
+}
+
+/** One line per peer: "alice — SMB ALICE, printer 'Office' (_ipp._tcp), Teeworlds server 'Friday DM' :8303". */
+export const describeServices = (entries: readonly DirectoryEntry[]): Map<string, string[]> => {
+  const byPeer = new Map<string, string[]>()
+  const add = (peer: string, s: string): void => { const l = byPeer.get(peer) ?? []; if (!l.includes(s)) l.push(s); byPeer.set(peer, l) }
+  const hasSmb = new Set(entries.filter(e => e.kind === 'netbios' && e.type === 'smb').map(e => e.peer))
+  for (const e of entries) {
+    switch (e.kind) {
+      case 'netbios':
+        if (e.type === 'smb') add(e.peer, `SMB ${e.name}`)
+        else if (e.type === 'workstation' && !hasSmb.has(e.peer)) add(e.peer, `NetBIOS ${e.name}`)
+        break
+      case 'mdns':
+        if (e.type === 'host') break
+        if (/^_(ipp|ipps|printer|pdl-datastream)\._tcp$/.test(e.type)) add(e.peer, `printer '${e.name}' (${e.type})`)
+        else add(e.peer, `'${e.name}' (${e.type})${e.port !== null ? ` :${e.port}` : ''}`)
+        break
+      case 'ssdp':
+        // SERVER is "OS/version UPnP/1.1 product/version": the product is the last token before the USN.
+        add(e.peer, `UPnP ${e.name}${productOf(e.detail)}`)
+        break
+      case 'game':
+        add(e.peer, `${e.type} server '${e.name}' :${e.port ?? '?'} (${e.detail})`)
+        break
+    }
+  }
+  return byPeer
+}
