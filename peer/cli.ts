@@ -10,7 +10,9 @@ import { DEFAULT_IFACE, PeerFileSchema, defaultPeerConfigFile, resolvePeerSettin
 import { linuxHostOs } from './os/linux.js'
 import { Peer, type PeerStatus } from './peer.js'
 import { queryPeer, serveStatus } from './status-socket.js'
-import { formatRoom, formatStatus } from './status-format.js'
+import { formatDoctor, formatRoom, formatStatus } from './status-format.js'
+import { diagnose } from './doctor.js'
+import { applyFix, gatherFacts } from './os/linux-probe.js'
 import type { RoomMessage } from '../core/protocol.js'
 import { Presence } from './presence.js'
 
@@ -20,6 +22,7 @@ const USAGE = `usage:
             [--log-level debug|info|warn|error]
   peer status [--iface NAME] [--json]
   peer list   [--iface NAME] [--json]     who is in the room and what they offer
+  peer doctor [--iface NAME] [--fix] [--json]   what on this host breaks LAN apps, and the fixes
 
 The token may also come from OVERLAN_TOKEN. Defaults come from --config, OVERLAN_PEER_CONFIG,
 ~/.config/overlan/peer.yaml or /etc/overlan/peer.yaml (the first that exists).
@@ -119,15 +122,41 @@ const list = async (args: string[]): Promise<void> => {
   process.stdout.write(parsed.values.json === true ? JSON.stringify(r, null, 2) + '\n' : formatRoom(r))
 }
 
+const doctor = async (args: string[]): Promise<void> => {
+  let parsed
+  try {
+    parsed = parseArgs({ args, options: { iface: { type: 'string' }, fix: { type: 'boolean' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false })
+  } catch (e) {
+    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
+  }
+  const iface = parsed.values.iface ?? DEFAULT_IFACE
+  const running = await queryPeer(iface, 'status').then(s => s as PeerStatus, () => null)
+  const peer = running !== null && running.address !== null && running.mtu !== null ? { iface: running.iface, address: running.address, mtu: running.mtu } : null
+  let findings = diagnose(await gatherFacts(peer))
+  const applied: string[] = []
+  if (parsed.values.fix === true) {
+    for (const f of findings) {
+      if (f.status !== 'problem' || f.fix?.safe !== true || f.fix.action === undefined) continue
+      await applyFix(f.fix.action)
+      applied.push(`${f.id}: ${f.fix.text}`)
+    }
+    if (applied.length > 0) findings = diagnose(await gatherFacts(peer))
+  }
+  if (parsed.values.json === true) process.stdout.write(JSON.stringify({ applied, findings }, null, 2) + '\n')
+  else process.stdout.write(formatDoctor(findings, applied))
+  if (findings.some(f => f.status === 'problem')) process.exitCode = 1
+}
+
 const main = async (): Promise<void> => {
   const [cmd, ...rest] = process.argv.slice(2)
   switch (cmd) {
     case 'join': await join(rest); break
     case 'status': await status(rest); break
     case 'list': await list(rest); break
+    case 'doctor': await doctor(rest); break
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); break
     default: throw new OverlanError('USAGE', `${cmd === undefined ? 'missing command' : `unknown command "${cmd}"`}\n${USAGE}`)
   }
 }
 
-main().then(() => process.exit(EXIT_OK), (e: unknown) => fail('peer', e))
+main().then(() => process.exit(process.exitCode ?? EXIT_OK), (e: unknown) => fail('peer', e))

@@ -1,6 +1,7 @@
 /** Human form of `peer status`. */
 import type { PeerStatus } from './peer.js'
 import type { RoomMessage } from '../core/protocol.js'
+import type { Finding } from './doctor.js'
 import { describeServices } from '../discovery/directory.js'
 
 const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
@@ -54,5 +55,19 @@ export const formatRoom = (r: RoomMessage): string => {
     const offers = services.get(m.name) ?? []
     lines.push(`  ${m.name.padEnd(width)}  ${m.ip.padEnd(15)}${offers.length > 0 ? ` — ${offers.join(', ')}` : ''}`)
   }
+  return lines.join('\n') + '\n'
+}
+
+/** `peer doctor`: one line per check, with the fix and whether --fix applies it. */
+export const formatDoctor = (findings: readonly Finding[], applied: readonly string[]): string => {
+  const mark = { ok: 'ok  ', problem: 'FIX ', skipped: 'skip' } as const
+  const lines = findings.map(f => {
+    let l = `${mark[f.status]} ${f.id.padEnd(10)} ${f.detail}`
+    if (f.status === 'problem' && f.fix !== undefined) l += `\n            fix: ${f.fix.text}${f.fix.safe ? ' (safe: applied by peer doctor --fix)' : ''}`
+    return l
+  })
+  for (const a of applied) lines.push(`applied  ${a}`)
+  const problems = findings.filter(f => f.status === 'problem').length
+  lines.push(problems === 0 ? 'no problems found' : `${problems} problem(s) found`)
   return lines.join('\n') + '\n'
 }

@@ -101,6 +101,22 @@ serial('the hub\'s room directory lists what was announced; peer list prints it'
   await o.topo.run(ns('alice'), 'true', [])
 })
 
+serial('peer doctor finds what breaks LAN apps on the overlay and --fix repairs the safe ones', async t => {
+  const bob = ns('bob')
+  for (const [cmd, args] of [['sysctl', ['-qw', 'net.ipv4.conf.ovl0.rp_filter=1']], ['sysctl', ['-qw', 'net.ipv6.conf.ovl0.disable_ipv6=1']], ['ip', ['link', 'set', 'ovl0', 'multicast', 'off']]] as const) {
+    t.is((await o.topo.run(bob, cmd, [...args])).code, 0)
+  }
+  const before = await o.topo.run(bob, 'node', [PEER, 'doctor'])
+  t.is(before.code, 1, before.stdout)
+  for (const id of ['rp_filter', 'ipv6', 'multicast']) t.regex(before.stdout, new RegExp(`^FIX  ${id}`, 'm'))
+  const fixed = await o.topo.run(bob, 'node', [PEER, 'doctor', '--fix'])
+  t.is(fixed.code, 0, fixed.stdout)
+  t.regex(fixed.stdout, /applied +multicast: ip link set ovl0 multicast on/)
+  t.regex(fixed.stdout, /no problems found/)
+  t.is((await o.topo.run(bob, 'cat', ['/proc/sys/net/ipv4/conf/ovl0/rp_filter'])).stdout.trim(), '2')
+  t.log(fixed.stdout)
+})
+
 serial('after the peers exit, the hosts\' rules and routes are what they were before', async t => {
   const rulesWhileUp = await o.topo.run(ns('bob'), 'ip', ['rule', 'show'])
   t.regex(rulesWhileUp.stdout, /to 255\.255\.255\.255 ipproto udp dport 8303-8310 lookup/, 'discovery rules were installed')
