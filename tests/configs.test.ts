@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { loadConfigFile } from '../core/config.js'
 import { HubFileSchema, resolveHubSettings } from '../hub/config.js'
 import { PeerFileSchema, resolvePeerSettings } from '../peer/config.js'
+import { DEFAULT_GAME_PORTS } from '../l2/ports.js'
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
 
@@ -21,6 +22,9 @@ test('configs/peer.yaml is valid; CLI and OVERLAN_TOKEN win', t => {
   t.like(resolvePeerSettings(file, { room: 'friday' }, {}), { hub: 'wss://hub.example.net', name: 'alice', token: 'friday-night-secret', iface: 'ovl0' })
   t.like(resolvePeerSettings(file, { room: 'friday' }, { OVERLAN_TOKEN: 'from-env' }), { token: 'from-env' })
   t.like(resolvePeerSettings(file, { room: 'friday', token: 'from-cli' }, { OVERLAN_TOKEN: 'from-env' }), { token: 'from-cli' })
+  const full = resolvePeerSettings(file, { room: 'friday' }, {})
+  t.like(full, { mdns: true, netbios: true, ssdp: true, gameDiscovery: true })
+  t.deepEqual(!('missing' in full) && full.gamePorts, DEFAULT_GAME_PORTS, 'the example lists exactly the built-in games')
   t.deepEqual(resolvePeerSettings({}, {}, {}), { missing: '--room' })
   t.deepEqual(resolvePeerSettings({}, { room: 'x', hub: 'wss://h' }, {}), { missing: '--token (or OVERLAN_TOKEN, or `token:` in the config file)' })
 })
