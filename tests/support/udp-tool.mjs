@@ -15,7 +15,7 @@ const sender = (bindIp, dest, srcPort, ready) => {
   const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
   s.bind(srcPort, bindIp, () => {
     s.setBroadcast(true)
-    if (isMulticast(dest)) { s.setMulticastInterface(bindIp); s.setMulticastTTL(1) }
+    if (isMulticast(dest)) { if (bindIp !== '0.0.0.0') s.setMulticastInterface(bindIp); s.setMulticastTTL(1) }
     ready(s)
   })
 }
@@ -25,7 +25,8 @@ if (mode === 'listen') {
   const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
   s.on('message', (msg, rinfo) => { process.stdout.write(`${rinfo.address} ${msg.toString()}\n`) })
   s.bind(Number(port), '0.0.0.0', () => {
-    if (group !== undefined) s.addMembership(group, ifaceIp)
+    // Without IFACE_IP the kernel picks the interface from the route to the group, as games do.
+    if (group !== undefined) s.addMembership(group, ifaceIp === undefined || ifaceIp === 'any' ? undefined : ifaceIp)
     process.stdout.write('listening\n')
   })
 } else if (mode === 'send') {
