@@ -8,6 +8,7 @@ import { z } from 'zod'
 import { definedFields } from '../core/config.js'
 import { parseCidr, type Subnet } from '../core/ipv4.js'
 import type { StormLimits } from '../l2/storm.js'
+import type { ImpairmentSpec } from './impairment.js'
 
 const cidr = z.string().refine(s => parseCidr(s) !== null, 'expected a CIDR with zero host bits, like 10.77.0.0/24')
   .refine(s => { const c = parseCidr(s); return c === null || (c.prefixLength >= 8 && c.prefixLength <= 30) }, 'prefix length must be 8..30')
@@ -25,6 +26,17 @@ export const StormSchema = z.strictObject({
   burstS: z.number().min(0.01).max(60).optional()
 })
 
+const impairmentValues = {
+  delayMs: z.number().min(0).max(10_000).optional(),
+  jitterMs: z.number().min(0).max(10_000).optional(),
+  lossPercent: z.number().min(0).max(100).optional()
+}
+export const ImpairmentSchema = z.strictObject({
+  ...impairmentValues,
+  /** Per-peer settings (by peer name) that replace the room's for that peer. */
+  peers: z.record(z.string(), z.strictObject(impairmentValues)).optional()
+})
+
 /** Switch behaviour; top-level values are the defaults of every room. */
 const switchFields = {
   mtu: mtu.optional(),
@@ -34,7 +46,8 @@ const switchFields = {
   snooping: z.boolean().optional(),
   querier: z.boolean().optional(),
   queryIntervalS: z.number().min(2).max(3600).optional(),
-  storm: StormSchema.optional()
+  storm: StormSchema.optional(),
+  impairment: ImpairmentSchema.optional()
 }
 
 export const RoomConfigSchema = z.strictObject({
@@ -76,6 +89,8 @@ export interface RoomSettings {
   querier: boolean
   queryIntervalMs: number
   storm: Partial<StormLimits>
+  /** Delay / jitter / loss towards every peer of the room, and per-peer replacements. */
+  impairment: { room: ImpairmentSpec, peers: Map<string, ImpairmentSpec> }
 }
 
 /** Fully resolved settings the hub runs with. */
@@ -115,7 +130,9 @@ export const splitHostPort = (s: string): { host: string, port: number } => {
 export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): HubSettings => {
   const c: HubFileConfig = { ...file, ...definedFields(cli) }
   const { host, port } = splitHostPort(c.listen ?? DEFAULT_LISTEN)
-  type SwitchConfig = Pick<HubFileConfig, 'mtu' | 'maxPeers' | 'allowBridging' | 'arpSuppression' | 'snooping' | 'querier' | 'queryIntervalS' | 'storm'>
+  type SwitchConfig = Pick<HubFileConfig, 'mtu' | 'maxPeers' | 'allowBridging' | 'arpSuppression' | 'snooping' | 'querier' | 'queryIntervalS' | 'storm' | 'impairment'>
+  const spec = (i: { delayMs?: number | undefined, jitterMs?: number | undefined, lossPercent?: number | undefined } | undefined): ImpairmentSpec =>
+    ({ delayMs: i?.delayMs ?? 0, jitterMs: i?.jitterMs ?? 0, lossPercent: i?.lossPercent ?? 0 })
   const switchSettings = (r: SwitchConfig): Omit<RoomSettings, 'name' | 'token' | 'subnet'> => ({
     mtu: r.mtu ?? c.mtu ?? DEFAULT_MTU,
     maxPeers: r.maxPeers ?? c.maxPeers ?? DEFAULT_MAX_PEERS,
@@ -124,7 +141,11 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
     snooping: r.snooping ?? c.snooping ?? true,
     querier: r.querier ?? c.querier ?? true,
     queryIntervalMs: (r.queryIntervalS ?? c.queryIntervalS ?? 125) * 1000,
-    storm: { ...definedFields(c.storm ?? {}), ...definedFields(r.storm ?? {}) }
+    storm: { ...definedFields(c.storm ?? {}), ...definedFields(r.storm ?? {}) },
+    impairment: {
+      room: spec(r.impairment ?? c.impairment),
+      peers: new Map(Object.entries({ ...c.impairment?.peers, ...r.impairment?.peers }).map(([name, p]) => [name, spec(p)]))
+    }
   })
   const rooms = new Map<string, RoomSettings>()
   for (const [name, r] of Object.entries(c.rooms ?? {})) {

@@ -23,6 +23,7 @@ import { formatCidr } from '../core/ipv4.js'
 import { ensureDir, readJsonFile, writeFileAtomic } from '../core/state-file.js'
 import { LeaseStore } from './leases.js'
 import { Room } from './room.js'
+import { validateImpairment } from './impairment.js'
 import { Session } from './session.js'
 import type { HubSettings, RoomSettings } from './config.js'
 import { loadTlsMaterial, type TlsMaterial } from './self-signed-cert.js'
@@ -154,6 +155,7 @@ export class Hub {
       res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' })
       res.end(JSON.stringify(body) + '\n')
     }
+    if (path === '/admin/impairment') { this.handleImpairment(req, json); return }
     if (req.method !== 'GET') { json(405, { error: 'method not allowed' }); return }
     if (path === '/healthz') {
       let peers = 0
@@ -167,6 +169,32 @@ export class Hub {
       return
     }
     json(404, { error: 'not found; peers connect with a WebSocket upgrade, health is at /healthz' })
+  }
+
+  /**
+   * GET: current impairment of every room. PUT {room, peer?, delayMs, jitterMs, lossPercent}:
+   * sets it for the room (or one peer of it) at run time; all zeros clears. Admin only.
+   */
+  private handleImpairment (req: IncomingMessage, json: (code: number, body: unknown) => void): void {
+    if (!this.adminAllowed(req)) { json(401, { error: 'needs "Authorization: Bearer <adminToken>" (or loopback when no adminToken is set)' }); return }
+    const current = (): unknown => Object.fromEntries([...this.rooms].map(([name, r]) => [name, { room: r.settings.impairment.room, peers: Object.fromEntries(r.settings.impairment.peers) }]))
+    if (req.method === 'GET') { json(200, current()); return }
+    if (req.method !== 'PUT') { json(405, { error: 'use GET or PUT' }); return }
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', (d: string) => { body += d; if (body.length > 4096) req.destroy() })
+    req.on('end', () => {
+      let v: Record<string, unknown>
+      try { v = JSON.parse(body) as Record<string, unknown> } catch { json(400, { error: 'body is not JSON' }); return }
+      const room = typeof v.room === 'string' ? this.rooms.get(v.room) : undefined
+      if (room === undefined) { json(404, { error: `no room ${String(v.room)}` }); return }
+      if (v.peer !== undefined && typeof v.peer !== 'string') { json(400, { error: 'peer must be a peer name' }); return }
+      const spec = validateImpairment(v)
+      if (typeof spec === 'string') { json(400, { error: spec }); return }
+      room.setImpairment((v.peer as string | undefined) ?? null, spec)
+      this.log.info('impairment.set', { room: room.settings.name, peer: v.peer as string | undefined, delayMs: spec.delayMs, jitterMs: spec.jitterMs, lossPercent: spec.lossPercent })
+      json(200, current())
+    })
   }
 
   private adminAllowed (req: IncomingMessage): boolean {

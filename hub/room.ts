@@ -18,6 +18,7 @@ import { QuerySchedule } from '../l2/igmp.js'
 import { DROP, FLOOD, L2Switch, MEMBERS, REPLY } from '../l2/switch.js'
 import type { RoomSettings } from './config.js'
 import type { Session } from './session.js'
+import { Impairment, isImpaired, type ImpairmentSpec } from './impairment.js'
 
 const MAX_FRAMES_PER_MESSAGE = Math.ceil(MAX_MESSAGE_BYTES / (BATCH_LEN_PREFIX + ETH_HEADER_LEN))
 /** A new port gets the general queries this long after joining (its TAP is up by then). */
@@ -70,8 +71,23 @@ export class Room {
 
   list (): readonly Session[] { return this.members }
 
+  /** Sets (or, with all zeros, clears) the impairment of the room or of one peer by name. */
+  setImpairment (peer: string | null, spec: ImpairmentSpec): void {
+    const imp = this.settings.impairment
+    if (peer === null) imp.room = spec
+    else if (isImpaired(spec)) imp.peers.set(peer, spec)
+    else imp.peers.delete(peer)
+    for (const s of this.members) this.applyImpairment(s)
+  }
+
+  private applyImpairment (s: Session): void {
+    const spec = this.settings.impairment.peers.get(s.info!.name) ?? this.settings.impairment.room
+    s.impairment = isImpaired(spec) ? new Impairment(spec) : null
+  }
+
   join (s: Session, now: number): void {
     const info = s.info!
+    this.applyImpairment(s)
     this.sessions.set(s.port, s)
     this.byIdentity.set(info.identity, s)
     this.switch.addPort(s.port, parseMac(info.mac)!, parseIpv4(info.ip) ?? -1)

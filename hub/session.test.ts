@@ -2,6 +2,8 @@ import test from 'ava'
 import type { WebSocket } from 'ws'
 import { countFrames, decodeBatch, encodeBatch } from '../core/protocol.js'
 import { Session } from './session.js'
+import { Impairment } from './impairment.js'
+import { waitFor } from '../tests/support/wait.js'
 
 const fakeWs = (bufferedAmount = 0): { ws: WebSocket, sent: Buffer[], state: { bufferedAmount: number, readyState: number } } => {
   const sent: Buffer[] = []
@@ -51,4 +53,30 @@ test('a large run of appends is flushed in bounded messages', t => {
   s.flush()
   t.true(sent.every(b => b.length <= 64 * 1024 + one.length))
   t.is(sent.reduce((n, b) => n + countFrames(b), 0), 500)
+})
+
+test('impairment: each frame may be lost (counted), the rest is held back by the delay', async t => {
+  const { ws, sent } = fakeWs()
+  const s = new Session(1, ws, 'test', 0, 1 << 20)
+  let n = 0
+  s.impairment = new Impairment({ delayMs: 30, jitterMs: 0, lossPercent: 50 }, () => (n++ % 2 === 0 ? 0.1 : 0.9))
+  const batch = encodeBatch([Buffer.alloc(60, 1), Buffer.alloc(60, 2), Buffer.alloc(60, 3), Buffer.alloc(60, 4)])
+  const start = Date.now()
+  s.sendBatch(batch, 4)
+  t.is(sent.length, 0, 'nothing leaves before the delay')
+  t.is(s.counters.drops.impaired_loss, 2)
+  await waitFor('the delayed batch', () => sent.length === 1, 2000, 5)
+  t.true(Date.now() - start >= 29)
+  t.deepEqual(decodeBatch(sent[0]!), [Buffer.alloc(60, 2), Buffer.alloc(60, 4)])
+})
+
+test('impairment: the delayed bytes are bounded by the send queue', t => {
+  const { ws, sent } = fakeWs()
+  const s = new Session(1, ws, 'test', 0, 1000)
+  s.impairment = new Impairment({ delayMs: 10_000, jitterMs: 0, lossPercent: 0 })
+  const batch = encodeBatch([Buffer.alloc(600)])
+  s.sendBatch(batch, 1)
+  s.sendBatch(batch, 1)
+  t.is(s.counters.drops.queue_full, 1, 'the second would exceed 1000 held-back bytes')
+  t.is(sent.length, 0)
 })

@@ -7,8 +7,9 @@
  */
 import type { WebSocket } from 'ws'
 import { BATCH_LEN_PREFIX } from '../core/protocol.js'
+import type { Impairment } from './impairment.js'
 
-export type SessionDropReason = 'queue_full' | 'bad_batch' | 'before_welcome'
+export type SessionDropReason = 'queue_full' | 'bad_batch' | 'before_welcome' | 'impaired_loss'
 
 /** Per-destination batch being assembled from frames of a mixed incoming batch. */
 const OUT_SLAB_BYTES = 256 * 1024
@@ -19,7 +20,7 @@ export class SessionCounters {
   rxBytes = 0
   txFrames = 0
   txBytes = 0
-  readonly drops: Record<SessionDropReason, number> = { queue_full: 0, bad_batch: 0, before_welcome: 0 }
+  readonly drops: Record<SessionDropReason, number> = { queue_full: 0, bad_batch: 0, before_welcome: 0, impaired_loss: 0 }
 }
 
 export interface SessionInfo {
@@ -40,6 +41,11 @@ export class Session {
 
   // set once on welcome
   info: SessionInfo | null = null
+
+  // set by the room (config or admin API); null = a perfect link
+  impairment: Impairment | null = null
+  /** Bytes held back by the impairment delay (bounded by sendQueueBytes). */
+  private delayedBytes = 0
 
   // owned by the hub's receive path
   lastSeen: number
@@ -63,6 +69,11 @@ export class Session {
    * (ws may still hold it); the hub only ever passes received messages or slab regions.
    */
   sendBatch (buf: Buffer, frames: number): void {
+    if (this.impairment !== null) { this.sendImpaired(buf, frames, this.impairment); return }
+    this.sendNow(buf, frames)
+  }
+
+  private sendNow (buf: Buffer, frames: number): void {
     if (this.ws.readyState !== 1 || this.ws.bufferedAmount > this.sendQueueBytes) {
       this.counters.drops.queue_full += frames
       return
@@ -70,6 +81,25 @@ export class Session {
     this.counters.txFrames += frames
     this.counters.txBytes += buf.length
     this.ws.send(buf, { binary: true })
+  }
+
+  /** Loss per frame, then one delay for what is left of the batch (copied: the batch may be shared). */
+  private sendImpaired (buf: Buffer, frames: number, imp: Impairment): void {
+    const kept: Buffer[] = []
+    let off = 0
+    for (let i = 0; i < frames; i++) {
+      const end = off + BATCH_LEN_PREFIX + buf.readUInt16BE(off)
+      if (imp.lose()) this.counters.drops.impaired_loss++
+      else kept.push(buf.subarray(off, end))
+      off = end
+    }
+    if (kept.length === 0) return
+    const out = Buffer.concat(kept)
+    if (this.delayedBytes + out.length > this.sendQueueBytes) { this.counters.drops.queue_full += kept.length; return }
+    const delay = imp.delay()
+    if (delay === 0) { this.sendNow(out, kept.length); return }
+    this.delayedBytes += out.length
+    setTimeout(() => { this.delayedBytes -= out.length; this.sendNow(out, kept.length) }, delay).unref()
   }
 
   /** Copies one length-prefixed frame buf[off, off+len) into this peer's pending batch. */

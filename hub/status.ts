@@ -5,6 +5,7 @@ import { FRAME_CLASS_NAMES } from '../l2/packet.js'
 import type { TrafficCounters } from '../l2/switch.js'
 import type { Room } from './room.js'
 import type { DirectoryEntry } from '../discovery/directory.js'
+import type { ImpairmentSpec } from './impairment.js'
 
 export interface ClassCounts { frames: Record<string, number>, bytes: Record<string, number> }
 
@@ -31,6 +32,7 @@ export interface RoomStatus {
   maxPeers: number
   arpSuppression: boolean
   snooping: boolean
+  impairment: { room: ImpairmentSpec, peers: Record<string, ImpairmentSpec> }
   peers: PeerStatus[]
   switch: {
     byClass: ClassCounts
@@ -85,6 +87,7 @@ export const hubStatus = (rooms: Iterable<Room>, pending: number, now: number, s
       maxPeers: r.settings.maxPeers,
       arpSuppression: sw.arpSuppression,
       snooping: sw.snooping,
+      impairment: { room: r.settings.impairment.room, peers: Object.fromEntries(r.settings.impairment.peers) },
       peers: r.list().map(s => {
         const pc = sw.countersOf(s.port)
         return {

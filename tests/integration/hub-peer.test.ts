@@ -7,7 +7,7 @@ import test from 'ava'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { get } from 'node:https'
+import { get, request } from 'node:https'
 import { WebSocket } from 'ws'
 import { silentLogger } from '../../core/log.js'
 import { encodeBatch, SUBPROTOCOL } from '../../core/protocol.js'
@@ -295,4 +295,35 @@ test('multicast reaches the peer that joined the group and not the one that did 
   const g = f.hub.status().rooms[0]!.groups
   t.deepEqual(g, [{ group: '01:00:5e:01:02:03', members: ['bob'] }])
   t.deepEqual(b.peer.status().receivedByClass.frames.multicast, 1)
+})
+
+test('impairment from hub.yaml and the admin API: delay towards a peer, loss counted, cleared at run time', async t => {
+  const f = await startHub(t, { rooms: { friday: { token: TOKEN, impairment: { peers: { bob: { delayMs: 150 } } } } } })
+  const a = await startPeer(t, f, 'alice', 'friday')
+  const b = await startPeer(t, f, 'bob', 'friday')
+  let start = Date.now()
+  a.tap.inject(marked(b.mac, a.mac, 1))
+  await waitFor('delayed frame', () => received(b, 1) === 1)
+  t.true(Date.now() - start >= 140, 'configured per-peer delay applied')
+  start = Date.now()
+  b.tap.inject(marked(a.mac, b.mac, 2))
+  await waitFor('undelayed frame', () => received(a, 2) === 1)
+  t.true(Date.now() - start < 140, 'only frames towards bob are delayed')
+
+  const put = async (body: unknown): Promise<number> => await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: f.port, path: '/admin/impairment', method: 'PUT', ca: f.hub.tls!.cert }, res => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('error', reject)
+    req.end(JSON.stringify(body))
+  })
+  t.is(await put({ room: 'friday', lossPercent: 100 }), 200)
+  t.is(await put({ room: 'friday', peer: 'bob' }), 200, 'bob now follows the room setting')
+  t.is(await put({ room: 'nope' }), 404)
+  t.is(await put({ room: 'friday', lossPercent: 200 }), 400)
+  a.tap.inject(marked(b.mac, a.mac, 3))
+  await waitFor('loss counted', () => f.hub.status().rooms[0]!.peers.find(p => p.name === 'bob')!.drops.impaired_loss === 1)
+  t.is(received(b, 3), 0)
+  t.deepEqual(f.hub.status().rooms[0]!.impairment, { room: { delayMs: 0, jitterMs: 0, lossPercent: 100 }, peers: {} })
+  t.is(await put({ room: 'friday' }), 200)
+  a.tap.inject(marked(b.mac, a.mac, 4))
+  await waitFor('cleared', () => received(b, 4) === 1)
 })
