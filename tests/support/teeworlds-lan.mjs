@@ -2,7 +2,8 @@
 // Teeworlds 0.7 LAN discovery, as the game client's server browser does it: a token
 // request broadcast to 255.255.255.255 on ports 8303-8310 from a socket bound to no
 // interface, then an info request ("gie3") to each server that answered with its token.
-// Prints one JSON line per server: {address, port, name, map, gametype, players, maxPlayers}.
+// Prints one JSON line per server: {address, port, name, map, gametype, players, maxPlayers,
+// ms: time from the broadcast to the info answer}.
 //   usage: teeworlds-lan.mjs [TIMEOUT_MS]
 import dgram from 'node:dgram'
 import { randomBytes } from 'node:crypto'
@@ -12,6 +13,7 @@ const myToken = randomBytes(4)
 const browseToken = 42 // fits one varint byte
 const s = dgram.createSocket('udp4')
 const found = new Map()
+let sentAt = 0
 
 // CVariableInt::Unpack (engine/shared/compression.cpp)
 const readInt = (b, p) => {
@@ -48,7 +50,7 @@ s.on('message', (msg, rinfo) => {
     ;[maxPlayers, p] = readInt(msg, p)
     if (!found.has(key)) {
       found.set(key, true)
-      process.stdout.write(JSON.stringify({ address: rinfo.address, port: rinfo.port, version, name, hostname, map, gametype, flags, skill, players, maxPlayers }) + '\n')
+      process.stdout.write(JSON.stringify({ address: rinfo.address, port: rinfo.port, version, name, hostname, map, gametype, flags, skill, players, maxPlayers, ms: Math.round(performance.now() - sentAt) }) + '\n')
     }
   }
 })
@@ -58,6 +60,7 @@ s.bind(0, () => {
   const request = Buffer.alloc(7 + 1 + 512)
   Buffer.from('040000ffffffff05', 'hex').copy(request, 0)
   myToken.copy(request, 8)
+  sentAt = performance.now()
   for (let port = 8303; port <= 8310; port++) s.send(request, port, '255.255.255.255')
   setTimeout(() => { s.close(); process.exit(found.size > 0 ? 0 : 1) }, timeout)
 })
