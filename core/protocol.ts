@@ -125,15 +125,20 @@ export interface ListMessage {
   type: 'list'
 }
 
-/** One service a peer offers, from the hub's room directory. */
+/** One service a peer offers, from the hub's room directory (discovery/directory.ts). */
 export interface Service {
+  /** Name of the peer whose port the announcement came from. */
   peer: string
   kind: 'mdns' | 'ssdp' | 'netbios' | 'game'
+  /** e.g. "_ipp._tcp", "urn:schemas-upnp-org:device:MediaServer:1", "smb", "Teeworlds". */
   type: string
+  /** e.g. "Office", "ALICE", "Friday DM". */
   name: string
   address: string
   port: number | null
+  /** Extra human detail: map and players, SSDP server string, DNS-SD host. */
   detail: string
+  /** ms since epoch. */
   lastSeen: number
   expires: number
 }

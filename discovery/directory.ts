@@ -6,6 +6,7 @@
  * Decoding never throws: a bad packet is counted and ignored.
  */
 import dnsPacket from 'dns-packet'
+import type { Service } from '../core/protocol.js'
 import { decodeGameReply } from './game-replies.js'
 import { OPCODE_QUERY, OPCODE_REFRESH, OPCODE_REGISTRATION, OPCODE_RELEASE, SUFFIX_SERVER, SUFFIX_WORKSTATION, TYPE_NB, decode as decodeNbns } from './nbns.js'
 import { maxAgeOf, parseSsdp } from './ssdp-message.js'
@@ -14,23 +15,10 @@ export const MAX_ENTRIES = 512
 const MAX_TTL_S = 3600
 const GAME_TTL_S = 120
 
-export type ServiceKind = 'mdns' | 'ssdp' | 'netbios' | 'game'
+export type ServiceKind = Service['kind']
 
-export interface DirectoryEntry {
-  /** Name of the peer whose port the announcement came from. */
-  peer: string
-  kind: ServiceKind
-  /** e.g. "_ipp._tcp", "urn:schemas-upnp-org:device:MediaServer:1", "smb", "Teeworlds". */
-  type: string
-  /** e.g. "Office", "ALICE", "Friday DM". */
-  name: string
-  address: string
-  port: number | null
-  /** Extra human detail: map and players, SSDP server string, DNS-SD host. */
-  detail: string
-  lastSeen: number
-  expires: number
-}
+/** An entry is exactly what the hub sends peers in `room` messages (core/protocol.ts). */
+export type DirectoryEntry = Service
 
 /** What the hub knows about a frame it saw: who sent it and where its UDP payload is. */
 export interface Observation {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** `peer` command: join a room, or show the running peer's status. See README. */
-import { parseArgs } from 'node:util'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { loadConfigFile } from '../core/config.js'
 import { EXIT_OK, fail, flagName, validateFlags } from '../core/cli-support.js'
 import { OverlanError } from '../core/errors.js'
@@ -28,31 +28,29 @@ The token may also come from OVERLAN_TOKEN. Defaults come from --config, OVERLAN
 ~/.config/overlan/peer.yaml or /etc/overlan/peer.yaml (the first that exists).
 `
 
-const join = async (args: string[]): Promise<void> => {
-  let parsed
+/** parseArgs for a subcommand; a bad flag is a USAGE error with the usage text. */
+const flags = <O extends ParseArgsConfig['options']>(args: string[], options: O): ReturnType<typeof parseArgs<{ args: string[], options: O, strict: true, allowPositionals: false }>>['values'] => {
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        room: { type: 'string' },
-        hub: { type: 'string' },
-        token: { type: 'string' },
-        name: { type: 'string' },
-        iface: { type: 'string' },
-        address: { type: 'string' },
-        ca: { type: 'string' },
-        insecure: { type: 'boolean' },
-        config: { type: 'string' },
-        state: { type: 'string' },
-        'log-level': { type: 'string' }
-      },
-      strict: true,
-      allowPositionals: false
-    })
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values
   } catch (e) {
     throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
   }
-  const v = parsed.values
+}
+
+const join = async (args: string[]): Promise<void> => {
+  const v = flags(args, {
+    room: { type: 'string' },
+    hub: { type: 'string' },
+    token: { type: 'string' },
+    name: { type: 'string' },
+    iface: { type: 'string' },
+    address: { type: 'string' },
+    ca: { type: 'string' },
+    insecure: { type: 'boolean' },
+    config: { type: 'string' },
+    state: { type: 'string' },
+    'log-level': { type: 'string' }
+  })
   if (v.ca !== undefined && v.insecure === true) throw new OverlanError('USAGE', '--ca and --insecure exclude each other')
   const cli: PeerFileConfig = validateFlags(PeerFileSchema, {
     room: v.room, hub: v.hub, token: v.token, name: v.name, iface: v.iface, address: v.address,
@@ -101,40 +99,25 @@ const join = async (args: string[]): Promise<void> => {
 }
 
 const status = async (args: string[]): Promise<void> => {
-  let parsed
-  try {
-    parsed = parseArgs({ args, options: { iface: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false })
-  } catch (e) {
-    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
-  }
-  const s = await queryPeer(parsed.values.iface ?? DEFAULT_IFACE, 'status') as PeerStatus
-  process.stdout.write(parsed.values.json === true ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s))
+  const v = flags(args, { iface: { type: 'string' }, json: { type: 'boolean' } })
+  const s = await queryPeer(v.iface ?? DEFAULT_IFACE, 'status') as PeerStatus
+  process.stdout.write(v.json === true ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s))
 }
 
 const list = async (args: string[]): Promise<void> => {
-  let parsed
-  try {
-    parsed = parseArgs({ args, options: { iface: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false })
-  } catch (e) {
-    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
-  }
-  const r = await queryPeer(parsed.values.iface ?? DEFAULT_IFACE, 'list') as RoomMessage
-  process.stdout.write(parsed.values.json === true ? JSON.stringify(r, null, 2) + '\n' : formatRoom(r))
+  const v = flags(args, { iface: { type: 'string' }, json: { type: 'boolean' } })
+  const r = await queryPeer(v.iface ?? DEFAULT_IFACE, 'list') as RoomMessage
+  process.stdout.write(v.json === true ? JSON.stringify(r, null, 2) + '\n' : formatRoom(r))
 }
 
 const doctor = async (args: string[]): Promise<void> => {
-  let parsed
-  try {
-    parsed = parseArgs({ args, options: { iface: { type: 'string' }, fix: { type: 'boolean' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false })
-  } catch (e) {
-    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
-  }
-  const iface = parsed.values.iface ?? DEFAULT_IFACE
+  const v = flags(args, { iface: { type: 'string' }, fix: { type: 'boolean' }, json: { type: 'boolean' } })
+  const iface = v.iface ?? DEFAULT_IFACE
   const running = await queryPeer(iface, 'status').then(s => s as PeerStatus, () => null)
   const peer = running !== null && running.address !== null && running.mtu !== null ? { iface: running.iface, address: running.address, mtu: running.mtu } : null
   let findings = diagnose(await gatherFacts(peer))
   const applied: string[] = []
-  if (parsed.values.fix === true) {
+  if (v.fix === true) {
     for (const f of findings) {
       if (f.status !== 'problem' || f.fix?.safe !== true || f.fix.action === undefined) continue
       await applyFix(f.fix.action)
@@ -142,7 +125,7 @@ const doctor = async (args: string[]): Promise<void> => {
     }
     if (applied.length > 0) findings = diagnose(await gatherFacts(peer))
   }
-  if (parsed.values.json === true) process.stdout.write(JSON.stringify({ applied, findings }, null, 2) + '\n')
+  if (v.json === true) process.stdout.write(JSON.stringify({ applied, findings }, null, 2) + '\n')
   else process.stdout.write(formatDoctor(findings, applied))
   if (findings.some(f => f.status === 'problem')) process.exitCode = 1
 }
