@@ -264,11 +264,6 @@ export const countFrames = (buf: Buffer): number => {
   return off === buf.length && n > 0 ? n : -1
 }
 
-/** Writes the length prefix of a frame that was (or will be) placed at `off + 2`. */
-export const writeFramePrefix = (buf: Buffer, off: number, frameLen: number): void => {
-  buf.writeUInt16BE(frameLen, off)
-}
-
 /** Encodes frames into one batch (copying). For tests and control paths, not the hot path. */
 export const encodeBatch = (frames: readonly Buffer[]): Buffer => {
   let total = 0

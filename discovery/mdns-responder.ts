@@ -9,6 +9,7 @@
 import type { Socket, RemoteInfo } from 'node:dgram'
 import dnsPacket from 'dns-packet'
 import type { Logger } from '../core/log.js'
+import { unrefSleep } from './sleep.js'
 
 export const MDNS_GROUP = '224.0.0.251'
 export const MDNS_PORT = 5353
@@ -52,7 +53,7 @@ export class MdnsResponder {
   constructor (options: MdnsResponderOptions, deps: MdnsResponderDeps) {
     this.options = options
     this.deps = deps
-    this.sleep = deps.sleep ?? ((ms) => new Promise(resolve => { setTimeout(resolve, ms).unref() }))
+    this.sleep = deps.sleep ?? unrefSleep
     this.name = options.name
     deps.socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => { this.onMessage(msg, rinfo) })
   }

@@ -8,6 +8,7 @@
  */
 import type { Socket, RemoteInfo } from 'node:dgram'
 import type { Logger } from '../core/log.js'
+import { unrefSleep } from './sleep.js'
 import {
   NAME_FLAG_ACTIVE, NBNS_PORT, OPCODE_QUERY, OPCODE_REGISTRATION, OPCODE_RELEASE, RCODE_ACT_ERR, SUFFIX_SERVER,
   SUFFIX_WORKSTATION, TYPE_NB, TYPE_NBSTAT, decode, encode, packet, type NbName, type NbPacket, type NbRecord
@@ -48,7 +49,7 @@ export class NbnsResponder {
   constructor (options: NbnsResponderOptions, deps: NbnsResponderDeps) {
     this.options = options
     this.deps = deps
-    this.sleep = deps.sleep ?? ((ms) => new Promise(resolve => { setTimeout(resolve, ms).unref() }))
+    this.sleep = deps.sleep ?? unrefSleep
     this.names = [{ name: options.name, suffix: SUFFIX_WORKSTATION }, { name: options.name, suffix: SUFFIX_SERVER }]
     deps.socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => { this.onMessage(msg, rinfo) })
   }

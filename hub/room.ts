@@ -21,6 +21,8 @@ import type { Session } from './session.js'
 import { Impairment, isImpaired, type ImpairmentSpec } from './impairment.js'
 
 const MAX_FRAMES_PER_MESSAGE = Math.ceil(MAX_MESSAGE_BYTES / (BATCH_LEN_PREFIX + ETH_HEADER_LEN))
+/** Aging of MACs, bindings and memberships; entries live minutes, so every 10 s is plenty. */
+const SWEEP_MS = 10_000
 /** A new port gets the general queries this long after joining (its TAP is up by then). */
 const JOIN_QUERY_DELAY_MS = 2000
 
@@ -43,6 +45,7 @@ export class Room {
   /** Flat fan-out list, rebuilt on join/leave. */
   private members: Session[] = []
   private readonly joinQueries = new Map<Session, number>()
+  private lastSweep = 0
 
   // scratch for forward(); a Room is used by one thread
   private readonly decisions = new Int32Array(MAX_FRAMES_PER_MESSAGE)
@@ -106,7 +109,7 @@ export class Room {
     this.members = [...this.sessions.values()]
   }
 
-  /** Periodic work (about once a second): querier, per-port join queries, aging. */
+  /** Periodic work (about once a second): querier, per-port join queries; aging every SWEEP_MS. */
   tick (now: number): void {
     if (this.queryBatch !== null) {
       if (this.querySchedule!.due(now) && this.members.length > 0) {
@@ -118,7 +121,10 @@ export class Room {
         s.sendBatch(this.queryBatch, 2)
       }
     }
-    this.switch.sweep(now)
+    if (now - this.lastSweep >= SWEEP_MS) {
+      this.lastSweep = now
+      this.switch.sweep(now)
+    }
   }
 
   /** Feeds a discovery frame (IPv4 UDP, just decided) to the room directory. */

@@ -21,8 +21,6 @@ export const ARP_TPA = 24
 export const ARP_PACKET_LEN = 28
 export const ARP_REQUEST = 1
 export const ARP_REPLY = 2
-/** Ethernet header + ARP, before padding to the 60-byte minimum. */
-export const ARP_FRAME_LEN = ETH_HEADER_LEN + ARP_PACKET_LEN
 const MIN_FRAME_LEN = 60
 
 /** Is the ARP packet at `arp` Ethernet/IPv4 (the only kind we interpret)? */

@@ -12,8 +12,6 @@ export const ETH_SRC = 6
 export const ETH_TYPE = 12
 export const ETH_HEADER_LEN = 14
 export const VLAN_TAG_LEN = 4
-/** Smallest frame we accept: a bare header (padding to 60 bytes is the sender's business). */
-export const MIN_FRAME_LEN = ETH_HEADER_LEN
 
 export const ETHERTYPE_IPV4 = 0x0800
 export const ETHERTYPE_ARP = 0x0806

@@ -51,6 +51,28 @@ const recordMeansJoin = (type: number, sources: number): boolean | null => {
   }
 }
 
+const ipv4GroupMacAt = (b: Buffer, off: number): number => ipv4GroupMac(b.readUInt32BE(off))
+
+/**
+ * Walks the group records of an IGMPv3 / MLDv2 report (same layout, addresses of
+ * `addrLen` bytes): type(1) aux words(1) sources(2) group source×n aux, records from +8.
+ */
+const walkRecords = (b: Buffer, p: number, len: number, addrLen: number, groupMacAt: (b: Buffer, off: number) => number, on: MembershipHandler): number => {
+  const n = b.readUInt16BE(p + 6)
+  const end = p + len
+  let r = p + 8
+  for (let i = 0; i < n; i++) {
+    if (r + 4 + addrLen > end) return MSG_MALFORMED
+    const sources = b.readUInt16BE(r + 2)
+    const next = r + 4 + addrLen + sources * addrLen + b[r + 1]! * 4
+    if (next > end) return MSG_MALFORMED
+    const join = recordMeansJoin(b[r]!, sources)
+    if (join !== null) on(groupMacAt(b, r + 4), join)
+    r = next
+  }
+  return MSG_REPORT
+}
+
 /** Parses the IGMP message at b[p, p+len); reports memberships through `on`. */
 export const parseIgmp = (b: Buffer, p: number, len: number, on: MembershipHandler): number => {
   if (len < 8) return MSG_MALFORMED
@@ -59,21 +81,7 @@ export const parseIgmp = (b: Buffer, p: number, len: number, on: MembershipHandl
     case IGMP_QUERY: return MSG_QUERY
     case IGMP_V1_REPORT: case IGMP_V2_REPORT: on(ipv4GroupMac(b.readUInt32BE(p + 4)), true); return MSG_REPORT
     case IGMP_V2_LEAVE: on(ipv4GroupMac(b.readUInt32BE(p + 4)), false); return MSG_REPORT
-    case IGMP_V3_REPORT: {
-      const n = b.readUInt16BE(p + 6)
-      let r = p + 8
-      const end = p + len
-      for (let i = 0; i < n; i++) {
-        if (r + 8 > end) return MSG_MALFORMED
-        const sources = b.readUInt16BE(r + 2)
-        const next = r + 8 + sources * 4 + b[r + 1]! * 4
-        if (next > end) return MSG_MALFORMED
-        const join = recordMeansJoin(b[r]!, sources)
-        if (join !== null) on(ipv4GroupMac(b.readUInt32BE(r + 4)), join)
-        r = next
-      }
-      return MSG_REPORT
-    }
+    case IGMP_V3_REPORT: return walkRecords(b, p, len, 4, ipv4GroupMacAt, on)
     default: return MSG_OTHER
   }
 }
@@ -87,22 +95,7 @@ export const parseMld = (b: Buffer, p: number, len: number, on: MembershipHandle
     on(ipv6GroupMacAt(b, p + 8), type === ICMPV6_MLD1_REPORT)
     return MSG_REPORT
   }
-  if (type === ICMPV6_MLD2_REPORT) {
-    if (len < 8) return MSG_MALFORMED
-    const n = b.readUInt16BE(p + 6)
-    let r = p + 8
-    const end = p + len
-    for (let i = 0; i < n; i++) {
-      if (r + 20 > end) return MSG_MALFORMED
-      const sources = b.readUInt16BE(r + 2)
-      const next = r + 20 + sources * 16 + b[r + 1]! * 4
-      if (next > end) return MSG_MALFORMED
-      const join = recordMeansJoin(b[r]!, sources)
-      if (join !== null) on(ipv6GroupMacAt(b, r + 4), join)
-      r = next
-    }
-    return MSG_REPORT
-  }
+  if (type === ICMPV6_MLD2_REPORT) return len < 8 ? MSG_MALFORMED : walkRecords(b, p, len, 16, ipv6GroupMacAt, on)
   return MSG_OTHER
 }
 

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { BROADCAST, ethFrame, mac, udp4Frame } from '../tests/support/frames.js'
 import { DROP, FLOOD, L2Switch } from './switch.js'
-import { CLASS_ARP, CLASS_MULTICAST, CLASS_OTHER } from './packet.js'
+import { CLASS_ARP, CLASS_MDNS, CLASS_MULTICAST, CLASS_OTHER } from './packet.js'
 
 const A = '02:00:00:00:00:0a'
 const B = '02:00:00:00:00:0b'
@@ -86,4 +86,12 @@ test('learned entries age: a silent bridged MAC becomes unknown after 300 s', t 
   decide(sw, ethFrame(BROADCAST, '02:00:00:00:01:01'), 1, 0)
   t.is(decide(sw, ethFrame('02:00:00:00:01:01', B), 2, 299_999), 1)
   t.is(decide(sw, ethFrame('02:00:00:00:01:01', B), 2, 300_000), FLOOD)
+})
+
+test('a frame dropped before inspection never leaves the previous frame\'s view in `info`', t => {
+  const sw = room()
+  decide(sw, udp4Frame('01:00:5e:00:00:fb', A, '10.77.0.1', '224.0.0.251', 5353, 5353), 1)
+  t.is(sw.info.cls, CLASS_MDNS)
+  t.is(sw.decide(Buffer.alloc(10), 0, 10, 1, 0), DROP)
+  t.is(sw.info.cls, CLASS_OTHER, 'the room must not take the runt for mDNS')
 })

@@ -23,7 +23,7 @@ import { MSG_MALFORMED, MSG_REPORT, QUERY_INTERVAL_MS, igmpGeneralQuery, members
 import { NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ND_OPT_SOURCE_LLA, ND_OPT_TARGET_LLA, ND_TARGET, isUnspecified, ndLinkLayerOption, writeLinkLocalFromMac, writeNeighborAdvert } from './ndp.js'
 import { NeighborTable, v6Key } from './neighbors.js'
 import {
-  CLASS_ARP, CLASS_IGMP_MLD, CLASS_ND, FRAME_CLASS_COUNT, FrameInfo, ICMPV6_NA, ICMPV6_NS, IPV4_DST, IPV6_SRC,
+  CLASS_ARP, CLASS_IGMP_MLD, CLASS_ND, CLASS_OTHER, FRAME_CLASS_COUNT, FrameInfo, ICMPV6_NA, ICMPV6_NS, IPV4_DST, IPV6_SRC,
   PROTO_IGMP, inspect, isDiscoveryClass, type PacketDropReason
 } from './packet.js'
 import { DEFAULT_STORM_LIMITS, STORM_BROADCAST, STORM_DISCOVERY, STORM_MULTICAST, STORM_UNKNOWN_UNICAST, StormControl, type StormLimits } from './storm.js'
@@ -190,6 +190,8 @@ export class L2Switch {
    */
   decide (buf: Buffer, off: number, len: number, ingress: number, now: number): number {
     const pc = this.portCounters.get(ingress)
+    // Until inspect() runs, `info` must not describe the previous frame (callers read it).
+    this.info.cls = CLASS_OTHER
     if (len < ETH_HEADER_LEN) return this.drop(pc, 'runt')
     if (len > this.maxFrameLen) return this.drop(pc, 'oversize')
     if (isGroupAt(buf, off + ETH_SRC)) return this.drop(pc, 'src_group')
