@@ -19,7 +19,12 @@ test('mDNS / DNS-SD: a printer announcement becomes one entry with host address 
   }))
   t.like(d.list(0).find(e => e.type === '_ipp._tcp'), { peer: 'alice', kind: 'mdns', name: 'Office', address: '10.77.0.1', port: 631 })
   t.true(d.list(0).some(e => e.type === 'host' && e.name === 'alice.local'))
-  t.deepEqual(describeServices(d.list(0)).get('alice'), ["printer 'Office' (_ipp._tcp)"])
+  t.deepEqual(describeServices(d.list(0)).get('alice'), ["printer 'Office' (ipp)"])
+  // cupsd announces a shared queue as _ipp, _ipps and _printer: still one printer.
+  for (const type of ['_ipps._tcp', '_printer._tcp']) {
+    feed(d, obs('alice', 5353, 5353), dnsPacket.encode({ type: 'response', answers: [{ name: `Office.${type}.local`, type: 'SRV', ttl: 120, data: { port: 631, target: 'alice.local', priority: 0, weight: 0 } }] }))
+  }
+  t.deepEqual(describeServices(d.list(0)).get('alice'), ["printer 'Office' (ipp, ipps, lpd)"])
 })
 
 test('mDNS goodbye (TTL 0) removes; entries expire; legacy unicast answers are ignored', t => {
@@ -60,6 +65,14 @@ test('NBNS: registrations and releases; <20> reads as SMB', t => {
   feed(d, obs('alice', 137, 137), reg(OPCODE_RELEASE, 0x20))
   feed(d, obs('alice', 137, 137), reg(OPCODE_RELEASE, 0x00))
   t.is(d.size, 0)
+})
+
+test('NBNS: a registration with TTL 0 (nmbd) is infinite, not a release (RFC 1001 §15.1.1)', t => {
+  const d = new RoomDirectory()
+  feed(d, obs('alice', 137, 137), encodeNbns(packet({ id: 1, opcode: OPCODE_REGISTRATION, broadcast: true, questions: [{ name: { name: 'ALICE', suffix: 0x20 }, type: TYPE_NB }],
+    additionals: [{ name: { name: 'ALICE', suffix: 0x20 }, type: TYPE_NB, ttl: 0, addresses: [{ group: false, ont: 0, address: '10.77.0.1' }] }] })))
+  t.deepEqual(describeServices(d.list(0)).get('alice'), ['SMB ALICE'])
+  t.deepEqual(describeServices(d.list(3_000_000)).get('alice'), ['SMB ALICE'], 'still there after 50 minutes')
 })
 
 test('game answers become entries; junk is counted, never thrown', t => {

@@ -119,7 +119,9 @@ export class RoomDirectory {
       const a = r.addresses[0]
       if (a === undefined || a.group) continue
       const type = r.name.suffix === SUFFIX_SERVER ? 'smb' : r.name.suffix === SUFFIX_WORKSTATION ? 'workstation' : `netbios<${r.name.suffix.toString(16).padStart(2, '0')}>`
-      this.put(o, { kind: 'netbios', type, name: r.name.name, address: a.address, port: type === 'smb' ? 445 : null, detail: '' }, release ? 0 : r.ttl)
+      // Samba's nmbd registers by broadcast with TTL 0, which means infinite (RFC 1001 §15.1.1).
+      const ttl = release ? 0 : r.ttl === 0 ? MAX_TTL_S : r.ttl
+      this.put(o, { kind: 'netbios', type, name: r.name.name, address: a.address, port: type === 'smb' ? 445 : null, detail: '' }, ttl)
     }
   }
 
@@ -135,22 +137,32 @@ const productOf = (detail: string): string => {
   return product !== undefined ? ` (${product})` : ''
 }
 
-/** One line per peer: "alice — SMB ALICE, printer 'Office' (_ipp._tcp), Teeworlds server 'Friday DM' :8303". */
+const PRINTER_TYPE = /^_(ipp|ipps|printer|pdl-datastream)\._tcp$/
+
+/** One line per peer: "alice — SMB ALICE, printer 'Office' (ipp, ipps), Teeworlds server 'Friday DM' :8303". */
 export const describeServices = (entries: readonly DirectoryEntry[]): Map<string, string[]> => {
   const byPeer = new Map<string, string[]>()
   const add = (peer: string, s: string): void => { const l = byPeer.get(peer) ?? []; if (!l.includes(s)) l.push(s); byPeer.set(peer, l) }
   const hasSmb = new Set(entries.filter(e => e.kind === 'netbios' && e.type === 'smb').map(e => e.peer))
+  // A shared queue is announced as _ipp, _ipps and _printer (LPD) at once: one printer, its protocols.
+  const printers = new Map<string, string[]>()
+  for (const e of entries) {
+    const protocol = e.kind === 'mdns' ? PRINTER_TYPE.exec(e.type)?.[1] : undefined
+    if (protocol !== undefined) printers.set(`${e.peer}\0${e.name}`, [...printers.get(`${e.peer}\0${e.name}`) ?? [], protocol === 'printer' ? 'lpd' : protocol])
+  }
   for (const e of entries) {
     switch (e.kind) {
       case 'netbios':
         if (e.type === 'smb') add(e.peer, `SMB ${e.name}`)
         else if (e.type === 'workstation' && !hasSmb.has(e.peer)) add(e.peer, `NetBIOS ${e.name}`)
         break
-      case 'mdns':
+      case 'mdns': {
         if (e.type === 'host') break
-        if (/^_(ipp|ipps|printer|pdl-datastream)\._tcp$/.test(e.type)) add(e.peer, `printer '${e.name}' (${e.type})`)
+        const protocols = printers.get(`${e.peer}\0${e.name}`)
+        if (protocols !== undefined) add(e.peer, `printer '${e.name}' (${protocols.sort().join(', ')})`)
         else add(e.peer, `'${e.name}' (${e.type})${e.port !== null ? ` :${e.port}` : ''}`)
         break
+      }
       case 'ssdp':
         // SERVER is "OS/version UPnP/1.1 product/version": the product is the last token before the USN.
         add(e.peer, `UPnP ${e.name}${productOf(e.detail)}`)

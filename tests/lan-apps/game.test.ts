@@ -5,26 +5,16 @@
  * underlay) finds it and reads its name, map and player count. Once on a clean link, once
  * with 40 ms ± 10 ms and 1 % loss.
  */
-import { join } from 'node:path'
-import { ROOT } from '../support/overlay.js'
 import { waitFor } from '../support/wait.js'
+import { lanDiscovery, startTeeworlds, TEEWORLDS, type ServerInfo } from './apps/teeworlds.js'
 import { impair, scenario, timed } from './scenario.js'
 
-const TEEWORLDS = '/usr/games/teeworlds-server'
 const { o, serial, ns, ip } = scenario('game', { needs: [TEEWORLDS], peers: { alice: 'friday', bob: 'friday' } })
 
-interface ServerInfo { address: string, port: number, name: string, map: string, players: number, maxPlayers: number, ms: number }
-
-const discover = async (): Promise<ServerInfo> => {
-  const out = await waitFor('the Teeworlds server to answer LAN discovery', async () => {
-    const r = await o.topo.run(ns('bob'), 'node', [join(ROOT, 'tests/support/teeworlds-lan.mjs'), '1000'])
-    return r.code === 0 ? r.stdout : null
-  }, 30_000, 100)
-  return JSON.parse(out.trim().split('\n')[0]!) as ServerInfo
-}
+const discover = (): Promise<ServerInfo> => waitFor('the Teeworlds server to answer LAN discovery', () => lanDiscovery(o.topo, ns('bob')), 30_000, 100)
 
 serial('Teeworlds: bob finds alice\'s server by its own LAN discovery, then again over a bad link', async t => {
-  const server = o.topo.start('teeworlds', ns('alice'), TEEWORLDS, ['sv_name "Friday DM"; sv_port 8303; sv_register 0; sv_map ctf2; sv_max_clients 12; sv_player_slots 6'])
+  const server = startTeeworlds(o.topo, ns('alice'), 'Friday DM', 'ctf2')
   const clean = await timed(discover)
   t.like(clean.value, { address: ip.alice, port: 8303, name: 'Friday DM', map: 'ctf2', players: 0, maxPlayers: 6 })
   t.log(`clean link: found ${clean.value.name} (${clean.value.map}, ${clean.value.players}/${clean.value.maxPlayers}) ${clean.ms.toFixed(0)} ms after server start; broadcast to answer ${clean.value.ms} ms`)

@@ -7,9 +7,10 @@
  * moves ~1–2 Mbit/s, so 50 MiB would take minutes).
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { waitFor } from '../support/wait.js'
+import { clientConf, startSamba } from './apps/samba.js'
 import { impair, scenario, timed, type Ctx } from './scenario.js'
 
 // alice's peer is named alice-pc, so its own NetBIOS responder answers ALICE-PC and only
@@ -19,47 +20,9 @@ const { o, serial, ns, ip } = scenario('smb', { needs: ['smbd', 'nmbd', 'smbclie
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 const MiB = 1024 * 1024
 
-/** A self-contained Samba configuration under `dir`: state, locks and logs stay there. */
-const serverConf = (dir: string): string => `[global]
-  netbios name = ALICE
-  workgroup = WORKGROUP
-  server role = standalone server
-  interfaces = ovl0
-  bind interfaces only = yes
-  map to guest = Bad User
-  server min protocol = SMB2
-  load printers = no
-  printcap name = /dev/null
-  disable spoolss = yes
-  pid directory = ${dir}/run
-  lock directory = ${dir}/lock
-  state directory = ${dir}/state
-  cache directory = ${dir}/cache
-  private dir = ${dir}/private
-  ncalrpc dir = ${dir}/ncalrpc
-  log file = ${dir}/log.%m
-[share]
-  path = ${dir}/share
-  guest ok = yes
-  read only = no
-  force user = root
-`
-
-/** Bob's client side: broadcasts on the overlay only, like a host whose Samba serves the overlay. */
-const clientConf = (dir: string): string => `[global]
-  interfaces = ovl0
-  bind interfaces only = yes
-  name resolve order = bcast
-  client min protocol = SMB2
-  lock directory = ${dir}/lock
-  state directory = ${dir}/state
-  cache directory = ${dir}/cache
-  private dir = ${dir}/private
-`
-
-const transfer = async (t: Ctx, label: string, bytes: number, srv: string, cli: string, cconf: string): Promise<string> => {
+const transfer = async (t: Ctx, label: string, bytes: number, shareDir: string, cli: string, cconf: string): Promise<string> => {
   const down = randomBytes(bytes)
-  writeFileSync(join(srv, 'share', `down-${label}.bin`), down)
+  writeFileSync(join(shareDir, `down-${label}.bin`), down)
   const got = join(cli, `got-${label}.bin`)
   const get = await timed(() => o.topo.run(ns('bob'), 'smbclient', ['-s', cconf, '//ALICE/share', '-N', '-c', `get down-${label}.bin ${got}`], 600_000))
   t.is(get.value.code, 0, get.value.stdout + get.value.stderr)
@@ -69,24 +32,16 @@ const transfer = async (t: Ctx, label: string, bytes: number, srv: string, cli: 
   writeFileSync(upFile, up)
   const put = await timed(() => o.topo.run(ns('bob'), 'smbclient', ['-s', cconf, '//ALICE/share', '-N', '-c', `put ${upFile} up-${label}.bin`], 600_000))
   t.is(put.value.code, 0, put.value.stdout + put.value.stderr)
-  t.is(sha(readFileSync(join(srv, 'share', `up-${label}.bin`))), sha(up), `${label}: uploaded file intact`)
+  t.is(sha(readFileSync(join(shareDir, `up-${label}.bin`))), sha(up), `${label}: uploaded file intact`)
   const mbit = (ms: number): string => (bytes * 8 / 1e6 / (ms / 1000)).toFixed(1)
   return `${label}: ${bytes / MiB} MiB down in ${(get.ms / 1000).toFixed(2)} s (${mbit(get.ms)} Mbit/s), up in ${(put.ms / 1000).toFixed(2)} s (${mbit(put.ms)} Mbit/s)`
 }
 
 serial('Samba on alice: NetBIOS name by broadcast, share list, 50 MiB both ways, then over a bad link', async t => {
   t.timeout(240_000)
-  const srv = join(o.topo.dir, 'samba-alice')
   const cli = join(o.topo.dir, 'samba-bob')
-  for (const d of ['run', 'lock', 'state', 'cache', 'private', 'ncalrpc', 'share']) mkdirSync(join(srv, d), { recursive: true })
-  for (const d of ['lock', 'state', 'cache', 'private']) mkdirSync(join(cli, d), { recursive: true })
-  const sconf = join(srv, 'smb.conf')
-  const cconf = join(cli, 'smb.conf')
-  writeFileSync(sconf, serverConf(srv))
-  writeFileSync(cconf, clientConf(cli))
-  // Own process groups (no --no-process-group): smbd signals its whole group when it stops.
-  const nmbd = o.topo.start('nmbd', ns('alice'), 'nmbd', ['-F', '--debug-stdout', '-s', sconf])
-  const smbd = o.topo.start('smbd', ns('alice'), 'smbd', ['-F', '--debug-stdout', '-s', sconf])
+  const cconf = clientConf(cli)
+  const { smbd, nmbd, shareDir } = startSamba(o.topo, ns('alice'), join(o.topo.dir, 'samba-alice'), 'ALICE')
 
   const lookup = await timed(() => waitFor('nmblookup ALICE', async () => {
     const r = await o.topo.run(ns('bob'), 'nmblookup', ['-s', cconf, 'ALICE'])
@@ -101,9 +56,9 @@ serial('Samba on alice: NetBIOS name by broadcast, share list, 50 MiB both ways,
   t.regex(list, /share\s+Disk/)
   t.log(`nmblookup ALICE -> ${ip.alice!} after ${lookup.ms.toFixed(0)} ms (Samba start-up included)`)
 
-  t.log(await transfer(t, 'clean', 50 * MiB, srv, cli, cconf))
+  t.log(await transfer(t, 'clean', 50 * MiB, shareDir, cli, cconf))
   await impair(o, 'friday', { delayMs: 40, jitterMs: 10, lossPercent: 1 })
-  t.log(await transfer(t, '40ms±10ms-1%loss', 5 * MiB, srv, cli, cconf))
+  t.log(await transfer(t, '40ms±10ms-1%loss', 5 * MiB, shareDir, cli, cconf))
   await impair(o, 'friday', {})
   await smbd.stop()
   await nmbd.stop()

@@ -22,6 +22,13 @@ export const netnsUnavailable = (tools: string[] = ['ip', 'ping', 'arping']): st
   return null
 }
 
+const runBounded = (cmd: string, args: string[], timeoutMs: number): Promise<RunResult> => new Promise(resolve => {
+  execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 124
+    resolve({ code, stdout, stderr })
+  })
+})
+
 export class Proc {
   stdout = ''
   stderr = ''
@@ -96,12 +103,22 @@ export class Topology {
 
   /** Runs a command to completion inside `ns`, bounded in time. */
   run (ns: string, cmd: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
-    return new Promise(resolve => {
-      execFile('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 124
-        resolve({ code, stdout, stderr })
-      })
-    })
+    return runBounded('ip', ['netns', 'exec', ns, cmd, ...args], timeoutMs)
+  }
+
+  /**
+   * Starts `script` (sh) in `ns` with a private mount namespace whose /run is a fresh tmpfs,
+   * so daemons that insist on fixed paths under /run (dbus, avahi, cups) get their own.
+   * The script should end by exec-ing its long-running process; runInside() enters it.
+   */
+  startPrivate (name: string, ns: string, script: string): Proc {
+    return this.start(name, ns, 'unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', `mount -t tmpfs tmpfs /run\n${script}`])
+  }
+
+  /** Runs a command in the network and mount namespaces of a process from startPrivate(). */
+  runInside (p: Proc, cmd: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
+    if (p.child.pid === undefined || p.exitCode !== null) return Promise.resolve({ code: 1, stdout: '', stderr: `${p.name} is not running: ${p.output.slice(-400)}` })
+    return runBounded('nsenter', ['-t', String(p.child.pid), '-m', '-n', cmd, ...args], timeoutMs)
   }
 
   /** Starts a long-running process inside `ns`; `ip netns exec` execs, so the PID is the process. */

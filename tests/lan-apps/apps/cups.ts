@@ -1,0 +1,50 @@
+/**
+ * CUPS on one host: a shared raw queue published over DNS-SD by cupsd through avahi, whose
+ * backend writes each job's bytes to `jobsDir` (job-N.prn). Own configuration, spool, state
+ * and ServerBin (the system's filters plus the capture backend); nothing of the host's.
+ */
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Proc, Topology } from '../../support/netns.js'
+import { waitFor } from '../../support/wait.js'
+import { avahiStart } from './avahi.js'
+
+const SYSTEM_SERVERBIN = '/usr/lib/cups'
+
+/** CUPS backend: DEVICE_URI capture:/dir. Mode 0700, so cupsd runs it as root (CUPS backend(7)). */
+const CAPTURE_BACKEND = `#!/bin/sh
+[ $# -eq 0 ] && { echo 'direct capture "Unknown" "overlan test capture"'; exit 0; }
+dir=\${DEVICE_URI#capture:}
+if [ -n "$6" ]; then cat "$6"; else cat; fi > "$dir/.job-$1" && mv "$dir/.job-$1" "$dir/job-$1.prn"
+`
+
+export interface PrintServer { proc: Proc, jobsDir: string, queue: string }
+
+export const startPrintServer = async (topo: Topology, ns: string, dir: string, o: { address: string, hostName: string, queue: string, description: string }): Promise<PrintServer> => {
+  for (const d of ['etc', 'spool', 'cache', 'state', 'tmp', 'log', 'jobs', 'serverbin/backend']) mkdirSync(join(dir, d), { recursive: true })
+  for (const d of ['filter', 'daemon', 'cgi-bin', 'monitor', 'notifier', 'driver']) symlinkSync(join(SYSTEM_SERVERBIN, d), join(dir, 'serverbin', d))
+  writeFileSync(join(dir, 'serverbin/backend/capture'), CAPTURE_BACKEND)
+  chmodSync(join(dir, 'serverbin/backend/capture'), 0o700)
+  writeFileSync(join(dir, 'cupsd.conf'), `Listen ${o.address}:631
+Listen /run/cups/cups.sock
+ServerAlias *
+Browsing On
+BrowseLocalProtocols dnssd
+DefaultShared Yes
+WebInterface No
+LogLevel info
+<Location />
+  Order allow,deny
+  Allow all
+</Location>
+`)
+  writeFileSync(join(dir, 'cups-files.conf'), ['ServerRoot etc', 'RequestRoot spool', 'CacheDir cache', 'StateDir state', 'TempDir tmp', 'ServerBin serverbin',
+    'ErrorLog log/error_log', 'AccessLog log/access_log', 'PageLog log/page_log'].map(l => l.replace(/ (\S+)$/, ` ${dir}/$1`)).join('\n') + '\n')
+  const proc = topo.startPrivate(`cupsd-${o.hostName}`, ns, `${avahiStart(dir, o.hostName)}
+mkdir -p /run/cups
+exec cupsd -f -c ${join(dir, 'cupsd.conf')} -s ${join(dir, 'cups-files.conf')}`)
+  await waitFor('cupsd to run', async () => (await topo.runInside(proc, 'lpstat', ['-r'])).stdout.includes('scheduler is running'), 15_000)
+  const add = await topo.runInside(proc, 'lpadmin', ['-p', o.queue, '-D', o.description, '-v', `capture:${join(dir, 'jobs')}`, '-E', '-o', 'printer-is-shared=true'])
+  if (add.code !== 0) throw new Error(`lpadmin: ${add.stderr}`)
+  return { proc, jobsDir: join(dir, 'jobs'), queue: o.queue }
+}
