@@ -116,7 +116,7 @@ export const DEFAULT_SUBNET = '10.77.0.0/24'
 export const DEFAULT_MTU = 1400
 export const DEFAULT_MAX_PEERS = 64
 /** Small on purpose: a queue that drops beats one that delays (TCP-in-TCP, see README). */
-export const DEFAULT_SEND_QUEUE_KIB = 512
+export const DEFAULT_SEND_QUEUE_KIB = 128
 
 export const defaultHubStateDir = (): string =>
   process.getuid?.() === 0 ? '/var/lib/overlan/hub' : join(homedir(), '.local', 'state', 'overlan', 'hub')

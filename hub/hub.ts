@@ -28,6 +28,7 @@ import { Session } from './session.js'
 import type { HubSettings, RoomSettings } from './config.js'
 import { loadTlsMaterial, type TlsMaterial } from './self-signed-cert.js'
 import { hubStatus, type HubStatus } from './status.js'
+import { limitTcpQueues } from '../core/tcp-queues.js'
 
 export interface HubDeps {
   log: Logger
@@ -95,7 +96,10 @@ export class Hub {
       // Pick overlan.1, or any overlan.N so a peer of another version gets a PROTOCOL_VERSION error.
       handleProtocols: (protocols) => protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : [...protocols].find(p => p.startsWith('overlan.')) ?? false
     })
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { this.handleUpgrade(req, socket, head) })
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      limitTcpQueues(socket)
+      this.handleUpgrade(req, socket, head)
+    })
     this.server.on('clientError', (_err, socket) => { socket.destroy() })
 
     const port = await new Promise<number>((resolve, reject) => {

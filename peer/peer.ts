@@ -28,9 +28,10 @@ import { parseIpv4 } from '../core/ipv4.js'
 import { FramePath, type ClassCounters } from './frame-path.js'
 import type { HostOs, TapDevice } from './os/host-os.js'
 import type { PeerSettings } from './config.js'
+import { limitTcpQueues } from '../core/tcp-queues.js'
 
 /** Unsent bytes allowed in the WebSocket before TAP frames are dropped (latency over depth). */
-export const SEND_HIGH_WATER_BYTES = 256 * 1024
+export const SEND_HIGH_WATER_BYTES = 64 * 1024
 const KEEPALIVE_CHECK_MS = 5_000
 const SOFTWARE = 'overlan-peer/0.1'
 
@@ -241,6 +242,7 @@ export class Peer {
     })
     this.ws = ws
     ws.on('open', () => {
+      limitTcpQueues((ws as unknown as { _socket: unknown })._socket)
       this.lastRx = this.now()
       this.send({
         type: 'hello',

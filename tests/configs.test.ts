@@ -11,7 +11,7 @@ const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
 
 test('configs/hub.yaml is valid', t => {
   const s = resolveHubSettings(loadConfigFile(join(ROOT, 'configs/hub.yaml'), HubFileSchema), {})
-  t.like(s, { listenPort: 443, autoCreateRooms: true, keepaliveTimeoutMs: 20_000, sendQueueBytes: 512 * 1024 })
+  t.like(s, { listenPort: 443, autoCreateRooms: true, keepaliveTimeoutMs: 20_000, sendQueueBytes: 128 * 1024 })
   t.is(s.rooms.get('friday')?.maxPeers, 16)
   t.deepEqual(s.rooms.get('friday')?.storm, { broadcastPps: 1000, multicastPps: 5000, unknownUnicastPps: 2000, discoveryPps: 4000, burstS: 2 })
   t.like(s.rooms.get('friday'), { arpSuppression: true, snooping: true, querier: true, queryIntervalMs: 125_000 })

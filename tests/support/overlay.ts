@@ -26,6 +26,8 @@ export class Overlay {
   readonly topo: Topology
   hub: Proc | null = null
   readonly peers = new Map<string, Proc>()
+  /** false: the hub runs with --no-tls and peers join over ws:// (benchmarks compare both). */
+  tls = true
 
   constructor (tag: string) {
     this.topo = new Topology(tag)
@@ -41,15 +43,15 @@ export class Overlay {
   get caFile (): string { return join(this.topo.dir, 'hub/tls/hub-cert.pem') }
 
   async startHub (extra: string[] = []): Promise<Proc> {
-    this.hub = this.topo.start('hub', this.topo.hubNs, 'node', [HUB, '--listen', '0.0.0.0:443', '--state', join(this.topo.dir, 'hub'), '--token', TOKEN, ...extra])
+    this.hub = this.topo.start('hub', this.topo.hubNs, 'node', [HUB, '--listen', '0.0.0.0:443', '--state', join(this.topo.dir, 'hub'), '--token', TOKEN, ...(this.tls ? [] : ['--no-tls']), ...extra])
     await waitForOutput(this.hub, /peer join --hub/)
     return this.hub
   }
 
   async startPeer (name: string, room: string, extra: string[] = []): Promise<Proc> {
     const h = this.topo.host(name)
-    const p = this.topo.start(name, h.ns, 'node', [PEER, 'join', '--hub', `wss://${h.hubIp}`, '--room', room, '--token', TOKEN,
-      '--ca', this.caFile, '--name', name, '--state', join(this.topo.dir, name), '--config', join(this.topo.dir, 'peer.yaml'), ...extra])
+    const p = this.topo.start(name, h.ns, 'node', [PEER, 'join', '--hub', this.tls ? `wss://${h.hubIp}` : `ws://${h.hubIp}:443`, '--room', room, '--token', TOKEN,
+      ...(this.tls ? ['--ca', this.caFile] : []), '--name', name, '--state', join(this.topo.dir, name), '--config', join(this.topo.dir, 'peer.yaml'), ...extra])
     this.peers.set(name, p)
     await waitForOutput(p, /joined room/)
     return p

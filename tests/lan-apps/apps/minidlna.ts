@@ -11,6 +11,7 @@ export const MINIDLNAD = '/usr/sbin/minidlnad'
 /** What a DLNA player does: M-SEARCH, description, browse, stream (see the file). */
 export const DLNA_CLIENT = join(ROOT, 'tests/support/dlna-client.mjs')
 
+/** Serves `dir`/media (indexed once at start: put files there first). */
 export const startMediaServer = (topo: Topology, ns: string, dir: string, friendlyName: string): { proc: Proc, mediaDir: string } => {
   for (const d of ['media', 'db', 'log']) mkdirSync(join(dir, d), { recursive: true })
   writeFileSync(join(dir, 'minidlna.conf'), `media_dir=A,${dir}/media

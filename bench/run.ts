@@ -1,0 +1,120 @@
+/**
+ * `npm run bench` — overlan against OpenVPN and a Linux bridge, side by side in interleaved
+ * rounds, plus forwarding micro-benchmarks and the hub scale benchmark. Prints a table and
+ * writes it (Markdown and JSON) to bench/results/ with the date, versions and machine.
+ *   npm run bench [-- --rounds 3] [--only net,micro,scale] [--tcp-seconds 10] [--peers 1000] [--rooms 100]
+ * Needs root for the network part (namespaces, TAP devices) and iperf3 + openvpn.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { runMicro, type MicroResult } from './micro.js'
+import { makePki, measureVariant, VARIANTS, type NetResult, type Variant } from './net.js'
+import { runScale, type ScaleResult } from './scale.js'
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
+const { values: v } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string', default: 'net,micro,scale' },
+    'tcp-seconds': { type: 'string', default: '10' },
+    peers: { type: 'string', default: '1000' },
+    rooms: { type: 'string', default: '100' }
+  }
+})
+const parts = new Set(v.only.split(','))
+const rounds = Number(v.rounds)
+const tcpSeconds = Number(v['tcp-seconds'])
+
+const version = (cmd: string, args: string[], re: RegExp): string => {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' })
+  return re.exec(`${r.stdout}${r.stderr}`)?.[1] ?? 'not installed'
+}
+const machine = {
+  date: new Date().toISOString(),
+  commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim(),
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+  kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+  node: process.version,
+  openvpn: version('openvpn', ['--version'], /^OpenVPN (\S+)/m),
+  iperf3: version('iperf3', ['--version'], /^iperf (\S+)/m),
+  ws: JSON.parse(readFileSync(join(ROOT, 'node_modules/ws/package.json'), 'utf8')).version as string
+}
+
+const median = (xs: number[]): number => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
+const f = (x: number | null, d = 1): string => x === null || !Number.isFinite(x) ? '–' : x.toFixed(d)
+
+const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {
+  if (process.getuid?.() !== 0) throw new Error('the network benchmark needs root (namespaces, TAP devices)')
+  for (const c of ['iperf3', 'openvpn', 'openssl', 'ip']) if (spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0) throw new Error(`${c} is not installed (apt-get install iperf3 openvpn openssl iproute2)`)
+  const pki = mkdtempSync(join(tmpdir(), 'overlan-bench-pki-'))
+  const all: NetResult[][] = []
+  try {
+    makePki(pki)
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order every round so no variant always runs first (or after the same one).
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!)
+      const results: NetResult[] = []
+      for (const variant of order) {
+        const r = await measureVariant(variant, pki, tcpSeconds)
+        results.push(r)
+        console.log(`round ${round + 1}/${rounds} ${variant.padEnd(12)} TCP ${f(r.tcpMbit, 0)} Mbit/s, RTT ${f(r.rttIdleMs, 3)} ms (p99 ${f(r.rttIdleP99Ms, 3)}), loaded ${f(r.rttLoadMs, 2)} ms, UDP ${f(r.udpKpps, 1)} kpps, hub ${f(r.hubUsPerFrame)} µs/frame, peer ${f(r.peerUsPerFrame)} µs/frame, retr ${r.retransmits}`)
+      }
+      all.push(results)
+    }
+  } finally {
+    rmSync(pki, { recursive: true, force: true })
+  }
+  return { rounds: all, table: netTable(all) }
+}
+
+/** Medians over rounds; ratios are per round against OpenVPN of the same round, then the median. */
+const netTable = (all: NetResult[][]): string => {
+  const of = (v: Variant): NetResult[] => all.map(r => r.find(x => x.variant === v)!)
+  const ratio = (v: Variant, key: keyof NetResult): number => median(all.map(r => (r.find(x => x.variant === v)![key] as number) / (r.find(x => x.variant === 'openvpn')![key] as number)))
+  const rows = VARIANTS.map(variant => {
+    const rs = of(variant)
+    const m = (key: keyof NetResult): number => median(rs.map(r => r[key] as number))
+    const range = (key: keyof NetResult, d: number): string => `${f(Math.min(...rs.map(r => r[key] as number)), d)}–${f(Math.max(...rs.map(r => r[key] as number)), d)}`
+    return `| ${variant} | ${f(m('tcpMbit'), 0)} (${range('tcpMbit', 0)}) | ${f(ratio(variant, 'tcpMbit'), 2)} | ${f(m('rttIdleMs'), 3)} / ${f(m('rttIdleP99Ms'), 3)} | ${f(ratio(variant, 'rttIdleMs'), 2)} | ${f(m('rttLoadMs'), 2)} | ${f(ratio(variant, 'rttLoadMs'), 2)} | ${f(m('udpKpps'), 1)} | ${f(ratio(variant, 'udpKpps'), 2)} | ${f(rs[0]!.hubUsPerFrame === null ? null : m('hubUsPerFrame'))} / ${f(rs[0]!.peerUsPerFrame === null ? null : m('peerUsPerFrame'))} | ${f(m('retransmits'), 0)} |`
+  })
+  return [
+    `Network, ${all.length} interleaved round(s); median (min–max); ×ovpn = median of per-round ratios to OpenVPN.`,
+    '',
+    '| variant | TCP Mbit/s | ×ovpn | RTT idle median / p99 ms | ×ovpn | RTT under TCP load ms | ×ovpn | UDP 64 B kpps | ×ovpn | CPU µs/frame hub / peer | TCP retransmits |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows
+  ].join('\n')
+}
+
+const microTable = (m: MicroResult[]): string => ['Forwarding path, in process (Room.forward, no I/O):', '', '| case | ns per frame | frames/s |', '|---|---|---|',
+  ...m.map(r => `| ${r.name} | ${r.nsPerFrame} | ${(r.framesPerS / 1e6).toFixed(2)} M |`)].join('\n')
+
+const scaleTable = (s: ScaleResult): string => [
+  `Hub scale: ${s.peers} simulated peers (real wss, no TAP) in ${s.rooms} rooms on one hub process.`, '',
+  '| measure | value |', '|---|---|',
+  `| hub RSS before the peers | ${s.rssBaseMiB.toFixed(1)} MiB |`,
+  `| RSS per connected idle peer | ${s.rssPerPeerKiB.toFixed(1)} KiB |`,
+  `| all ${s.peers} joined (50 at a time) | ${s.connectAllS.toFixed(1)} s |`,
+  `| join latency with ${s.peers} connected (TLS + hello → welcome), median / p99 | ${s.joinMedianMs.toFixed(1)} / ${s.joinP99Ms.toFixed(1)} ms |`,
+  ...s.forward.map(x => `| forwarding at saturation, ${x.name} | ${(x.framesPerS / 1000).toFixed(0)} k frames/s, ${x.hubUsPerFrame.toFixed(2)} µs hub CPU per frame (hub at ${x.hubCpuPercent.toFixed(0)} % of a core) |`)
+].join('\n')
+
+const sections: string[] = []
+const json: Record<string, unknown> = { machine }
+if (parts.has('net')) { const n = await runNet(); json.net = n.rounds; sections.push(n.table) }
+if (parts.has('micro')) { const m = runMicro(); json.micro = m; sections.push(microTable(m)) }
+if (parts.has('scale')) { const s = await runScale(Number(v.peers), Number(v.rooms), console.log); json.scale = s; sections.push(scaleTable(s)) }
+
+const header = `# overlan bench — ${machine.date}\n\ncommit ${machine.commit} · ${machine.cpu} · kernel ${machine.kernel} · Node ${machine.node} · ws ${machine.ws} · OpenVPN ${machine.openvpn} · iperf3 ${machine.iperf3}\n`
+const report = `${header}\n${sections.join('\n\n')}\n`
+console.log(`\n${report}`)
+const dir = join(ROOT, 'bench/results')
+mkdirSync(dir, { recursive: true })
+const stamp = machine.date.replace(/:\d\d\.\d+Z$/, '').replace(/[:T]/g, '-')
+writeFileSync(join(dir, `${stamp}.md`), report)
+writeFileSync(join(dir, `${stamp}.json`), JSON.stringify(json, null, 2) + '\n')
+console.log(`written: bench/results/${stamp}.md and .json`)
