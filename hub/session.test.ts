@@ -1,7 +1,7 @@
 import test from 'ava'
 import type { WebSocket } from 'ws'
 import { countFrames, decodeBatch, encodeBatch } from '../core/protocol.js'
-import { Session } from './session.js'
+import { IMPAIRMENT_HOLD_BYTES, Session } from './session.js'
 import { Impairment } from './impairment.js'
 import { waitFor } from '../tests/support/wait.js'
 
@@ -70,13 +70,13 @@ test('impairment: each frame may be lost (counted), the rest is held back by the
   t.deepEqual(decodeBatch(sent[0]!), [Buffer.alloc(60, 2), Buffer.alloc(60, 4)])
 })
 
-test('impairment: the delayed bytes are bounded by the send queue', t => {
+test('impairment: the delayed bytes are bounded (IMPAIRMENT_HOLD_BYTES)', t => {
   const { ws, sent } = fakeWs()
   const s = new Session(1, ws, 'test', 0, 1000)
   s.impairment = new Impairment({ delayMs: 10_000, jitterMs: 0, lossPercent: 0 })
-  const batch = encodeBatch([Buffer.alloc(600)])
-  s.sendBatch(batch, 1)
-  s.sendBatch(batch, 1)
-  t.is(s.counters.drops.queue_full, 1, 'the second would exceed 1000 held-back bytes')
+  const batch = encodeBatch([Buffer.alloc(60_000)])
+  const fit = Math.floor(IMPAIRMENT_HOLD_BYTES / batch.length)
+  for (let i = 0; i <= fit; i++) s.sendBatch(batch, 1)
+  t.is(s.counters.drops.queue_full, 1, `only ${fit} batches fit in the hold-back limit`)
   t.is(sent.length, 0)
 })

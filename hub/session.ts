@@ -14,6 +14,11 @@ export type SessionDropReason = 'queue_full' | 'bad_batch' | 'before_welcome' | 
 /** Per-destination batch being assembled from frames of a mixed incoming batch. */
 const OUT_SLAB_BYTES = 256 * 1024
 const OUT_FLUSH_BYTES = 64 * 1024
+/**
+ * Bytes an impaired port may hold back for its delay, like netem's 1000-packet limit: the
+ * send queue is kept short for latency, but 40 ms of delay at 100 Mbit/s is already 500 KiB.
+ */
+export const IMPAIRMENT_HOLD_BYTES = 2 * 1024 * 1024
 
 export class SessionCounters {
   rxFrames = 0
@@ -44,7 +49,7 @@ export class Session {
 
   // set by the room (config or admin API); null = a perfect link
   impairment: Impairment | null = null
-  /** Bytes held back by the impairment delay (bounded by sendQueueBytes). */
+  /** Bytes held back by the impairment delay (bounded by IMPAIRMENT_HOLD_BYTES). */
   private delayedBytes = 0
 
   // owned by the hub's receive path
@@ -95,7 +100,7 @@ export class Session {
     }
     if (kept.length === 0) return
     const out = Buffer.concat(kept)
-    if (this.delayedBytes + out.length > this.sendQueueBytes) { this.counters.drops.queue_full += kept.length; return }
+    if (this.delayedBytes + out.length > Math.max(this.sendQueueBytes, IMPAIRMENT_HOLD_BYTES)) { this.counters.drops.queue_full += kept.length; return }
     const delay = imp.delay()
     if (delay === 0) { this.sendNow(out, kept.length); return }
     this.delayedBytes += out.length
