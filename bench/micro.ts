@@ -11,11 +11,11 @@ import { encodeBatch } from '../core/protocol.js'
 import { resolveHubSettings } from '../hub/config.js'
 import { Room } from '../hub/room.js'
 import { Session } from '../hub/session.js'
+import { BROADCAST, ethFrame, udp4Frame } from '../tests/support/frames.js'
 
 export interface MicroResult { name: string, nsPerFrame: number, framesPerS: number }
 
 const macOf = (i: number): string => `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
-const macBytes = (i: number): Buffer => Buffer.from(macOf(i).split(':').map(h => parseInt(h, 16)))
 
 /** A counting stand-in for ws: always open, never backed up. */
 class NullSocket { readyState = 1; bufferedAmount = 0; sent = 0; send (): void { this.sent++ } }
@@ -33,16 +33,9 @@ const room = (ports: number): { room: Room, sessions: Session[] } => {
   return { room: r, sessions }
 }
 
-/** An IPv4/UDP-looking frame of `len` bytes from MAC src to MAC dst (no checksum needed to switch). */
-const frame = (dst: Buffer, src: Buffer, len: number): Buffer => {
-  const f = Buffer.alloc(len)
-  dst.copy(f, 0); src.copy(f, 6)
-  f.writeUInt16BE(0x0800, 12)
-  f[14] = 0x45; f.writeUInt16BE(len - 14, 16); f[22] = 64; f[23] = 17
-  f.writeUInt32BE(0x0a4d0001, 26); f.writeUInt32BE(0x0a4d0002, 30)
-  f.writeUInt16BE(40000, 34); f.writeUInt16BE(5001, 36); f.writeUInt16BE(len - 34, 38)
-  return f
-}
+/** A UDP frame of `len` bytes on the wire from port `src` to port `dst` (14 + 20 + 8 header bytes). */
+const frame = (dst: number, src: number, len: number): Buffer =>
+  udp4Frame(macOf(dst), macOf(src), `10.77.0.${src}`, `10.77.0.${dst}`, 40000, 5001, Buffer.alloc(Math.max(0, len - 42)))
 
 /** A benchmark that forwards nothing (a drop rule firing) would measure the wrong thing. */
 const mustHaveSent = (s: Session, what: string): void => {
@@ -71,19 +64,17 @@ export const runMicro = (): MicroResult[] => {
     const { room: r, sessions } = room(2)
     const [a, b] = sessions as [Session, Session]
     // Both learned: each has sent one frame.
-    r.forward(b, encodeBatch([frame(macBytes(1), macBytes(2), 60)]), 0)
+    r.forward(b, encodeBatch([frame(1, 2, 60)]), 0)
     const full = r.settings.mtu + 14
-    const one = encodeBatch([frame(macBytes(2), macBytes(1), full)])
+    const one = encodeBatch([frame(2, 1, full)])
     out.push(measure('unicast, 1 frame per message', 1, () => r.forward(a, one, 1)))
-    const batch = encodeBatch(Array.from({ length: 32 }, () => frame(macBytes(2), macBytes(1), full)))
+    const batch = encodeBatch(Array.from({ length: 32 }, () => frame(2, 1, full)))
     out.push(measure('unicast, 32 frames per message', 32, () => r.forward(a, batch, 1)))
     mustHaveSent(b, 'unicast')
   }
   for (const n of [8, 32, 128]) {
     const { room: r, sessions } = room(n)
-    const arp = Buffer.alloc(60)
-    Buffer.alloc(6, 0xff).copy(arp, 0); macBytes(1).copy(arp, 6); arp.writeUInt16BE(0x88b5, 12)
-    const msg = encodeBatch([arp])
+    const msg = encodeBatch([ethFrame(BROADCAST, macOf(1))])
     out.push(measure(`broadcast to ${n} ports`, 1, () => r.forward(sessions[0]!, msg, 1)))
     mustHaveSent(sessions[n - 1]!, `broadcast to ${n}`)
   }

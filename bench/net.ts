@@ -11,11 +11,12 @@
  * packets/s delivered (iperf3 -u -l 64 -b 0).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Topology, waitForOutput, type Proc } from '../tests/support/netns.js'
 import { Overlay } from '../tests/support/overlay.js'
 import { waitFor } from '../tests/support/wait.js'
+import { cpuUs, median, quantile } from './stats.js'
 
 export const VARIANTS = ['bridge', 'openvpn', 'overlan-wss', 'overlan-ws'] as const
 export type Variant = typeof VARIANTS[number]
@@ -42,13 +43,6 @@ interface Running {
   stop: () => Promise<void>
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
-const quantile = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]! }
-const cpuUs = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) * 10_000
-}
 const sh = (args: string[]): string => execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] })
 
 /** An EC P-256 PKI for OpenVPN (CA, server, two clients), made once per run with openssl. */

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util'
 import { runMicro, type MicroResult } from './micro.js'
 import { makePki, measureVariant, VARIANTS, type NetResult, type Variant } from './net.js'
 import { runScale, type ScaleResult } from './scale.js'
+import { median } from './stats.js'
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
 const { values: v } = parseArgs({
@@ -44,7 +45,6 @@ const machine = {
   ws: JSON.parse(readFileSync(join(ROOT, 'node_modules/ws/package.json'), 'utf8')).version as string
 }
 
-const median = (xs: number[]): number => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
 const f = (x: number | null, d = 1): string => x === null || !Number.isFinite(x) ? '–' : x.toFixed(d)
 
 const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {

@@ -14,6 +14,9 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { SUBPROTOCOL, encodeBatch, type WelcomeMessage } from '../core/protocol.js'
+import { udp4Frame } from '../tests/support/frames.js'
+import { waitFor } from '../tests/support/wait.js'
+import { cpuUs, quantile } from './stats.js'
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
 const TOKEN = 'bench-scale-token'
@@ -31,13 +34,7 @@ export interface ScaleResult {
 
 const freePort = (): Promise<number> => new Promise(r => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)) }) })
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
-/** utime + stime of a process in µs (clock ticks of 10 ms on Linux). */
-const cpuUs = (pid: number): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) * 10_000
-}
 const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, ms))
-const quantile = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]! }
 
 interface SimPeer { ws: WebSocket, welcome: WelcomeMessage, received: number, joinMs: number }
 
@@ -61,18 +58,13 @@ const join_ = (url: string, room: string, name: string): Promise<SimPeer> => new
 /** Frames in a batch (u16 length prefixes); the hub only ever sends well-formed batches. */
 const countFramesFast = (b: Buffer): number => { let n = 0; for (let off = 0; off + 2 <= b.length; off += 2 + b.readUInt16BE(off)) n++; return n }
 
-const macBytes = (mac: string): Buffer => Buffer.from(mac.split(':').map(h => parseInt(h, 16)))
-const udpFrame = (dst: string, src: string, len: number): Buffer => {
-  const f = Buffer.alloc(len)
-  macBytes(dst).copy(f, 0); macBytes(src).copy(f, 6)
-  f.writeUInt16BE(0x0800, 12); f[14] = 0x45; f.writeUInt16BE(len - 14, 16); f[22] = 64; f[23] = 17
-  f.writeUInt16BE(40000, 34); f.writeUInt16BE(5001, 36); f.writeUInt16BE(len - 34, 38)
-  return f
-}
+/** A UDP frame of `len` bytes on the wire from `a` to `b` (14 + 20 + 8 header bytes). */
+const udpFrame = (b: WelcomeMessage, a: WelcomeMessage, len: number): Buffer =>
+  udp4Frame(b.mac, a.mac, a.ip, b.ip, 40000, 5001, Buffer.alloc(len - 42))
 
 /** Senders push `msg` as fast as their socket drains, for `ms`; returns frames delivered/s and hub CPU. */
 const saturate = async (hubPid: number, pairs: Array<[SimPeer, SimPeer]>, framesPerMsg: number, frameLen: number, ms: number): Promise<{ framesPerS: number, hubUsPerFrame: number, hubCpuPercent: number }> => {
-  const msgs = pairs.map(([a, b]) => encodeBatch(Array.from({ length: framesPerMsg }, () => udpFrame(b.welcome.mac, a.welcome.mac, frameLen))))
+  const msgs = pairs.map(([a, b]) => encodeBatch(Array.from({ length: framesPerMsg }, () => udpFrame(b.welcome, a.welcome, frameLen))))
   for (const [, b] of pairs) b.received = 0
   let running = true
   const pump = (ws: WebSocket, msg: Buffer): void => {
@@ -90,7 +82,7 @@ const saturate = async (hubPid: number, pairs: Array<[SimPeer, SimPeer]>, frames
   const r1 = pairs.reduce((n, [, b]) => n + b.received, 0)
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   running = false
-  await sleep(300)
+  await waitFor('the senders to drain', () => pairs.every(([a]) => a.ws.bufferedAmount === 0), 10_000, 20)
   const frames = r1 - r0
   return { framesPerS: Math.round(frames / seconds), hubUsPerFrame: frames > 0 ? (c1 - c0) / frames : NaN, hubCpuPercent: (c1 - c0) / 1e6 / seconds * 100 }
 }
@@ -104,8 +96,7 @@ export const runScale = async (peers = 1000, rooms = 100, log: (s: string) => vo
     hub = spawn(process.execPath, [join(ROOT, 'dist/hub/cli.js'), '--listen', `127.0.0.1:${port}`, '--state', dir, '--token', TOKEN, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     hub.stdout!.on('data', (d: Buffer) => { out += d.toString() })
-    for (let i = 0; i < 200 && !out.includes('peer join --hub'); i++) await sleep(50)
-    if (!out.includes('peer join --hub')) throw new Error(`hub did not start: ${out}`)
+    await waitFor('the hub to start', () => out.includes('peer join --hub'), 10_000, 50)
     const url = `wss://127.0.0.1:${port}`
     // One peer first, so the baseline includes TLS and room machinery already loaded.
     sims.push(await join_(url, 'warmup', 'warmup'))

@@ -22,7 +22,8 @@ const missing = (cmds: string[]): string[] => cmds.filter(c => spawnSync('sh', [
 
 /** Registers a serial scenario file: one overlay for all its tests. Returns the overlay and a `serial` test function. */
 export const scenario = (tag: string, options: ScenarioOptions): { o: Overlay, serial: typeof test.serial, ns: (peer: string) => string, ip: Record<string, string> } => {
-  const why = netnsUnavailable(['ip']) ?? (missing(options.needs).length > 0 ? `not installed: ${missing(options.needs).join(', ')} (see README "LAN application scenarios")` : null)
+  const absent = missing(options.needs)
+  const why = netnsUnavailable(['ip']) ?? (absent.length > 0 ? `not installed: ${absent.join(', ')} (see README "LAN application scenarios")` : null)
   const o = new Overlay(tag)
   const ip: Record<string, string> = {}
   if (why !== null) {

@@ -38,8 +38,9 @@ LogLevel info
   Allow all
 </Location>
 `)
-  writeFileSync(join(dir, 'cups-files.conf'), ['ServerRoot etc', 'RequestRoot spool', 'CacheDir cache', 'StateDir state', 'TempDir tmp', 'ServerBin serverbin',
-    'ErrorLog log/error_log', 'AccessLog log/access_log', 'PageLog log/page_log'].map(l => l.replace(/ (\S+)$/, ` ${dir}/$1`)).join('\n') + '\n')
+  const files = { ServerRoot: 'etc', RequestRoot: 'spool', CacheDir: 'cache', StateDir: 'state', TempDir: 'tmp', ServerBin: 'serverbin',
+    ErrorLog: 'log/error_log', AccessLog: 'log/access_log', PageLog: 'log/page_log' }
+  writeFileSync(join(dir, 'cups-files.conf'), Object.entries(files).map(([key, path]) => `${key} ${join(dir, path)}\n`).join(''))
   const proc = topo.startPrivate(`cupsd-${o.hostName}`, ns, `${avahiStart(dir, o.hostName)}
 mkdir -p /run/cups
 exec cupsd -f -c ${join(dir, 'cupsd.conf')} -s ${join(dir, 'cups-files.conf')}`)
