@@ -3,7 +3,7 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createSelfSignedCert, loadTlsMaterial } from './self-signed-cert.js'
+import { createSelfSignedCert, derInteger, loadTlsMaterial } from './self-signed-cert.js'
 
 test('generated certificate is valid X.509 v3, self-signed, with SANs', t => {
   const now = new Date('2026-11-23T00:00:00Z')
@@ -36,4 +36,14 @@ test('the hub keeps its generated certificate across restarts', t => {
 test('unreadable TLS files are TLS_MATERIAL errors', t => {
   const e = t.throws(() => loadTlsMaterial({ certFile: '/nonexistent.pem', keyFile: '/nonexistent.key', stateDir: '/tmp', names: [], now: new Date() }))
   t.is((e as { code?: string }).code, 'TLS_MATERIAL')
+})
+
+test('DER integers are minimal: a random serial starting with 0x00 made an invalid certificate 1 time in 256', t => {
+  const hex = (b: number[]): string => derInteger(Buffer.from(b)).toString('hex')
+  t.is(hex([0x00, 0x05]), '020105', 'redundant leading zero dropped')
+  t.is(hex([0x00, 0x00, 0x7f]), '02017f')
+  t.is(hex([0x00, 0x80]), '02020080', 'the zero before a high bit stays')
+  t.is(hex([0x80]), '02020080', 'a zero is added before a high bit')
+  t.is(hex([0x00, 0x00]), '020100')
+  t.is(hex([0x02]), '020102')
 })

@@ -20,7 +20,16 @@ const tlv = (tag: number, body: Buffer): Buffer => {
 }
 const seq = (...items: Buffer[]): Buffer => tlv(0x30, Buffer.concat(items))
 const set = (...items: Buffer[]): Buffer => tlv(0x31, Buffer.concat(items))
-const int = (b: Buffer): Buffer => tlv(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b)
+/**
+ * A non-negative DER INTEGER from big-endian bytes: minimal, as DER requires (X.690 §8.3.2) —
+ * no redundant leading zero bytes, and one zero byte before a set high bit.
+ */
+export const derInteger = (b: Buffer): Buffer => {
+  let start = 0
+  while (start < b.length - 1 && b[start] === 0 && (b[start + 1]! & 0x80) === 0) start++
+  const v = b.subarray(start)
+  return tlv(0x02, v.length === 0 ? Buffer.from([0]) : v[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v)
+}
 const oid = (dotted: string): Buffer => {
   const parts = dotted.split('.').map(Number)
   const out = [40 * parts[0]! + parts[1]!]
@@ -80,8 +89,8 @@ export const createSelfSignedCert = (o: SelfSignedOptions): { certPem: string, k
     seq(oid(OID_SAN), octets(seq(...sanEntries)))
   )
   const tbs = seq(
-    explicit(0, int(Buffer.from([2]))),
-    int(serial),
+    explicit(0, derInteger(Buffer.from([2]))),
+    derInteger(serial),
     alg,
     name,
     seq(utcTime(notBefore), utcTime(notAfter)),
