@@ -34,11 +34,14 @@ export class Proc {
   stderr = ''
   readonly exited: Promise<number>
   exitCode: number | null = null
+  /** The signal that ended the process (e.g. SIGSEGV), if one did. */
+  signal: NodeJS.Signals | null = null
 
   constructor (readonly name: string, readonly child: ChildProcess) {
     child.stdout?.on('data', (d: Buffer) => { this.stdout += d.toString() })
     child.stderr?.on('data', (d: Buffer) => { this.stderr += d.toString() })
     this.exited = new Promise(resolve => child.on('exit', (code, signal) => {
+      this.signal = signal
       this.exitCode = code ?? (signal !== null ? 128 : 1)
       resolve(this.exitCode)
     }))
