@@ -64,11 +64,22 @@ export class Fdb {
     return 'learned'
   }
 
-  /** Pins `mac` to `port` (a lease). Replaces any learned entry. */
-  setStatic (mac: number, port: number): void {
+  /**
+   * Pins `mac` to `port` (a lease). Replaces a learned entry; never another port's static
+   * entry (returns false, nothing changed): a lease is never moved by someone else's.
+   */
+  setStatic (mac: number, port: number): boolean {
+    const e = this.entries.get(mac)
+    if (e !== undefined && e.static && e.port !== port) return false
     this.remove(mac)
     this.entries.set(mac, { port, seen: 0, static: true })
     this.bump(port, 1)
+    return true
+  }
+
+  /** Port that owns `mac` (learned or static, aged or not), or -1. No expiry side effect. */
+  ownerOf (mac: number): number {
+    return this.entries.get(mac)?.port ?? -1
   }
 
   /** Port for `mac`, or -1 when unknown or expired (expired entries are removed here). */

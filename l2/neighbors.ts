@@ -4,8 +4,11 @@
  * EUI-64 link-local IPv6 address of the leased MAC) and never age; learned ones come from
  * ARP senders, gratuitous ARP, neighbour solicitations and advertisements, and age like
  * MAC entries. Learned bindings may move between ports; static ones may not be claimed.
+ * Learned bindings are bounded per port and per room (l2/limits.ts): a port that sends a
+ * new sender address per frame fills its own share, never the room's memory.
  */
 import { FDB_AGE_MS } from './fdb.js'
+import { DEFAULT_TABLE_LIMITS } from './limits.js'
 
 export interface Binding {
   mac: number
@@ -14,25 +17,47 @@ export interface Binding {
   static: boolean
 }
 
-export type BindResult = 'ok' | 'stolen'
+export type BindResult = 'ok' | 'stolen' | 'full'
 
 class Table<K> {
   readonly map = new Map<K, Binding>()
+  /** Learned (not static) bindings per port. */
+  private readonly perPort = new Map<number, number>()
+  private learned = 0
 
-  constructor (private readonly ageMs: number) {}
+  constructor (private readonly ageMs: number, private readonly perPortLimit: number, private readonly roomLimit: number) {}
+
+  get learnedCount (): number { return this.learned }
 
   setStatic (key: K, mac: number, port: number): void {
+    const b = this.map.get(key)
+    if (b !== undefined && !b.static) this.forget(key, b)
     this.map.set(key, { mac, port, seen: 0, static: true })
   }
 
-  /** Learns key -> mac on port, unless the key is statically bound to another port. */
+  /** Learns key -> mac on port, unless the key is statically bound to another port or a bound is reached. */
   learn (key: K, mac: number, port: number, now: number): BindResult {
     const b = this.map.get(key)
     if (b !== undefined && b.static) return b.port === port ? 'ok' : 'stolen'
-    if (b !== undefined) { b.mac = mac; b.port = port; b.seen = now; return 'ok' }
+    if (b !== undefined) {
+      if (b.port !== port) {
+        if (this.countFor(port) >= this.perPortLimit) return 'full'
+        this.bump(b.port, -1)
+        this.bump(port, 1)
+        b.port = port
+      }
+      b.mac = mac
+      b.seen = now
+      return 'ok'
+    }
+    if (this.countFor(port) >= this.perPortLimit || this.learned >= this.roomLimit) return 'full'
     this.map.set(key, { mac, port, seen: now, static: false })
+    this.bump(port, 1)
+    this.learned++
     return 'ok'
   }
+
+  countFor (port: number): number { return this.perPort.get(port) ?? 0 }
 
   /** Statically bound to a port other than `port`? */
   ownedByOther (key: K, port: number): boolean {
@@ -43,17 +68,36 @@ class Table<K> {
   lookup (key: K, now: number): Binding | undefined {
     const b = this.map.get(key)
     if (b === undefined) return undefined
-    if (!b.static && now - b.seen >= this.ageMs) { this.map.delete(key); return undefined }
+    if (!b.static && now - b.seen >= this.ageMs) { this.forget(key, b); return undefined }
     return b
   }
 
   removePort (port: number): void {
-    for (const [k, b] of this.map) if (b.port === port) this.map.delete(k)
+    for (const [k, b] of this.map) if (b.port === port) { if (b.static) this.map.delete(k); else this.forget(k, b) }
+    this.perPort.delete(port)
   }
 
   sweep (now: number): void {
-    for (const [k, b] of this.map) if (!b.static && now - b.seen >= this.ageMs) this.map.delete(k)
+    for (const [k, b] of this.map) if (!b.static && now - b.seen >= this.ageMs) this.forget(k, b)
   }
+
+  private forget (key: K, b: Binding): void {
+    this.map.delete(key)
+    this.bump(b.port, -1)
+    this.learned--
+  }
+
+  private bump (port: number, d: number): void {
+    const n = (this.perPort.get(port) ?? 0) + d
+    if (n <= 0) this.perPort.delete(port)
+    else this.perPort.set(port, n)
+  }
+}
+
+export interface NeighborLimits {
+  ageMs?: number
+  perPort?: number
+  perRoom?: number
 }
 
 export class NeighborTable {
@@ -62,9 +106,12 @@ export class NeighborTable {
   /** IPv6 address (hex string of its 16 bytes; built only for ND frames) -> binding. */
   readonly v6: Table<string>
 
-  constructor (ageMs = FDB_AGE_MS) {
-    this.v4 = new Table(ageMs)
-    this.v6 = new Table(ageMs)
+  constructor (limits: NeighborLimits = {}) {
+    const age = limits.ageMs ?? FDB_AGE_MS
+    const perPort = limits.perPort ?? DEFAULT_TABLE_LIMITS.bindingsPerPort
+    const perRoom = limits.perRoom ?? DEFAULT_TABLE_LIMITS.bindingsPerRoom
+    this.v4 = new Table(age, perPort, perRoom)
+    this.v6 = new Table(age, perPort, perRoom)
   }
 
   get size (): number { return this.v4.map.size + this.v6.map.size }

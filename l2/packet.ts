@@ -69,7 +69,9 @@ export const ICMPV6_NA = 136
 export const ICMPV6_REDIRECT = 137
 export const ICMPV6_MLD2_REPORT = 143
 
-export type PacketDropReason = 'bad_ipv4' | 'ttl_zero' | 'bad_ipv6' | 'bad_arp' | 'bad_l4'
+/** Malformed for its EtherType (see the rule at the top of this file). */
+export const PACKET_DROP_REASONS = ['bad_ipv4', 'ttl_zero', 'bad_ipv6', 'bad_arp', 'bad_l4'] as const
+export type PacketDropReason = typeof PACKET_DROP_REASONS[number]
 
 /** Scratch result of `inspect`; one per switch, overwritten by every frame. */
 export class FrameInfo {

@@ -1,30 +1,11 @@
 /** The LAN-aware rules of the switch: ARP/ND suppression and guard, IGMP/MLD snooping, storm control. */
 import test from 'ava'
-import { BROADCAST, icmpv6Frame, ipv4, ipv4Frame, ipv6Bytes, mac, udp4Frame } from '../tests/support/frames.js'
-import { ARP_REPLY, ARP_REQUEST, gratuitousArp, writeArpFrame } from './arp.js'
+import { BROADCAST, icmpv6Frame, ipv4, ipv6Bytes, mac, udp4Frame } from '../tests/support/frames.js'
+import { A, B, C, IP, arpRequest, decide, igmpV2, linkLocal, ndMsg, room } from '../tests/support/l2-fixtures.js'
+import { ARP_REPLY, gratuitousArp, writeArpFrame } from './arp.js'
 import { finishChecksum, ipv6PseudoSum, sum16 } from './checksum.js'
-import { MAC_BROADCAST } from './ethernet.js'
-import { ND_OPT_SOURCE_LLA, ND_OPT_TARGET_LLA, writeLinkLocalFromMac } from './ndp.js'
-import { DROP, FLOOD, L2Switch, MEMBERS, REPLY, type SwitchOptions } from './switch.js'
-
-const A = '02:00:00:00:00:0a'
-const B = '02:00:00:00:00:0b'
-const C = '02:00:00:00:00:0c'
-const IP = { A: '10.77.0.1', B: '10.77.0.2', C: '10.77.0.3' }
-
-const room = (o: Partial<SwitchOptions> = {}): L2Switch => {
-  const sw = new L2Switch({ mtu: 1400, ...o })
-  sw.addPort(1, mac(A), ipv4(IP.A))
-  sw.addPort(2, mac(B), ipv4(IP.B))
-  sw.addPort(3, mac(C), ipv4(IP.C))
-  return sw
-}
-const decide = (sw: L2Switch, f: Buffer, port: number, now = 0): number => sw.decide(f, 0, f.length, port, now)
-const arpRequest = (from: string, fromIp: string, forIp: string): Buffer => {
-  const f = Buffer.alloc(60)
-  writeArpFrame(f, 0, ARP_REQUEST, MAC_BROADCAST, mac(from), ipv4(fromIp), 0, ipv4(forIp))
-  return f
-}
+import { ND_OPT_SOURCE_LLA, ND_OPT_TARGET_LLA } from './ndp.js'
+import { DROP, FLOOD, MEMBERS, REPLY } from './switch.js'
 
 test('ARP suppression: a request for a leased address is answered by the switch, byte for byte', t => {
   const sw = room()
@@ -69,19 +50,6 @@ test('ARP guard: claiming another peer\'s leased address is dropped and counted'
   t.is(sw.replyFrame.readUIntBE(6, 6), mac(B), 'binding unchanged')
 })
 
-const linkLocal = (m: string): string => {
-  const b = Buffer.alloc(16); writeLinkLocalFromMac(b, 0, mac(m))
-  return b.toString('hex').match(/.{4}/g)!.join(':')
-}
-const ndMsg = (type: number, target: string, optType: number, optMac: string, flags = 0): Buffer => {
-  const m = Buffer.alloc(32)
-  m[0] = type
-  m[4] = flags
-  ipv6Bytes(target).copy(m, 8)
-  m[24] = optType; m[25] = 1; m.writeUIntBE(mac(optMac), 26, 6)
-  return m
-}
-
 test('ND suppression: an NS for a peer\'s link-local address is answered with a valid NA', t => {
   const sw = room()
   const ns = icmpv6Frame('33:33:ff:00:00:0b', A, linkLocal(A), 'ff02::1:ff00:b', ndMsg(135, linkLocal(B), ND_OPT_SOURCE_LLA, A))
@@ -118,11 +86,6 @@ test('ND: learned global addresses are answered; unknown ones flood', t => {
   t.is(decide(sw, icmpv6Frame('33:33:ff:00:00:0c', A, 'fd00::a', 'ff02::1:ff00:c', ndMsg(135, 'fd00::c', ND_OPT_SOURCE_LLA, A)), 1), FLOOD)
 })
 
-const igmpV2 = (from: string, fromIp: string, type: number, group: string): Buffer => {
-  const g = Buffer.alloc(8); g[0] = type; g.writeUInt32BE(ipv4(group), 4)
-  g.writeUInt16BE(finishChecksum(sum16(g, 0, 8)), 2)
-  return ipv4Frame('01:00:5e:00:00:16', from, fromIp, type === 0x17 ? '224.0.0.2' : group, 2, g, { ttl: 1, options: Buffer.from([0x94, 4, 0, 0]) })
-}
 const group = '239.1.2.3'
 const groupData = (from: string, fromIp: string): Buffer => udp4Frame('01:00:5e:01:02:03', from, fromIp, group, 5000, 5000)
 

@@ -19,12 +19,13 @@ import { ARP_OPER, ARP_REPLY, ARP_REQUEST, ARP_SHA, ARP_SPA, ARP_TPA, isEthernet
 import { ETH_DST, ETH_HEADER_LEN, ETH_SRC, isBroadcastAt, isGroupAt, macAt, maxFrameLenForMtu, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './ethernet.js'
 import { Fdb, type FdbOptions } from './fdb.js'
 import { GroupTable } from './groups.js'
+import { DEFAULT_TABLE_LIMITS, type TableLimits } from './limits.js'
 import { MSG_MALFORMED, MSG_REPORT, QUERY_INTERVAL_MS, igmpGeneralQuery, membershipIntervalMs, mldGeneralQuery, parseIgmp, parseMld } from './igmp.js'
 import { NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ND_OPT_SOURCE_LLA, ND_OPT_TARGET_LLA, ND_TARGET, isUnspecified, ndLinkLayerOption, writeLinkLocalFromMac, writeNeighborAdvert } from './ndp.js'
 import { NeighborTable, v6Key } from './neighbors.js'
 import {
   CLASS_ARP, CLASS_IGMP_MLD, CLASS_ND, CLASS_OTHER, FRAME_CLASS_COUNT, FrameInfo, ICMPV6_NA, ICMPV6_NS, IPV4_DST, IPV6_SRC,
-  PROTO_IGMP, inspect, isDiscoveryClass, type PacketDropReason
+  PACKET_DROP_REASONS, PROTO_IGMP, inspect, isDiscoveryClass
 } from './packet.js'
 import { DEFAULT_STORM_LIMITS, STORM_BROADCAST, STORM_DISCOVERY, STORM_MULTICAST, STORM_UNKNOWN_UNICAST, StormControl, type StormLimits } from './storm.js'
 
@@ -35,32 +36,35 @@ export const REPLY = -3
 /** Send to `members` (minus the ingress port). */
 export const MEMBERS = -4
 
-/** Why a frame was dropped; also the metric label. */
-export type DropReason =
-  | 'runt' // shorter than an Ethernet header
-  | 'oversize' // longer than MTU + header + VLAN tag
-  | 'src_group' // source MAC with the I/G bit set (IEEE 802 forbids it)
-  | 'src_zero' // all-zero source MAC
-  | 'src_not_leased' // a port that may not bridge sent from a MAC other than its lease
-  | 'src_stolen' // source MAC is another port's leased MAC
-  | 'same_port' // destination lives on the ingress port
-  | PacketDropReason // malformed for its EtherType (bad_ipv4, ttl_zero, bad_ipv6, bad_arp, bad_l4)
-  | 'bad_igmp' // malformed IGMP/MLD report
-  | 'arp_spoof' // ARP sender claims an address leased to another peer
-  | 'nd_spoof' // NA/NS claims an IPv6 address bound to another peer
-  | 'storm_broadcast' | 'storm_multicast' | 'storm_unknown_unicast' | 'storm_discovery'
-
-export const DROP_REASONS: readonly DropReason[] = [
-  'runt', 'oversize', 'src_group', 'src_zero', 'src_not_leased', 'src_stolen', 'same_port',
-  'bad_ipv4', 'ttl_zero', 'bad_ipv6', 'bad_arp', 'bad_l4', 'bad_igmp', 'arp_spoof', 'nd_spoof',
+/** Why a frame was dropped; also the metric label. One list: the type and every counter come from it. */
+export const DROP_REASONS = [
+  'runt', // shorter than an Ethernet header
+  'oversize', // longer than MTU + header + VLAN tag
+  'src_group', // source MAC with the I/G bit set (IEEE 802 forbids it)
+  'src_zero', // all-zero source MAC
+  'src_not_leased', // a port that may not bridge sent from a MAC other than its lease
+  'src_stolen', // source MAC is another port's leased MAC
+  'same_port', // destination lives on the ingress port
+  ...PACKET_DROP_REASONS, // malformed for its EtherType (bad_ipv4, ttl_zero, bad_ipv6, bad_arp, bad_l4)
+  'bad_igmp', // malformed IGMP/MLD report
+  'arp_spoof', // ARP sender claims an address leased to another peer, or a MAC not its port's
+  'nd_spoof', // NA/NS claims an IPv6 address bound to another peer, or a MAC not its port's
+  'table_full', // a binding or membership over its per-port or per-room bound (l2/limits.ts)
   'storm_broadcast', 'storm_multicast', 'storm_unknown_unicast', 'storm_discovery'
-]
+] as const
+export type DropReason = typeof DROP_REASONS[number]
+
+/** Zeroed counters for every reason of `reasons`. */
+export const zeroCounts = <R extends string>(reasons: readonly R[]): Record<R, number> =>
+  Object.fromEntries(reasons.map(r => [r, 0])) as Record<R, number>
 
 export interface SwitchOptions {
   mtu: number
   /** May ports send from MACs other than their lease (a bridged LAN behind a peer)? */
   allowBridging?: boolean
   fdb?: FdbOptions
+  /** Bounds of the binding and group tables (and of the MAC table unless `fdb` says otherwise). */
+  tables?: Partial<TableLimits>
   /** Answer ARP requests / neighbour solicitations for known addresses (default on). */
   arpSuppression?: boolean
   /** IGMP/MLD snooping (default on); off floods all multicast. */
@@ -77,7 +81,7 @@ export interface SwitchOptions {
 export class TrafficCounters {
   readonly frames = new Float64Array(FRAME_CLASS_COUNT)
   readonly bytes = new Float64Array(FRAME_CLASS_COUNT)
-  readonly drops = Object.fromEntries(DROP_REASONS.map(r => [r, 0])) as Record<DropReason, number>
+  readonly drops = zeroCounts(DROP_REASONS)
 }
 
 export class SwitchCounters extends TrafficCounters {
@@ -96,7 +100,7 @@ export class SwitchCounters extends TrafficCounters {
 export class L2Switch {
   // set at construction
   readonly fdb: Fdb
-  readonly neighbors = new NeighborTable()
+  readonly neighbors: NeighborTable
   readonly groups: GroupTable
   readonly maxFrameLen: number
   readonly allowBridging: boolean
@@ -124,20 +128,24 @@ export class L2Switch {
   members: readonly number[] = []
   private membershipPort = 0
   private membershipNow = 0
+  /** Memberships a report could not add (bounds); counted once per report as `table_full`. */
+  private membershipRefused = 0
   private readonly onMembership = (group: number, join: boolean): void => {
-    if (join) this.groups.join(group, this.membershipPort, this.membershipNow)
+    if (join) { if (!this.groups.join(group, this.membershipPort, this.membershipNow)) this.membershipRefused++ }
     else if (!this.allowBridging) this.groups.leave(group, this.membershipPort) // one host per port: fast leave
   }
 
   constructor (options: SwitchOptions) {
-    this.fdb = new Fdb(options.fdb)
+    const tables = { ...DEFAULT_TABLE_LIMITS, ...options.tables }
+    this.fdb = new Fdb({ portLimit: tables.macsPerPort, ...options.fdb })
+    this.neighbors = new NeighborTable({ perPort: tables.bindingsPerPort, perRoom: tables.bindingsPerRoom })
     this.maxFrameLen = maxFrameLenForMtu(options.mtu)
     this.allowBridging = options.allowBridging ?? false
     this.arpSuppression = options.arpSuppression ?? true
     this.snooping = options.snooping ?? true
     this.querier = this.snooping && (options.querier ?? true)
     this.queryIntervalMs = options.queryIntervalMs ?? QUERY_INTERVAL_MS
-    this.groups = new GroupTable(membershipIntervalMs(this.queryIntervalMs))
+    this.groups = new GroupTable(membershipIntervalMs(this.queryIntervalMs), { perPort: tables.groupsPerPort, perRoom: tables.groupsPerRoom })
     this.storm = new StormControl({ ...DEFAULT_STORM_LIMITS, ...options.storm })
     this.switchMac = options.switchMac ?? 0x060000000001
   }
@@ -145,17 +153,19 @@ export class L2Switch {
   /**
    * Adds a port whose leased MAC is pinned in the table (never ages, cannot be stolen),
    * with its leased IPv4 address (u32, or -1) and its EUI-64 link-local IPv6 address bound.
+   * False (nothing added) when another port holds that MAC as its lease.
    */
-  addPort (port: number, mac: number, ipv4 = -1): void {
+  addPort (port: number, mac: number, ipv4 = -1): boolean {
     if (this.leasedMac.has(port)) this.removePort(port)
+    if (!this.fdb.setStatic(mac, port)) return false
     this.leasedMac.set(port, mac)
-    this.fdb.setStatic(mac, port)
     if (ipv4 >= 0) this.neighbors.v4.setStatic(ipv4, mac, port)
     const ll = Buffer.alloc(16)
     writeLinkLocalFromMac(ll, 0, mac)
     this.neighbors.v6.setStatic(v6Key(ll, 0), mac, port)
     this.portCounters.set(port, new TrafficCounters())
     this.ports = [...this.ports, port]
+    return true
   }
 
   removePort (port: number): void {
@@ -213,6 +223,17 @@ export class L2Switch {
     c.bytes[cls]! += len
     if (pc !== undefined) { pc.frames[cls]!++; pc.bytes[cls]! += len }
 
+    // Storm control before anything is learned: ARP, ND and IGMP/MLD teach the switch, so
+    // even unicast ones take a discovery token (a flood of unicast ARP replies with a new
+    // sender per frame is held to the bucket, then to the table bounds).
+    const discovery = isDiscoveryClass(cls)
+    const group = isGroupAt(buf, off + ETH_DST)
+    const control = cls === CLASS_ARP || cls === CLASS_ND || cls === CLASS_IGMP_MLD
+    const bucket = group
+      ? (discovery ? STORM_DISCOVERY : isBroadcastAt(buf, off + ETH_DST) ? STORM_BROADCAST : STORM_MULTICAST)
+      : control ? STORM_DISCOVERY : -1
+    if (bucket >= 0 && !this.storm.allow(ingress, bucket, now)) return this.drop(pc, STORM_REASONS[bucket]!)
+
     if (cls === CLASS_ARP) {
       const d = this.handleArp(buf, off, info.l3, ingress, now, pc)
       if (d !== FLOOD) return d
@@ -222,22 +243,17 @@ export class L2Switch {
     } else if (cls === CLASS_IGMP_MLD && this.snooping) {
       this.membershipPort = ingress
       this.membershipNow = now
+      this.membershipRefused = 0
       const kind = info.proto === PROTO_IGMP
         ? parseIgmp(buf, info.l4, info.l4Len, this.onMembership)
         : parseMld(buf, info.l4, info.l4Len, this.onMembership)
       if (kind === MSG_MALFORMED) return this.drop(pc, 'bad_igmp')
+      if (this.membershipRefused > 0) return this.drop(pc, 'table_full')
       if (kind === MSG_REPORT) { c.membershipReports++; return DROP }
     }
 
-    const discovery = isDiscoveryClass(cls)
-    if (isGroupAt(buf, off + ETH_DST)) {
-      if (isBroadcastAt(buf, off + ETH_DST)) {
-        if (!this.storm.allow(ingress, discovery ? STORM_DISCOVERY : STORM_BROADCAST, now)) return this.drop(pc, discovery ? 'storm_discovery' : 'storm_broadcast')
-        c.flooded++
-        return FLOOD
-      }
-      if (!this.storm.allow(ingress, discovery ? STORM_DISCOVERY : STORM_MULTICAST, now)) return this.drop(pc, discovery ? 'storm_discovery' : 'storm_multicast')
-      if (!this.snooping || discovery || !this.groups.seenAny || this.isLinkLocalGroup(buf, info.l3, info.etherType, info.v6LinkLocalMulticast)) {
+    if (group) {
+      if (isBroadcastAt(buf, off + ETH_DST) || !this.snooping || discovery || !this.groups.seenAny || this.isLinkLocalGroup(buf, info.l3, info.etherType, info.v6LinkLocalMulticast)) {
         c.flooded++
         return FLOOD
       }
@@ -249,7 +265,7 @@ export class L2Switch {
     }
     const port = this.fdb.lookup(macAt(buf, off + ETH_DST), now)
     if (port === -1) {
-      if (!this.storm.allow(ingress, discovery ? STORM_DISCOVERY : STORM_UNKNOWN_UNICAST, now)) return this.drop(pc, discovery ? 'storm_discovery' : 'storm_unknown_unicast')
+      if (bucket < 0 && !this.storm.allow(ingress, discovery ? STORM_DISCOVERY : STORM_UNKNOWN_UNICAST, now)) return this.drop(pc, discovery ? 'storm_discovery' : 'storm_unknown_unicast')
       c.unknownUnicast++
       c.flooded++
       return FLOOD
@@ -270,8 +286,10 @@ export class L2Switch {
     if (!isEthernetIpv4Arp(b, arp)) return FLOOD
     const spa = b.readUInt32BE(arp + ARP_SPA)
     const sha = macAt(b, arp + ARP_SHA)
+    if (!this.macOfPort(sha, ingress)) return this.drop(pc, 'arp_spoof')
     if (spa !== 0) {
-      if (this.neighbors.v4.learn(spa, sha, ingress, now) === 'stolen') return this.drop(pc, 'arp_spoof')
+      const r = this.neighbors.v4.learn(spa, sha, ingress, now)
+      if (r !== 'ok') return this.drop(pc, r === 'stolen' ? 'arp_spoof' : 'table_full')
     }
     const oper = b.readUInt16BE(arp + ARP_OPER)
     const tpa = b.readUInt32BE(arp + ARP_TPA)
@@ -291,7 +309,9 @@ export class L2Switch {
     if (type === ICMPV6_NA) {
       const key = v6Key(b, icmp + ND_TARGET)
       const lla = ndLinkLayerOption(b, icmp, icmpLen, ND_OPT_TARGET_LLA)
-      if (v6.learn(key, lla >= 0 ? lla : macAt(b, off + ETH_SRC), ingress, now) === 'stolen') return this.drop(pc, 'nd_spoof')
+      if (lla >= 0 && !this.macOfPort(lla, ingress)) return this.drop(pc, 'nd_spoof')
+      const r = v6.learn(key, lla >= 0 ? lla : macAt(b, off + ETH_SRC), ingress, now)
+      if (r !== 'ok') return this.drop(pc, r === 'stolen' ? 'nd_spoof' : 'table_full')
       return FLOOD
     }
     // NS: a DAD probe (source ::) may not be answered for a learned address nor learned from.
@@ -299,7 +319,9 @@ export class L2Switch {
       return v6.ownedByOther(v6Key(b, icmp + ND_TARGET), ingress) ? this.replyNa(b, off, ip, icmp, ingress, now, true) : FLOOD
     }
     const lla = ndLinkLayerOption(b, icmp, icmpLen, ND_OPT_SOURCE_LLA)
-    if (v6.learn(v6Key(b, ip + IPV6_SRC), lla >= 0 ? lla : macAt(b, off + ETH_SRC), ingress, now) === 'stolen') return this.drop(pc, 'nd_spoof')
+    if (lla >= 0 && !this.macOfPort(lla, ingress)) return this.drop(pc, 'nd_spoof')
+    const r = v6.learn(v6Key(b, ip + IPV6_SRC), lla >= 0 ? lla : macAt(b, off + ETH_SRC), ingress, now)
+    if (r !== 'ok') return this.drop(pc, r === 'stolen' ? 'nd_spoof' : 'table_full')
     if (!this.arpSuppression) return FLOOD
     return this.replyNa(b, off, ip, icmp, ingress, now, false)
   }
@@ -319,12 +341,26 @@ export class L2Switch {
     return REPLY
   }
 
+  /**
+   * May `mac` speak for `port` in ARP/ND payloads? Its lease, or (bridging ports) a MAC the
+   * port owns or nobody owns yet; never another port's lease (RFC 826 has no such check:
+   * this is the guard that keeps a member from pointing others' caches at a victim).
+   */
+  private macOfPort (mac: number, port: number): boolean {
+    if (mac === this.leasedMac.get(port)) return true
+    if (!this.allowBridging) return false
+    const owner = this.fdb.ownerOf(mac)
+    return owner === -1 || owner === port
+  }
+
   private drop (pc: TrafficCounters | undefined, reason: DropReason): number {
     this.counters.drops[reason]++
     if (pc !== undefined) pc.drops[reason]++
     return DROP
   }
 }
+
+const STORM_REASONS: readonly DropReason[] = ['storm_broadcast', 'storm_multicast', 'storm_unknown_unicast', 'storm_discovery'] // indexed by STORM_*
 
 const ALL_NODES = Buffer.from('ff020000000000000000000000000001', 'hex')
 
