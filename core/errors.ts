@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'SUBNET_EXHAUSTED'
   | 'BAD_MESSAGE'
   | 'DUPLICATE_SESSION'
+  | 'RATE_LIMITED'
   // peer side
   | 'HUB_UNREACHABLE'
   | 'TLS_FAILED'

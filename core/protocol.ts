@@ -13,7 +13,11 @@
  *   peer -> hub   list     asks for the room: members and the directory of services
  *   hub  -> peer  room     the answer: members and services (see Service below)
  *
- * Unknown `type`s are ignored (logged at debug) so later versions can add messages.
+ * Unknown `type`s are ignored (logged at debug) so later versions can add messages. A peer
+ * never drops its connection over a control message it cannot use: after `welcome` it logs
+ * and ignores it. A `room` answer is at most MAX_ROOM_ANSWER_BYTES (services cut, with
+ * `truncated: true`); services that fail validation are left out, not the whole answer.
+ * The hub answers `list` at most LIST_PER_S times a second per session (more are ignored).
  *
  * Data: WebSocket BINARY messages holding a batch of one or more Ethernet frames
  * (destination MAC first, no FCS, no preamble), each preceded by its length:
@@ -39,6 +43,11 @@ export const MAX_FRAME_LEN = 0xffff
 export const MAX_MESSAGE_BYTES = 256 * 1024
 /** Largest text (control) message; hello/welcome are far smaller. */
 export const MAX_CONTROL_BYTES = 64 * 1024
+/** Largest `room` answer the hub sends (below MAX_CONTROL_BYTES, which peers accept). */
+export const MAX_ROOM_ANSWER_BYTES = 60 * 1024
+/** `list` requests the hub answers per session and second (burst LIST_BURST). */
+export const LIST_PER_S = 2
+export const LIST_BURST = 5
 /** The hub closes a connection that has not sent `hello` by then. */
 export const HELLO_TIMEOUT_MS = 10_000
 
@@ -54,6 +63,7 @@ export const CLOSE_ADDRESS_UNAVAILABLE = 4005
 export const CLOSE_SUBNET_EXHAUSTED = 4006
 export const CLOSE_DUPLICATE_SESSION = 4007
 export const CLOSE_HELLO_TIMEOUT = 4008
+export const CLOSE_RATE_LIMITED = 4009
 
 /** Refusal codes sent in `error` and the close code each one ends with. */
 export const REFUSAL_CLOSE_CODES = {
@@ -64,7 +74,9 @@ export const REFUSAL_CLOSE_CODES = {
   PROTOCOL_VERSION: CLOSE_PROTOCOL_VERSION,
   ADDRESS_UNAVAILABLE: CLOSE_ADDRESS_UNAVAILABLE,
   SUBNET_EXHAUSTED: CLOSE_SUBNET_EXHAUSTED,
-  DUPLICATE_SESSION: CLOSE_DUPLICATE_SESSION
+  DUPLICATE_SESSION: CLOSE_DUPLICATE_SESSION,
+  /** Too many join attempts from one address: retry later (a peer backs off and retries). */
+  RATE_LIMITED: CLOSE_RATE_LIMITED
 } as const
 export type RefusalCode = keyof typeof REFUSAL_CLOSE_CODES
 
@@ -108,6 +120,8 @@ export interface WelcomeMessage {
   prefixLength: number
   mtu: number
   members: Member[]
+  /** The name the hub gave this peer in the room (unique: a second "bob" is "bob-2"). */
+  name?: string
 }
 
 export interface ErrorMessage {
@@ -148,6 +162,8 @@ export interface RoomMessage {
   room: string
   members: Member[]
   services: Service[]
+  /** Services were cut to keep the answer under MAX_ROOM_ANSWER_BYTES. */
+  truncated?: boolean
 }
 
 export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage
@@ -185,6 +201,7 @@ const check = (o: Record<string, unknown>): string | null => {
       if (!isInt(o.prefixLength, 1, 32)) return 'welcome.prefixLength must be 1..32'
       if (!isInt(o.mtu, 576, 65535 - 18)) return 'welcome.mtu must be 576..65517'
       if (!Array.isArray(o.members) || !o.members.every(isMember)) return 'welcome.members must be a list of {name, mac, ip}'
+      if (o.name !== undefined && !isStr(o.name, 64)) return 'welcome.name must be a string of at most 64 characters'
       return null
     case 'error':
       if (!isStr(o.code, 64) || !isStr(o.message, 1024)) return 'error.code and error.message must be strings'
@@ -195,8 +212,11 @@ const check = (o: Record<string, unknown>): string | null => {
     case 'list':
       return null
     case 'room':
-      if (!isStr(o.room, 64) || !Array.isArray(o.members) || !o.members.every(isMember)) return 'room.members must be a list of {name, mac, ip}'
-      if (!Array.isArray(o.services) || o.services.length > 4096 || !o.services.every(isService)) return 'room.services must be a list of services'
+      if (!isStr(o.room, 64) || !Array.isArray(o.members)) return 'room.members must be a list of {name, mac, ip}'
+      if (!Array.isArray(o.services)) return 'room.services must be a list of services'
+      // Lenient: entries a later hub (or a bug) makes invalid are left out, not the answer.
+      o.members = o.members.filter(isMember)
+      o.services = o.services.slice(0, 4096).filter(isService)
       return null
     default:
       return null

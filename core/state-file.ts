@@ -3,7 +3,8 @@
  * beside the target, fsync it, rename over the target, fsync the directory. A crash
  * leaves either the old or the new file, never a torn one.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { open, rename } from 'node:fs/promises'
 import { dirname, join, basename } from 'node:path'
 import { OverlanError, errnoCode } from './errors.js'
 
@@ -15,9 +16,11 @@ export const ensureDir = (dir: string, mode = 0o700): void => {
   }
 }
 
+const tempOf = (file: string): string => join(dirname(file), `.${basename(file)}.${process.pid}.tmp`)
+
 export const writeFileAtomic = (file: string, data: string | Buffer, mode = 0o600): void => {
   const dir = dirname(file)
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.tmp`)
+  const tmp = tempOf(file)
   try {
     const fd = openSync(tmp, 'w', mode)
     try {
@@ -48,4 +51,33 @@ export const readJsonFile = (file: string): unknown => {
   } catch (e) {
     throw new OverlanError('STATE_IO', `state file ${file} is not valid JSON (${(e as Error).message}); move it away to start fresh`, { cause: e })
   }
+}
+
+/** writeFileAtomic without blocking the event loop (for writes coalesced off the hot path). */
+export const writeFileAtomicAsync = async (file: string, data: string | Buffer, mode = 0o600): Promise<void> => {
+  const tmp = tempOf(file)
+  try {
+    const fh = await open(tmp, 'w', mode)
+    try {
+      await fh.writeFile(data)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, file)
+    const dh = await open(dirname(file), 'r')
+    try { await dh.sync() } finally { await dh.close() }
+  } catch (e) {
+    throw new OverlanError('STATE_IO', `cannot write ${file}: ${errnoCode(e) ?? (e as Error).message}`, { cause: e })
+  }
+}
+
+/** Removes temp files a crash left beside `file` (".name.PID.tmp"); returns how many. */
+export const removeStaleTemps = (file: string): number => {
+  const prefix = `.${basename(file)}.`
+  let n = 0
+  for (const f of readdirSync(dirname(file))) {
+    if (f.startsWith(prefix) && f.endsWith('.tmp')) { rmSync(join(dirname(file), f), { force: true }); n++ }
+  }
+  return n
 }

@@ -1,6 +1,7 @@
 import test from 'ava'
 import dnsPacket from 'dns-packet'
-import { RoomDirectory, describeServices, MAX_ENTRIES, type Observation } from './directory.js'
+import { decodeControl } from '../core/protocol.js'
+import { FIELD_MAX, MAX_ENTRIES, MAX_ENTRIES_PER_PEER, RoomDirectory, describeServices, type Observation } from './directory.js'
 import { OPCODE_RELEASE, OPCODE_REGISTRATION, TYPE_NB, encode as encodeNbns, packet } from './nbns.js'
 import { formatSsdp } from './ssdp-message.js'
 
@@ -86,7 +87,7 @@ test('game answers become entries; junk is counted, never thrown', t => {
 })
 
 test('bounded: the oldest entries go first; a leaving peer takes its entries', t => {
-  const d = new RoomDirectory()
+  const d = new RoomDirectory({ maxPerPeer: MAX_ENTRIES })
   for (let i = 0; i < MAX_ENTRIES + 10; i++) {
     feed(d, obs(`p${i % 3}`, 5353, 5353, i), dnsPacket.encode({ type: 'response', answers: [{ name: `h${i}.local`, type: 'A', ttl: 120, data: '10.77.0.9' }] }))
   }
@@ -94,4 +95,25 @@ test('bounded: the oldest entries go first; a leaving peer takes its entries', t
   t.false(d.list(1000).some(e => e.name === 'h0.local'))
   d.removePeer('p0')
   t.false(d.list(1000).some(e => e.peer === 'p0'))
+})
+
+test('bounded per peer: a chatty peer evicts its own oldest entries, never others\'', t => {
+  const d = new RoomDirectory()
+  feed(d, obs('bob', 5353, 5353, 0), dnsPacket.encode({ type: 'response', answers: [{ name: 'bob.local', type: 'A', ttl: 120, data: '10.77.0.2' }] }))
+  for (let i = 0; i < 1000; i++) {
+    feed(d, obs('eve', 5353, 5353, i), dnsPacket.encode({ type: 'response', answers: [{ name: `e${i}.local`, type: 'A', ttl: 120, data: '10.77.0.9' }] }))
+  }
+  t.is(d.countFor('eve'), MAX_ENTRIES_PER_PEER)
+  t.true(d.list(1000).some(e => e.peer === 'bob'), 'bob\'s entry stays')
+})
+
+test('every field is cut to fit the protocol: a 300-character SSDP NT still makes a valid entry', t => {
+  const d = new RoomDirectory()
+  const nt = `urn:schemas-upnp-org:device:${'X'.repeat(300)}:1`
+  feed(d, obs('eve', 1900, 1900), Buffer.from(`NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: ${nt}\r\nNTS: ssdp:alive\r\nUSN: uuid:1::${nt}\r\nCACHE-CONTROL: max-age=1800\r\nLOCATION: http://10.77.0.9:80/d.xml\r\n\r\n`))
+  const [e] = d.list(0)
+  t.truthy(e)
+  t.true(e!.type.length <= FIELD_MAX && e!.name.length <= FIELD_MAX && e!.detail.length <= FIELD_MAX)
+  const r = decodeControl(JSON.stringify({ type: 'room', room: 'friday', members: [], services: d.list(0) }))
+  t.true(r.ok && r.message !== null && r.message.type === 'room' && r.message.services.length === 1, 'the protocol accepts it')
 })

@@ -2,7 +2,8 @@
  * The room directory: what each peer offers, decoded from the discovery traffic the hub
  * switches anyway — mDNS/DNS-SD answers (RFC 6763), SSDP NOTIFY and M-SEARCH responses,
  * NBNS registrations and positive answers (RFC 1002), LAN-game server answers. Bounded
- * (MAX_ENTRIES, oldest evicted) and expiring (record TTL, SSDP max-age, 120 s for games).
+ * (entries per room and per peer, oldest evicted; every string cut to FIELD_MAX, so an
+ * entry always fits the protocol) and expiring (record TTL, SSDP max-age, 120 s for games).
  * Decoding never throws: a bad packet is counted and ignored.
  */
 import dnsPacket from 'dns-packet'
@@ -12,6 +13,16 @@ import { OPCODE_QUERY, OPCODE_REFRESH, OPCODE_REGISTRATION, OPCODE_RELEASE, SUFF
 import { maxAgeOf, parseSsdp } from './ssdp-message.js'
 
 export const MAX_ENTRIES = 512
+export const MAX_ENTRIES_PER_PEER = 64
+/** Longest name, type and detail kept (the protocol allows 256; core/protocol.ts isService). */
+export const FIELD_MAX = 200
+
+export interface DirectoryLimits {
+  maxEntries?: number
+  maxPerPeer?: number
+}
+
+const cut = (s: string): string => s.length <= FIELD_MAX ? s : s.slice(0, FIELD_MAX - 1) + '…'
 const MAX_TTL_S = 3600
 const GAME_TTL_S = 120
 
@@ -31,7 +42,15 @@ export interface Observation {
 
 export class RoomDirectory {
   private readonly entries = new Map<string, DirectoryEntry>()
+  private readonly perPeer = new Map<string, number>()
+  private readonly maxEntries: number
+  private readonly maxPerPeer: number
   bad = 0
+
+  constructor (limits: DirectoryLimits = {}) {
+    this.maxEntries = limits.maxEntries ?? MAX_ENTRIES
+    this.maxPerPeer = limits.maxPerPeer ?? MAX_ENTRIES_PER_PEER
+  }
 
   get size (): number { return this.entries.size }
 
@@ -55,25 +74,44 @@ export class RoomDirectory {
     return [...this.entries.values()].sort((a, b) => a.peer.localeCompare(b.peer) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))
   }
 
+  countFor (peer: string): number { return this.perPeer.get(peer) ?? 0 }
+
   /** Forgets what a peer offered (it left the room). */
   removePeer (peer: string): void {
-    for (const [k, e] of this.entries) if (e.peer === peer) this.entries.delete(k)
+    for (const [k, e] of this.entries) if (e.peer === peer) this.remove(k, e)
   }
 
-  private put (o: Observation, e: Omit<DirectoryEntry, 'peer' | 'lastSeen' | 'expires'>, ttlS: number): void {
+  private put (o: Observation, raw: Omit<DirectoryEntry, 'peer' | 'lastSeen' | 'expires'>, ttlS: number): void {
+    const e = { ...raw, type: cut(raw.type), name: cut(raw.name), detail: cut(raw.detail), address: raw.address.slice(0, 64) }
     const key = `${o.peer}|${e.kind}|${e.type}|${e.name}`
-    if (ttlS <= 0) { this.entries.delete(key); return }
-    const entry: DirectoryEntry = { ...e, peer: o.peer, lastSeen: o.now, expires: o.now + Math.min(ttlS, MAX_TTL_S) * 1000 }
-    this.entries.delete(key) // re-insert: Map order is age order
-    this.entries.set(key, entry)
-    if (this.entries.size > MAX_ENTRIES) {
+    const old = this.entries.get(key)
+    if (old !== undefined) this.remove(key, old) // re-insert below: Map order is age order
+    if (ttlS <= 0) return
+    if (this.countFor(o.peer) >= this.maxPerPeer) this.evictOldestOf(o.peer)
+    this.entries.set(key, { ...e, peer: o.peer, lastSeen: o.now, expires: o.now + Math.min(ttlS, MAX_TTL_S) * 1000 })
+    this.perPeer.set(o.peer, this.countFor(o.peer) + 1)
+    if (this.entries.size > this.maxEntries) {
       this.expire(o.now)
-      while (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!)
+      while (this.entries.size > this.maxEntries) {
+        const [k, oldest] = this.entries.entries().next().value!
+        this.remove(k, oldest)
+      }
     }
   }
 
+  private evictOldestOf (peer: string): void {
+    for (const [k, e] of this.entries) if (e.peer === peer) { this.remove(k, e); return }
+  }
+
+  private remove (key: string, e: DirectoryEntry): void {
+    this.entries.delete(key)
+    const n = this.countFor(e.peer) - 1
+    if (n <= 0) this.perPeer.delete(e.peer)
+    else this.perPeer.set(e.peer, n)
+  }
+
   private expire (now: number): void {
-    for (const [k, e] of this.entries) if (e.expires <= now) this.entries.delete(k)
+    for (const [k, e] of this.entries) if (e.expires <= now) this.remove(k, e)
   }
 
   private mdns (o: Observation, payload: Buffer): void {

@@ -4,6 +4,7 @@
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { definedFields } from '../core/config.js'
 import { parseCidr, type Subnet } from '../core/ipv4.js'
@@ -37,6 +38,19 @@ export const ImpairmentSchema = z.strictObject({
   peers: z.record(z.string(), z.strictObject(impairmentValues)).optional()
 })
 
+const count = (max: number): z.ZodOptional<z.ZodNumber> => z.number().int().min(1).max(max).optional()
+/** Bounds of every table a member can grow (l2/limits.ts, discovery/directory.ts); see README "Limits". */
+export const TablesSchema = z.strictObject({
+  macsPerPort: count(4096),
+  bindingsPerPort: count(4096),
+  bindingsPerRoom: count(1_000_000),
+  groupsPerPort: count(4096),
+  groupsPerRoom: count(1_000_000),
+  directoryEntries: count(65_536),
+  directoryEntriesPerPeer: count(65_536)
+})
+export type TablesConfig = z.infer<typeof TablesSchema>
+
 /** Switch behaviour; top-level values are the defaults of every room. */
 const switchFields = {
   mtu: mtu.optional(),
@@ -47,6 +61,7 @@ const switchFields = {
   querier: z.boolean().optional(),
   queryIntervalS: z.number().min(2).max(3600).optional(),
   storm: StormSchema.optional(),
+  tables: TablesSchema.optional(),
   impairment: ImpairmentSchema.optional()
 }
 
@@ -73,6 +88,15 @@ export const HubFileSchema = z.strictObject({
   keepaliveTimeoutS: z.number().min(2).max(900).optional(),
   sendQueueKiB: z.number().int().min(16).max(65536).optional(),
   adminToken: token.optional(),
+  /** Doors (README "Limits"): connections, pre-authentication connections per address, join rate. */
+  maxConnections: count(1_000_000),
+  maxPreAuthPerAddress: count(100_000),
+  joinAttemptsPerMinute: count(1_000_000),
+  tlsHandshakeTimeoutS: z.number().min(1).max(120).optional(),
+  /** Auto-created rooms are removed after being empty this long. */
+  emptyRoomTtlS: z.number().min(1).max(30 * 86_400).optional(),
+  /** Reverse proxies whose X-Forwarded-For is believed (IP addresses), e.g. ['127.0.0.1']. */
+  trustedProxies: z.array(z.string().refine(a => isIP(a) !== 0, 'expected an IP address')).max(64).optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional()
 })
 export type HubFileConfig = z.infer<typeof HubFileSchema>
@@ -89,6 +113,9 @@ export interface RoomSettings {
   querier: boolean
   queryIntervalMs: number
   storm: Partial<StormLimits>
+  tables: Partial<Record<keyof TablesConfig, number>>
+  /** Created on first join (removed again after emptyRoomTtlMs empty), not configured. */
+  autoCreated: boolean
   /** Delay / jitter / loss towards every peer of the room, and per-peer replacements. */
   impairment: { room: ImpairmentSpec, peers: Map<string, ImpairmentSpec> }
 }
@@ -109,7 +136,26 @@ export interface HubSettings {
   sendQueueBytes: number
   adminToken: string | undefined
   logLevel: 'debug' | 'info' | 'warn' | 'error'
+  doors: DoorSettings
+  emptyRoomTtlMs: number
 }
+
+export interface DoorSettings {
+  maxConnections: number
+  maxPreAuthPerAddress: number
+  joinAttemptsPerMinute: number
+  tlsHandshakeTimeoutMs: number
+  trustedProxies: readonly string[]
+}
+
+/** One defaults table for the doors (schema bounds above, README "Limits"). */
+export const DEFAULT_DOORS: Readonly<Omit<DoorSettings, 'trustedProxies'>> = Object.freeze({
+  maxConnections: 4096,
+  maxPreAuthPerAddress: 16,
+  joinAttemptsPerMinute: 60,
+  tlsHandshakeTimeoutMs: 10_000
+})
+export const DEFAULT_EMPTY_ROOM_TTL_S = 600
 
 export const DEFAULT_LISTEN = '0.0.0.0:443'
 export const DEFAULT_SUBNET = '10.77.0.0/24'
@@ -130,10 +176,10 @@ export const splitHostPort = (s: string): { host: string, port: number } => {
 export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): HubSettings => {
   const c: HubFileConfig = { ...file, ...definedFields(cli) }
   const { host, port } = splitHostPort(c.listen ?? DEFAULT_LISTEN)
-  type SwitchConfig = Pick<HubFileConfig, 'mtu' | 'maxPeers' | 'allowBridging' | 'arpSuppression' | 'snooping' | 'querier' | 'queryIntervalS' | 'storm' | 'impairment'>
+  type SwitchConfig = Pick<HubFileConfig, 'mtu' | 'maxPeers' | 'allowBridging' | 'arpSuppression' | 'snooping' | 'querier' | 'queryIntervalS' | 'storm' | 'tables' | 'impairment'>
   const spec = (i: { delayMs?: number | undefined, jitterMs?: number | undefined, lossPercent?: number | undefined } | undefined): ImpairmentSpec =>
     ({ delayMs: i?.delayMs ?? 0, jitterMs: i?.jitterMs ?? 0, lossPercent: i?.lossPercent ?? 0 })
-  const switchSettings = (r: SwitchConfig): Omit<RoomSettings, 'name' | 'token' | 'subnet'> => ({
+  const switchSettings = (r: SwitchConfig): Omit<RoomSettings, 'name' | 'token' | 'subnet' | 'autoCreated'> => ({
     mtu: r.mtu ?? c.mtu ?? DEFAULT_MTU,
     maxPeers: r.maxPeers ?? c.maxPeers ?? DEFAULT_MAX_PEERS,
     allowBridging: r.allowBridging ?? c.allowBridging ?? false,
@@ -142,6 +188,7 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
     querier: r.querier ?? c.querier ?? true,
     queryIntervalMs: (r.queryIntervalS ?? c.queryIntervalS ?? 125) * 1000,
     storm: { ...definedFields(c.storm ?? {}), ...definedFields(r.storm ?? {}) },
+    tables: { ...definedFields(c.tables ?? {}), ...definedFields(r.tables ?? {}) },
     impairment: {
       room: spec(r.impairment ?? c.impairment),
       peers: new Map(Object.entries({ ...c.impairment?.peers, ...r.impairment?.peers }).map(([name, p]) => [name, spec(p)]))
@@ -149,7 +196,7 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
   })
   const rooms = new Map<string, RoomSettings>()
   for (const [name, r] of Object.entries(c.rooms ?? {})) {
-    rooms.set(name, { name, token: r.token, subnet: parseCidr(r.subnet ?? c.subnet ?? DEFAULT_SUBNET)!, ...switchSettings(r) })
+    rooms.set(name, { name, token: r.token, subnet: parseCidr(r.subnet ?? c.subnet ?? DEFAULT_SUBNET)!, autoCreated: false, ...switchSettings(r) })
   }
   const useTls = c.noTls !== true
   return {
@@ -158,13 +205,21 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
     tls: useTls ? { ...(c.tlsCert !== undefined ? { certFile: c.tlsCert } : {}), ...(c.tlsKey !== undefined ? { keyFile: c.tlsKey } : {}) } : null,
     stateDir: c.state ?? defaultHubStateDir(),
     autoCreateRooms: c.autoCreateRooms ?? rooms.size === 0,
-    autoRoom: { token: c.token, subnet: parseCidr(c.subnet ?? DEFAULT_SUBNET)!, ...switchSettings({}) },
+    autoRoom: { token: c.token, subnet: parseCidr(c.subnet ?? DEFAULT_SUBNET)!, autoCreated: true, ...switchSettings({}) },
     maxRooms: c.maxRooms ?? 1000,
     rooms,
     keepaliveIntervalMs: (c.keepaliveIntervalS ?? 5) * 1000,
     keepaliveTimeoutMs: (c.keepaliveTimeoutS ?? 20) * 1000,
     sendQueueBytes: (c.sendQueueKiB ?? DEFAULT_SEND_QUEUE_KIB) * 1024,
     adminToken: c.adminToken,
-    logLevel: c.logLevel ?? 'info'
+    logLevel: c.logLevel ?? 'info',
+    doors: {
+      maxConnections: c.maxConnections ?? DEFAULT_DOORS.maxConnections,
+      maxPreAuthPerAddress: c.maxPreAuthPerAddress ?? DEFAULT_DOORS.maxPreAuthPerAddress,
+      joinAttemptsPerMinute: c.joinAttemptsPerMinute ?? DEFAULT_DOORS.joinAttemptsPerMinute,
+      tlsHandshakeTimeoutMs: c.tlsHandshakeTimeoutS !== undefined ? c.tlsHandshakeTimeoutS * 1000 : DEFAULT_DOORS.tlsHandshakeTimeoutMs,
+      trustedProxies: c.trustedProxies ?? []
+    },
+    emptyRoomTtlMs: (c.emptyRoomTtlS ?? DEFAULT_EMPTY_ROOM_TTL_S) * 1000
   }
 }

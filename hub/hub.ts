@@ -1,34 +1,44 @@
 /**
- * The hub: HTTPS (or plain HTTP behind a TLS-terminating proxy) + WebSocket server,
- * authentication, leases, rooms and keepalive. Frames are switched by each Room.
+ * The hub: lifecycle, the listener and the connections on it. The doors (hub/doors.ts)
+ * decide who may connect and how often; the join desk (hub/join.ts) turns a `hello` into
+ * a place in a room; the HTTP API (hub/http-api.ts) serves health, status and admin;
+ * each Room switches its frames.
  *
- *   upgrade ─► subprotocol check (400 if not overlan.*) ─► hello within HELLO_TIMEOUT_MS
- *          ─► version, room, token (constant time), room size, lease ─► welcome
- *          └► any refusal: `error` {code, message} then close with its CLOSE_* code
+ *   TCP accept ─► doors ─► TLS (tlsHandshakeTimeoutMs) ─► upgrade: subprotocol (400 if not
+ *   overlan.*) ─► hello within HELLO_TIMEOUT_MS ─► join rate ─► join desk ─► welcome
+ *   └► any refusal: `error` {code, message}, close with its CLOSE_* code; nothing the
+ *      connection sends afterwards is processed
+ *
+ * Every message from a peer is handled inside one guard: a decoder that throws drops
+ * that message (`internal_error`, logged rate-limited with its stack), never the process.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
-import { WebSocketServer, type WebSocket, type RawData } from 'ws'
+import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { OverlanError, errnoCode, isOverlanError, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
   CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, HELLO_TIMEOUT_MS, MAX_MESSAGE_BYTES,
-  PROTOCOL_VERSION, REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl,
-  type ControlMessage, type HelloMessage, type RefusalCode
+  REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type HelloMessage, type RefusalCode
 } from '../core/protocol.js'
-import { formatCidr } from '../core/ipv4.js'
 import { ensureDir, readJsonFile, writeFileAtomic } from '../core/state-file.js'
+import { limitTcpQueues } from '../core/tcp-queues.js'
+import type { HubSettings } from './config.js'
+import { Doors } from './doors.js'
+import { HttpApi } from './http-api.js'
+import { JoinDesk } from './join.js'
 import { LeaseStore } from './leases.js'
 import { Room } from './room.js'
-import { validateImpairment } from './impairment.js'
-import { Session } from './session.js'
-import type { HubSettings, RoomSettings } from './config.js'
+import { roomAnswer } from './room-answer.js'
 import { loadTlsMaterial, type TlsMaterial } from './self-signed-cert.js'
+import { Session } from './session.js'
 import { hubStatus, type HubStatus } from './status.js'
-import { limitTcpQueues } from '../core/tcp-queues.js'
+
+export { tokenMatches } from './auth.js'
 
 export interface HubDeps {
   log: Logger
@@ -36,15 +46,10 @@ export interface HubDeps {
   now?: () => number
 }
 
-/** Room housekeeping: querier, join queries, aging. */
-const ROOM_TICK_MS = 1000
-
-/** Compares secrets in constant time whatever their lengths. */
-export const tokenMatches = (given: string, expected: string): boolean => {
-  const a = createHash('sha256').update(given).digest()
-  const b = createHash('sha256').update(expected).digest()
-  return timingSafeEqual(a, b)
-}
+/** Room housekeeping (querier, join queries, aging, empty-room expiry) and door sweeps. */
+const TICK_MS = 1000
+/** A refused connection that does not finish the close handshake is cut after this. */
+const REFUSAL_LINGER_MS = 2000
 
 export class Hub {
   // set at construction
@@ -52,11 +57,14 @@ export class Hub {
   private readonly log: Logger
   private readonly now: () => number
   private readonly refusalLog = new RateLimitedLog(10_000, 20)
+  private readonly internalLog = new RateLimitedLog(10_000, 5)
+  readonly doors: Doors
 
   // set by start()
   private server: Server | null = null
   private wss: WebSocketServer | null = null
   private leases: LeaseStore | null = null
+  private desk: JoinDesk | null = null
   private timers: NodeJS.Timeout[] = []
   tls: TlsMaterial | null = null
   autoToken: string | undefined
@@ -67,28 +75,46 @@ export class Hub {
   private readonly pending = new Set<Session>()
   private nextPort = 1
   private stopping = false
+  /** Messages that made a decoder throw (each dropped). */
+  internalErrors = 0
 
   constructor (settings: HubSettings, deps: HubDeps) {
     this.settings = settings
     this.log = deps.log
     this.now = deps.now ?? Date.now
+    this.doors = new Doors(settings.doors)
   }
 
-  /** Starts listening; resolves with the bound port. */
+  /** Starts listening; resolves with the bound port. Bad state (file or directory) fails here, not at the first join. */
   async start (): Promise<number> {
     const s = this.settings
     ensureDir(s.stateDir)
-    this.leases = new LeaseStore(s.stateDir)
+    this.leases = new LeaseStore(s.stateDir, { onWriteError: (e) => { this.log.error('leases.write_failed', { error: e.message }) } })
     if (s.autoCreateRooms) this.autoToken = s.autoRoom.token ?? this.loadOrCreateAutoToken()
     for (const [name, rs] of s.rooms) this.rooms.set(name, new Room(rs, this.now()))
+    this.desk = new JoinDesk({ settings: s, rooms: this.rooms, leases: this.leases, autoToken: this.autoToken, now: this.now, log: this.log })
 
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => { this.handleHttp(req, res) }
+    const api = new HttpApi({
+      rooms: this.rooms,
+      doors: this.doors,
+      log: this.log,
+      adminToken: s.adminToken,
+      tls: s.tls !== null,
+      health: () => this.health(),
+      status: () => this.status()
+    })
     if (s.tls !== null) {
       this.tls = loadTlsMaterial({ ...s.tls, stateDir: s.stateDir, names: ['localhost', '127.0.0.1', '::1'], now: new Date() })
-      this.server = createHttpsServer({ cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.2' }, onRequest)
+      this.server = createHttpsServer({ cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: s.doors.tlsHandshakeTimeoutMs }, api.handle)
+      this.server.on('tlsClientError', (_e, socket) => { socket.destroy() })
     } else {
-      this.server = createHttpServer(onRequest)
+      this.server = createHttpServer(api.handle)
     }
+    this.server.headersTimeout = 10_000
+    this.server.requestTimeout = 15_000
+    this.server.on('connection', (socket: Socket) => {
+      if (this.stopping || !this.doors.admit(socket, this.now())) socket.destroy()
+    })
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_MESSAGE_BYTES,
@@ -98,7 +124,7 @@ export class Hub {
     })
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       limitTcpQueues(socket)
-      this.handleUpgrade(req, socket, head)
+      this.handleUpgrade(req, socket as Socket, head)
     })
     this.server.on('clientError', (_err, socket) => { socket.destroy() })
 
@@ -114,13 +140,13 @@ export class Hub {
     })
     this.startedAt = this.now()
     this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
-    this.timers.push(setInterval(() => { const now = this.now(); for (const r of this.rooms.values()) r.tick(now) }, ROOM_TICK_MS))
+    this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
     for (const t of this.timers) t.unref()
     this.log.info('hub.start', { listen: `${s.listenHost}:${port}`, tls: s.tls !== null, state: s.stateDir, autoRooms: s.autoCreateRooms })
     return port
   }
 
-  /** Says bye to every peer, closes the listener. Idempotent. */
+  /** Says bye to every peer, closes the listener, writes pending leases. Idempotent. */
   async stop (): Promise<void> {
     if (this.stopping) return
     this.stopping = true
@@ -128,11 +154,11 @@ export class Hub {
     this.timers = []
     const all = [...this.pending, ...[...this.rooms.values()].flatMap(r => [...r.list()])]
     for (const s of all) {
-      this.sendControl(s.ws, { type: 'bye', reason: 'hub shutting down' })
+      s.sendControl(encodeControl({ type: 'bye', reason: 'hub shutting down' }))
       s.ws.close(CLOSE_GOING_AWAY, 'hub shutting down')
     }
     const closed = Promise.all(all.map(s => new Promise<void>(resolve => {
-      if (s.ws.readyState === 3) resolve()
+      if (s.ws.readyState === WebSocket.CLOSED) resolve()
       else s.ws.once('close', () => { resolve() })
     })))
     const deadline = new Promise<void>(resolve => { setTimeout(resolve, 2000).unref() })
@@ -144,103 +170,60 @@ export class Hub {
       this.server.close(() => { resolve() })
       this.server.closeAllConnections()
     })
+    await this.leases?.flush()
     this.log.info('hub.stop', {})
   }
 
+  health (): Record<string, unknown> {
+    let peers = 0
+    for (const r of this.rooms.values()) peers += r.size
+    return { status: 'ok', rooms: this.rooms.size, peers, uptimeS: Math.round((this.now() - this.startedAt) / 1000) }
+  }
+
   status (): HubStatus {
-    return hubStatus(this.rooms.values(), this.pending.size, this.now(), this.startedAt)
+    return {
+      ...hubStatus(this.rooms.values(), this.pending.size, this.now(), this.startedAt),
+      doors: { connections: this.doors.connections, preAuth: this.doors.preAuthConnections, refused: { ...this.doors.refused } },
+      internalErrors: this.internalErrors
+    }
   }
 
-  // --- HTTP ---
+  // --- connections ---
 
-  private handleHttp (req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0]
-    const json = (code: number, body: unknown): void => {
-      res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-      res.end(JSON.stringify(body) + '\n')
-    }
-    if (path === '/admin/impairment') { this.handleImpairment(req, json); return }
-    if (req.method !== 'GET') { json(405, { error: 'method not allowed' }); return }
-    if (path === '/healthz') {
-      let peers = 0
-      for (const r of this.rooms.values()) peers += r.size
-      json(200, { status: 'ok', rooms: this.rooms.size, peers, uptimeS: Math.round((this.now() - this.startedAt) / 1000) })
-      return
-    }
-    if (path === '/status') {
-      if (!this.adminAllowed(req)) { json(401, { error: 'status needs "Authorization: Bearer <adminToken>" (or a request from loopback when no adminToken is set)' }); return }
-      json(200, this.status())
-      return
-    }
-    json(404, { error: 'not found; peers connect with a WebSocket upgrade, health is at /healthz' })
-  }
-
-  /**
-   * GET: current impairment of every room. PUT {room, peer?, delayMs, jitterMs, lossPercent}:
-   * sets it for the room (or one peer of it) at run time; all zeros clears. Admin only.
-   */
-  private handleImpairment (req: IncomingMessage, json: (code: number, body: unknown) => void): void {
-    if (!this.adminAllowed(req)) { json(401, { error: 'needs "Authorization: Bearer <adminToken>" (or loopback when no adminToken is set)' }); return }
-    const current = (): unknown => Object.fromEntries([...this.rooms].map(([name, r]) => [name, { room: r.settings.impairment.room, peers: Object.fromEntries(r.settings.impairment.peers) }]))
-    if (req.method === 'GET') { json(200, current()); return }
-    if (req.method !== 'PUT') { json(405, { error: 'use GET or PUT' }); return }
-    let body = ''
-    req.setEncoding('utf8')
-    req.on('data', (d: string) => { body += d; if (body.length > 4096) req.destroy() })
-    req.on('end', () => {
-      let v: Record<string, unknown>
-      try { v = JSON.parse(body) as Record<string, unknown> } catch { json(400, { error: 'body is not JSON' }); return }
-      const room = typeof v.room === 'string' ? this.rooms.get(v.room) : undefined
-      if (room === undefined) { json(404, { error: `no room ${String(v.room)}` }); return }
-      if (v.peer !== undefined && typeof v.peer !== 'string') { json(400, { error: 'peer must be a peer name' }); return }
-      const spec = validateImpairment(v)
-      if (typeof spec === 'string') { json(400, { error: spec }); return }
-      room.setImpairment((v.peer as string | undefined) ?? null, spec)
-      this.log.info('impairment.set', { room: room.settings.name, peer: v.peer as string | undefined, delayMs: spec.delayMs, jitterMs: spec.jitterMs, lossPercent: spec.lossPercent })
-      json(200, current())
-    })
-  }
-
-  private adminAllowed (req: IncomingMessage): boolean {
-    const t = this.settings.adminToken
-    if (t === undefined) {
-      const ip = req.socket.remoteAddress ?? ''
-      return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1'
-    }
-    const h = req.headers.authorization ?? ''
-    return h.startsWith('Bearer ') && tokenMatches(h.slice(7), t)
-  }
-
-  private handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private handleUpgrade (req: IncomingMessage, socket: Socket, head: Buffer): void {
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map(p => p.trim())
-    if (this.stopping || !offered.some(p => p.startsWith('overlan.'))) {
-      const why = this.stopping ? '503 Service Unavailable' : '400 Bad Request'
-      const body = this.stopping ? 'hub shutting down\n' : `WebSocket subprotocol ${SUBPROTOCOL} required\n`
-      socket.end(`HTTP/1.1 ${why}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
-      return
+    const refuse = (status: string, body: string): void => {
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
     }
-    this.wss!.handleUpgrade(req, socket, head, (ws) => { this.handleConnection(ws, req) })
+    if (this.stopping) { refuse('503 Service Unavailable', 'hub shutting down\n'); return }
+    if (!offered.some(p => p.startsWith('overlan.'))) { refuse('400 Bad Request', `WebSocket subprotocol ${SUBPROTOCOL} required\n`); return }
+    const client = this.doors.clientAddress(req)
+    if (!this.doors.admitProxied(socket, client)) { refuse('429 Too Many Requests', 'too many connections from this address\n'); return }
+    this.wss!.handleUpgrade(req, socket, head, (ws) => { this.handleConnection(ws, req, socket, client) })
   }
 
-  // --- sessions ---
-
-  private handleConnection (ws: WebSocket, req: IncomingMessage): void {
-    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`
+  private handleConnection (ws: WebSocket, req: IncomingMessage, socket: Socket, client: string): void {
+    const remote = `${client}:${req.socket.remotePort ?? 0}`
     const s = new Session(this.nextPort++, ws, remote, this.now(), this.settings.sendQueueBytes)
     this.pending.add(s)
     const helloTimer = setTimeout(() => {
-      if (s.info === null) this.refuse(s, 'BAD_MESSAGE', `no hello within ${HELLO_TIMEOUT_MS} ms`, CLOSE_HELLO_TIMEOUT)
+      if (s.info === null && !s.refused) this.refuse(s, 'BAD_MESSAGE', `no hello within ${HELLO_TIMEOUT_MS} ms`, CLOSE_HELLO_TIMEOUT)
     }, HELLO_TIMEOUT_MS)
     helloTimer.unref()
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (s.refused) return
       s.lastSeen = this.now()
-      const buf = data as Buffer
-      if (isBinary) {
-        if (s.info === null) { s.counters.drops.before_welcome++; this.refuse(s, 'BAD_MESSAGE', 'binary data before welcome', CLOSE_BAD_MESSAGE); return }
-        this.rooms.get(s.info.room)?.forward(s, buf, s.lastSeen)
-        return
+      try {
+        const buf = data as Buffer
+        if (isBinary) {
+          if (s.info === null) { s.counters.drops.before_welcome++; this.refuse(s, 'BAD_MESSAGE', 'binary data before welcome', CLOSE_BAD_MESSAGE); return }
+          this.rooms.get(s.info.room)?.forward(s, buf, s.lastSeen)
+          return
+        }
+        this.handleControl(s, client, socket, buf.toString('utf8'))
+      } catch (e) {
+        this.internalError(s, e)
       }
-      this.handleControl(s, buf.toString('utf8'))
     })
     ws.on('pong', () => { s.lastSeen = this.now() })
     ws.on('error', (e) => { this.log.debug('peer.ws_error', { remote, error: e.message }) })
@@ -248,113 +231,101 @@ export class Hub {
       clearTimeout(helloTimer)
       this.pending.delete(s)
       if (s.info === null) return
-      const room = this.rooms.get(s.info.room)
-      room?.leave(s)
+      this.rooms.get(s.info.room)?.leave(s, this.now())
       this.log.info('peer.leave', { room: s.info.room, name: s.info.name, ip: s.info.ip, code, reason: reason.toString() })
     })
   }
 
-  private handleControl (s: Session, text: string): void {
+  /** One peer's message made something throw: drop it, count it, keep serving everyone. */
+  private internalError (s: Session, e: unknown): void {
+    this.internalErrors++
+    s.counters.drops.internal_error++
+    const suppressed = this.internalLog.allow(this.now())
+    if (suppressed >= 0) this.log.error('peer.internal_error', { remote: s.remote, name: s.info?.name, error: (e as Error)?.stack ?? String(e), suppressed: suppressed || undefined })
+  }
+
+  private handleControl (s: Session, client: string, socket: Socket, text: string): void {
     const r = decodeControl(text)
     if (!r.ok) { this.refuse(s, 'BAD_MESSAGE', r.reason, CLOSE_BAD_MESSAGE); return }
     if (r.message === null) { this.log.debug('peer.unknown_message', { type: r.unknownType }); return }
     const m = r.message
     if (m.type === 'hello') {
       if (s.info !== null) { this.refuse(s, 'BAD_MESSAGE', 'second hello on one connection', CLOSE_BAD_MESSAGE); return }
-      this.handleHello(s, m)
+      this.handleHello(s, m, client, socket)
     } else if (m.type === 'bye') {
       s.ws.close(CLOSE_NORMAL, 'bye')
     } else if (m.type === 'list') {
       const room = s.info !== null ? this.rooms.get(s.info.room) : undefined
       if (room === undefined) { this.refuse(s, 'BAD_MESSAGE', 'list before welcome', CLOSE_BAD_MESSAGE); return }
-      this.sendControl(s.ws, {
-        type: 'room',
-        room: room.settings.name,
-        members: room.list().map(o => ({ name: o.info!.name, mac: o.info!.mac, ip: o.info!.ip })),
-        services: room.directory.list(this.now())
-      })
+      if (!s.allowList(this.now())) return
+      s.sendControl(roomAnswer(room, this.now()))
     } else {
       this.refuse(s, 'BAD_MESSAGE', `a peer may not send "${m.type}"`, CLOSE_BAD_MESSAGE)
     }
   }
 
-  private handleHello (s: Session, m: HelloMessage): void {
+  private handleHello (s: Session, m: HelloMessage, client: string, socket: Socket): void {
+    if (!this.doors.allowJoin(client, this.now())) {
+      this.refuse(s, 'RATE_LIMITED', 'too many join attempts from this address; retry in a minute', REFUSAL_CLOSE_CODES.RATE_LIMITED)
+      return
+    }
     try {
-      if (m.version !== PROTOCOL_VERSION) {
-        throw new OverlanError('PROTOCOL_VERSION', `this hub speaks protocol version ${PROTOCOL_VERSION}, the peer sent ${m.version}; upgrade the older side`)
-      }
-      const room = this.roomFor(m)
+      const { room, name, lease } = this.desk!.admit(m)
       const existing = room.sessionOf(m.identity)
-      if (existing === undefined && room.size >= room.settings.maxPeers) {
-        throw new OverlanError('ROOM_FULL', `room ${m.room} is full (${room.settings.maxPeers} peers)`)
-      }
-      const lease = this.leases!.acquire({
-        room: m.room,
-        subnet: room.settings.subnet,
-        identity: m.identity,
-        name: m.name,
-        ...(m.address !== undefined ? { address: m.address } : {}),
-        ...(m.lease !== undefined ? { hint: m.lease } : {}),
-        now: Date.now(),
-        isConnected: (id) => room.sessionOf(id) !== undefined
-      })
       if (existing !== undefined) {
         // The same identity again: the newer connection wins (the old one is usually dead).
         this.refuse(existing, 'DUPLICATE_SESSION', 'replaced by a newer connection of the same peer identity', REFUSAL_CLOSE_CODES.DUPLICATE_SESSION)
-        room.leave(existing)
+        room.leave(existing, this.now())
       }
-      s.info = { room: m.room, identity: m.identity, name: m.name, mac: lease.mac, ip: lease.ip }
-      this.pending.delete(s)
+      s.info = { room: m.room, identity: m.identity, name, mac: lease.mac, ip: lease.ip }
       const members = room.list().map(o => ({ name: o.info!.name, mac: o.info!.mac, ip: o.info!.ip }))
-      room.join(s, this.now())
-      this.sendControl(s.ws, {
+      if (!room.join(s, this.now())) throw new OverlanError('ADDRESS_UNAVAILABLE', `MAC ${lease.mac} is in use by another member of room ${m.room}`)
+      this.pending.delete(s)
+      this.doors.joined(socket)
+      s.sendControl(encodeControl({
         type: 'welcome',
-        version: PROTOCOL_VERSION,
+        version: m.version,
         room: m.room,
         mac: lease.mac,
         ip: lease.ip,
         prefixLength: room.settings.subnet.prefixLength,
         mtu: room.settings.mtu,
-        members
-      })
-      this.log.info('peer.join', { room: m.room, name: m.name, ip: lease.ip, mac: lease.mac, remote: s.remote, peers: room.size })
+        members,
+        name
+      }))
+      this.log.info('peer.join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, peers: room.size })
     } catch (e) {
+      s.info = null
       if (isOverlanError(e) && e.code in REFUSAL_CLOSE_CODES) {
         this.refuse(s, e.code as RefusalCode, e.message, REFUSAL_CLOSE_CODES[e.code as RefusalCode])
         return
       }
-      this.log.error('peer.hello_failed', { remote: s.remote, error: String(e) })
+      this.log.error('peer.hello_failed', { remote: s.remote, error: (e as Error)?.stack ?? String(e) })
+      s.refused = true
       s.ws.close(1011, 'internal error')
     }
   }
 
-  /** Room for a hello, creating it on first join when allowed. Throws refusals. */
-  private roomFor (m: HelloMessage): Room {
-    let room = this.rooms.get(m.room)
-    if (room !== undefined) {
-      if (!tokenMatches(m.token, room.settings.token)) throw new OverlanError('AUTH_FAILED', `wrong join token for room ${m.room}`)
-      return room
-    }
-    if (!this.settings.autoCreateRooms) throw new OverlanError('ROOM_UNKNOWN', `room ${m.room} does not exist on this hub`)
-    if (!tokenMatches(m.token, this.autoToken!)) throw new OverlanError('AUTH_FAILED', `wrong join token for room ${m.room}`)
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(m.room)) throw new OverlanError('ROOM_UNKNOWN', 'room names are 1-64 letters, digits, ".", "_" or "-"')
-    if (this.rooms.size >= this.settings.maxRooms) throw new OverlanError('ROOM_FULL', `this hub already has ${this.settings.maxRooms} rooms`)
-    const settings: RoomSettings = { ...this.settings.autoRoom, name: m.room, token: this.autoToken! }
-    room = new Room(settings, this.now())
-    this.rooms.set(m.room, room)
-    this.log.info('room.create', { room: m.room, subnet: formatCidr(settings.subnet) })
-    return room
-  }
-
   private refuse (s: Session, code: RefusalCode | ErrorCode, message: string, closeCode: number): void {
+    if (s.refused) return
+    s.refused = true
     const suppressed = this.refusalLog.allow(this.now())
     if (suppressed >= 0) this.log.warn('peer.refused', { remote: s.remote, code, message, suppressed: suppressed || undefined })
-    this.sendControl(s.ws, { type: 'error', code, message })
+    s.sendControl(encodeControl({ type: 'error', code, message }))
     s.ws.close(closeCode, code)
+    setTimeout(() => { s.ws.terminate() }, REFUSAL_LINGER_MS).unref()
   }
 
-  private sendControl (ws: WebSocket, m: ControlMessage): void {
-    if (ws.readyState === 1) ws.send(encodeControl(m))
+  private tick (): void {
+    const now = this.now()
+    for (const [name, r] of this.rooms) {
+      r.tick(now)
+      if (r.settings.autoCreated && r.emptySince !== null && now - r.emptySince >= this.settings.emptyRoomTtlMs) {
+        this.rooms.delete(name)
+        this.log.info('room.expire', { room: name, emptyS: Math.round((now - r.emptySince) / 1000) })
+      }
+    }
+    this.doors.sweep(now)
   }
 
   /** Pings every connection; terminates those silent for longer than the timeout. */
@@ -365,10 +336,10 @@ export class Hub {
       if (now - s.lastSeen > limit) {
         this.log.warn('peer.timeout', { remote: s.remote, name: s.info?.name, silentMs: now - s.lastSeen })
         s.ws.terminate()
-        if (s.info !== null) this.rooms.get(s.info.room)?.leave(s)
+        if (s.info !== null) this.rooms.get(s.info.room)?.leave(s, now)
         return
       }
-      if (s.ws.readyState === 1) s.ws.ping()
+      if (s.ws.readyState === WebSocket.OPEN) s.ws.ping()
     }
     for (const s of this.pending) check(s)
     for (const r of this.rooms.values()) for (const s of r.list()) check(s)

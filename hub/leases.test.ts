@@ -1,5 +1,5 @@
 import test from 'ava'
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { OverlanError } from '../core/errors.js'
@@ -66,10 +66,12 @@ test('a lease hint is honoured when this hub has no lease and it is free', t => 
   t.not(groupMac.mac, '03:00:00:00:00:01', 'a multicast MAC is never leased')
 })
 
-test('leases survive a restart through the state file; a corrupt file is a clear error', t => {
+test('leases survive a restart through the state file; a corrupt file is a clear error', async t => {
   const dir = mkdtempSync(join(tmpdir(), 'overlan-leases-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  const a = new LeaseStore(dir).acquire(req(id(1), { address: '10.77.0.4' }))
+  const first = new LeaseStore(dir)
+  const a = first.acquire(req(id(1), { address: '10.77.0.4' }))
+  await first.flush()
   const again = new LeaseStore(dir).acquire(req(id(1), { now: 9 }))
   t.deepEqual([again.ip, again.mac], [a.ip, a.mac])
   t.is(JSON.parse(readFileSync(join(dir, 'leases.json'), 'utf8')).version, 1)
@@ -77,4 +79,45 @@ test('leases survive a restart through the state file; a corrupt file is a clear
   t.is(t.throws(() => new LeaseStore(dir), { instanceOf: OverlanError })?.code, 'STATE_IO')
   writeFileSync(join(dir, 'leases.json'), '{not json')
   t.regex(t.throws(() => new LeaseStore(dir), { instanceOf: OverlanError })?.message ?? '', /not valid JSON/)
+})
+
+test('a hint with another identity\'s MAC in upper case (or any other spelling) never takes it', t => {
+  const s = new LeaseStore(null)
+  const victim = s.acquire(req(id(1)))
+  const hint = { mac: victim.mac.toUpperCase(), ip: '10.77.0.5' }
+  const attacker = s.acquire(req(id(2), { hint }))
+  t.not(attacker.mac, victim.mac)
+  t.is(attacker.ip, '10.77.0.5', 'a free hinted address is still honoured')
+  const own = s.acquire(req(id(3), { hint: { mac: '02:AB:CD:EF:00:01', ip: '10.77.0.6' } }))
+  t.is(own.mac, '02:ab:cd:ef:00:01', 'stored in canonical form')
+})
+
+test('a bad state file is a clear STATE_IO at start: null entries, duplicate MACs, an unwritable directory', t => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlan-leases-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  for (const [what, rooms] of [
+    ['null entry', { r: { x: null } }],
+    ['null room', { r: null }],
+    ['duplicate MAC', { r: { x: { mac: '02:00:00:00:00:01', ip: '10.77.0.1' }, y: { mac: '02:00:00:00:00:01', ip: '10.77.0.2' } } }]
+  ] as const) {
+    writeFileSync(join(dir, 'leases.json'), JSON.stringify({ version: 1, rooms }))
+    const e = t.throws(() => new LeaseStore(dir), { instanceOf: OverlanError }, what)
+    t.is(e?.code, 'STATE_IO', what)
+  }
+  // /proc/self exists but no file can be created in it, not even by root.
+  t.is(t.throws(() => new LeaseStore('/proc/self'), { instanceOf: OverlanError })?.code, 'STATE_IO')
+})
+
+test('temp files of a crashed run are removed at start; many joins make few writes', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlan-leases-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  writeFileSync(join(dir, '.leases.json.12345.tmp'), 'half a file')
+  const s = new LeaseStore(dir)
+  t.false(existsSync(join(dir, '.leases.json.12345.tmp')))
+  for (let i = 1; i <= 6; i++) s.acquire(req(id(i)))
+  for (let i = 1; i <= 6; i++) s.acquire(req(id(i), { now: 2 }))
+  t.is(s.writes, 0, 'nothing written on the join path')
+  await s.flush()
+  t.is(s.writes, 1, 'twelve joins, one write')
+  t.is(Object.keys(JSON.parse(readFileSync(join(dir, 'leases.json'), 'utf8')).rooms.friday).length, 6)
 })

@@ -5,16 +5,31 @@
  *
  * Bounded: a room holds at most as many leases as its subnet has hosts. When the subnet
  * is full, the least recently seen lease of a peer that is not connected is reclaimed.
+ *
+ * MACs and addresses are normalised (lower-case, canonical dotted quad) before anything is
+ * compared or stored, so no spelling of another identity's MAC or address can take it.
+ * Writes are coalesced off the join path: a join marks the store dirty and at most one
+ * write per FLUSH_MS follows, asynchronously (`flush()` on stop). The state directory is
+ * proven writable, temp files of a crashed run removed and the file validated at start.
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { OverlanError } from '../core/errors.js'
 import { formatIpv4, hostRange, parseIpv4, subnetContains, type Subnet } from '../core/ipv4.js'
-import { readJsonFile, writeFileAtomic } from '../core/state-file.js'
+import { readJsonFile, removeStaleTemps, writeFileAtomic, writeFileAtomicAsync } from '../core/state-file.js'
 import { formatMac, parseMac } from '../l2/ethernet.js'
 
 export const LEASES_FILE = 'leases.json'
 const FILE_VERSION = 1
+/** Longest a changed lease waits for its write. */
+export const FLUSH_MS = 250
+/** A join that changes nothing but lastSeen is written only if lastSeen moved this much. */
+const LAST_SEEN_RESOLUTION_MS = 60_000
+
+/** Canonical "02:ab:…" (lower case), or null. */
+export const normalMac = (s: string): string | null => { const v = parseMac(s); return v === null ? null : formatMac(v) }
+/** Canonical dotted quad, or null. */
+export const normalIp = (s: string): string | null => { const v = parseIpv4(s); return v === null ? null : formatIpv4(v) }
 
 export interface LeaseRecord {
   mac: string
@@ -40,14 +55,33 @@ export interface LeaseRequest {
 
 type RoomLeases = Map<string, LeaseRecord>
 
+export interface LeaseStoreDeps {
+  /** A background write failed (it is retried with the next change). */
+  onWriteError?: (e: Error) => void
+}
+
 export class LeaseStore {
   private readonly rooms = new Map<string, RoomLeases>()
   private readonly file: string | null
+  private readonly deps: LeaseStoreDeps
+  private dirty = false
+  private timer: NodeJS.Timeout | null = null
+  private writing: Promise<void> | null = null
+  /** Background writes done (tests and status). */
+  writes = 0
 
-  /** `stateDir` null keeps leases in memory only (tests). */
-  constructor (stateDir: string | null) {
+  /**
+   * `stateDir` null keeps leases in memory only (tests). Throws STATE_IO at once when the
+   * file is malformed or the directory is not writable, so a hub never starts half-working.
+   */
+  constructor (stateDir: string | null, deps: LeaseStoreDeps = {}) {
+    this.deps = deps
     this.file = stateDir === null ? null : join(stateDir, LEASES_FILE)
-    if (this.file !== null) this.load(this.file)
+    if (this.file !== null) {
+      removeStaleTemps(this.file)
+      this.load(this.file)
+      writeFileAtomic(this.file, this.serialize())
+    }
   }
 
   get (room: string, identity: string): LeaseRecord | undefined {
@@ -55,7 +89,12 @@ export class LeaseStore {
   }
 
   /** Grants (and persists) the lease for a join, or throws ADDRESS_UNAVAILABLE / SUBNET_EXHAUSTED. */
-  acquire (r: LeaseRequest): LeaseRecord {
+  acquire (request: LeaseRequest): LeaseRecord {
+    // A hint is used only in canonical form; a malformed one is ignored.
+    const { hint: given, ...rest } = request
+    const hintMac = given !== undefined ? normalMac(given.mac) : null
+    const hintIp = given !== undefined ? normalIp(given.ip) : null
+    const r: LeaseRequest = hintMac !== null && hintIp !== null ? { ...rest, hint: { mac: hintMac, ip: hintIp } } : rest
     let leases = this.rooms.get(r.room)
     if (leases === undefined) { leases = new Map(); this.rooms.set(r.room, leases) }
     const current = leases.get(r.identity)
@@ -73,8 +112,15 @@ export class LeaseStore {
     const mac = current?.mac ?? hintedMac ?? this.newMac(leases, r.room, r.identity)
     const record: LeaseRecord = { mac, ip, name: r.name, lastSeen: r.now }
     leases.set(r.identity, record)
-    this.save()
+    if (current === undefined || current.mac !== mac || current.ip !== ip || current.name !== r.name || r.now - current.lastSeen >= LAST_SEEN_RESOLUTION_MS) this.save()
     return record
+  }
+
+  /** Writes pending changes now; resolves when the file holds them. */
+  async flush (): Promise<void> {
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
+    while (this.writing !== null) await this.writing
+    if (this.dirty) await this.write()
   }
 
   private checkRequested (leases: RoomLeases, r: LeaseRequest): string {
@@ -100,7 +146,7 @@ export class LeaseStore {
     return true
   }
 
-  /** A hinted MAC is taken only if it is a locally administered unicast MAC no one else has. */
+  /** A hinted MAC (normalised) is taken only if it is a locally administered unicast MAC no one else has. */
   private macFree (leases: RoomLeases, mac: string): boolean {
     const v = parseMac(mac)
     if (v === null || Math.floor(v / 2 ** 40) % 4 !== 2) return false
@@ -143,25 +189,51 @@ export class LeaseStore {
   private load (file: string): void {
     const data = readJsonFile(file) as { version?: unknown, rooms?: unknown } | undefined
     if (data === undefined) return
-    if (data.version !== FILE_VERSION || typeof data.rooms !== 'object' || data.rooms === null) {
-      throw new OverlanError('STATE_IO', `${file} is not a version ${FILE_VERSION} lease file; move it away to start fresh`)
+    const bad = (why: string): OverlanError => new OverlanError('STATE_IO', `${file}: ${why}; fix it or move it away to start fresh`)
+    if (typeof data !== 'object' || data === null || data.version !== FILE_VERSION || typeof data.rooms !== 'object' || data.rooms === null) {
+      throw bad(`not a version ${FILE_VERSION} lease file`)
     }
     for (const [room, entries] of Object.entries(data.rooms as Record<string, unknown>)) {
+      if (typeof entries !== 'object' || entries === null) throw bad(`room ${room} is not an object`)
       const leases: RoomLeases = new Map()
-      for (const [identity, l] of Object.entries(entries as Record<string, Partial<LeaseRecord>>)) {
-        if (typeof l.mac !== 'string' || parseMac(l.mac) === null || typeof l.ip !== 'string' || parseIpv4(l.ip) === null) {
-          throw new OverlanError('STATE_IO', `${file}: lease of ${identity} in room ${room} is malformed`)
-        }
-        leases.set(identity, { mac: l.mac, ip: l.ip, name: String(l.name ?? ''), lastSeen: Number(l.lastSeen ?? 0) })
+      const macs = new Set<string>()
+      const ips = new Set<string>()
+      for (const [identity, l] of Object.entries(entries as Record<string, unknown>)) {
+        const e = (typeof l === 'object' && l !== null ? l : {}) as Partial<LeaseRecord>
+        const mac = typeof e.mac === 'string' ? normalMac(e.mac) : null
+        const ip = typeof e.ip === 'string' ? normalIp(e.ip) : null
+        if (mac === null || ip === null) throw bad(`lease of ${identity} in room ${room} is malformed`)
+        if (macs.has(mac) || ips.has(ip)) throw bad(`MAC ${mac} or address ${ip} is leased twice in room ${room}`)
+        macs.add(mac)
+        ips.add(ip)
+        leases.set(identity, { mac, ip, name: String(e.name ?? ''), lastSeen: Number(e.lastSeen ?? 0) || 0 })
       }
       this.rooms.set(room, leases)
     }
   }
 
-  private save (): void {
-    if (this.file === null) return
+  private serialize (): string {
     const rooms: Record<string, Record<string, LeaseRecord>> = {}
     for (const [room, leases] of this.rooms) rooms[room] = Object.fromEntries(leases)
-    writeFileAtomic(this.file, JSON.stringify({ version: FILE_VERSION, rooms }, null, 1) + '\n')
+    return JSON.stringify({ version: FILE_VERSION, rooms }, null, 1) + '\n'
+  }
+
+  private save (): void {
+    if (this.file === null) return
+    this.dirty = true
+    if (this.timer === null && this.writing === null) {
+      this.timer = setTimeout(() => { this.timer = null; void this.write() }, FLUSH_MS)
+      this.timer.unref()
+    }
+  }
+
+  private async write (): Promise<void> {
+    this.dirty = false
+    const done = writeFileAtomicAsync(this.file!, this.serialize())
+      .then(() => { this.writes++ }, (e: unknown) => { this.dirty = true; this.deps.onWriteError?.(e as Error) })
+      .finally(() => { this.writing = null })
+    this.writing = done
+    await done
+    if (this.dirty && this.timer === null) this.save()
   }
 }

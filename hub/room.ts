@@ -12,12 +12,13 @@ import { createHash } from 'node:crypto'
 import { BATCH_LEN_PREFIX, MAX_MESSAGE_BYTES, countFrames, encodeBatch } from '../core/protocol.js'
 import { formatIpv4, parseIpv4 } from '../core/ipv4.js'
 import { RoomDirectory } from '../discovery/directory.js'
-import { CLASS_DHCP, CLASS_GAME, CLASS_LLMNR, CLASS_MDNS, CLASS_WSD, UDP_HEADER_LEN } from '../l2/packet.js'
+import { CLASS_DHCP, CLASS_GAME, CLASS_LLMNR, CLASS_MDNS, CLASS_WSD, IPV4_SRC, UDP_HEADER_LEN } from '../l2/packet.js'
 import { ETHERTYPE_IPV4, ETH_HEADER_LEN, parseMac } from '../l2/ethernet.js'
 import { QuerySchedule } from '../l2/igmp.js'
 import { DROP, FLOOD, L2Switch, MEMBERS, REPLY } from '../l2/switch.js'
 import type { RoomSettings } from './config.js'
 import type { Session } from './session.js'
+import { DirectoryFeed } from './directory-feed.js'
 import { Impairment, isImpaired, type ImpairmentSpec } from './impairment.js'
 
 const MAX_FRAMES_PER_MESSAGE = Math.ceil(MAX_MESSAGE_BYTES / (BATCH_LEN_PREFIX + ETH_HEADER_LEN))
@@ -34,7 +35,8 @@ export class Room {
   readonly settings: RoomSettings
   readonly switch: L2Switch
   readonly createdAt: number
-  readonly directory = new RoomDirectory()
+  readonly directory: RoomDirectory
+  readonly feed: DirectoryFeed
   /** IGMP + MLD general queries as one batch, built once (never modified: safe to share). */
   private readonly queryBatch: Buffer | null
   private readonly querySchedule: QuerySchedule | null
@@ -46,14 +48,25 @@ export class Room {
   private members: Session[] = []
   private readonly joinQueries = new Map<Session, number>()
   private lastSweep = 0
+  /** Since when the room has had no member (null while it has some). */
+  emptySince: number | null
 
   // scratch for forward(); a Room is used by one thread
   private readonly decisions = new Int32Array(MAX_FRAMES_PER_MESSAGE)
   private readonly memberLists: Array<readonly number[]> = []
 
+  /** `settings` is copied: every room owns its settings, impairment included. */
   constructor (settings: RoomSettings, now: number) {
-    this.settings = settings
+    this.settings = structuredClone(settings)
     this.createdAt = now
+    this.emptySince = now
+    const tables = this.settings.tables
+    this.directory = new RoomDirectory({
+      ...(tables.directoryEntries !== undefined ? { maxEntries: tables.directoryEntries } : {}),
+      ...(tables.directoryEntriesPerPeer !== undefined ? { maxPerPeer: tables.directoryEntriesPerPeer } : {})
+    })
+    this.feed = new DirectoryFeed(this.directory)
+    settings = this.settings
     this.switch = new L2Switch({
       mtu: settings.mtu,
       allowBridging: settings.allowBridging,
@@ -62,6 +75,7 @@ export class Room {
       querier: settings.querier,
       queryIntervalMs: settings.queryIntervalMs,
       storm: settings.storm,
+      tables: settings.tables,
       switchMac: switchMacFor(settings.name)
     })
     this.queryBatch = this.switch.querier ? encodeBatch(this.switch.queries()) : null
@@ -88,25 +102,44 @@ export class Room {
     s.impairment = isImpaired(spec) ? new Impairment(spec) : null
   }
 
-  join (s: Session, now: number): void {
+  /**
+   * `name`, or `name-2`, `name-3`… if a member of another identity already uses it: names
+   * are unique in a room, so no member can speak (or wipe the directory) for another.
+   */
+  uniqueName (name: string, identity: string): string {
+    const taken = new Set<string>()
+    for (const s of this.members) if (s.info!.identity !== identity) taken.add(s.info!.name)
+    if (!taken.has(name)) return name
+    for (let i = 2; ; i++) {
+      const suffix = `-${i}`
+      const candidate = name.slice(0, 64 - suffix.length) + suffix
+      if (!taken.has(candidate)) return candidate
+    }
+  }
+
+  /** Plugs a session in; false (nothing changed) if another port holds its leased MAC. */
+  join (s: Session, now: number): boolean {
     const info = s.info!
+    if (!this.switch.addPort(s.port, parseMac(info.mac)!, parseIpv4(info.ip) ?? -1)) return false
     this.applyImpairment(s)
     this.sessions.set(s.port, s)
     this.byIdentity.set(info.identity, s)
-    this.switch.addPort(s.port, parseMac(info.mac)!, parseIpv4(info.ip) ?? -1)
     this.members = [...this.sessions.values()]
+    this.emptySince = null
     if (this.queryBatch !== null) this.joinQueries.set(s, now + JOIN_QUERY_DELAY_MS)
+    return true
   }
 
   /** Removes a session and its MAC entries, bindings and memberships. Idempotent. */
-  leave (s: Session): void {
+  leave (s: Session, now: number): void {
     if (this.sessions.get(s.port) !== s) return
     this.sessions.delete(s.port)
     this.joinQueries.delete(s)
     if (s.info !== null && this.byIdentity.get(s.info.identity) === s) this.byIdentity.delete(s.info.identity)
     this.switch.removePort(s.port)
-    if (s.info !== null) this.directory.removePeer(s.info.name)
+    if (s.info !== null) { this.feed.removePeer(s.info.name); this.directory.removePeer(s.info.name) }
     this.members = [...this.sessions.values()]
+    if (this.members.length === 0) this.emptySince = now
   }
 
   /** Periodic work (about once a second): querier, per-port join queries; aging every SWEEP_MS. */
@@ -127,13 +160,13 @@ export class Room {
     }
   }
 
-  /** Feeds a discovery frame (IPv4 UDP, just decided) to the room directory. */
+  /** Queues a discovery frame (IPv4 UDP, just decided) for the room directory (decoded later). */
   private observe (from: Session, msg: Buffer, now: number): void {
     const info = this.switch.info
     if (info.drop !== null || info.etherType !== ETHERTYPE_IPV4 || info.srcPort < 0) return
-    this.directory.observe({
+    this.feed.push({
       peer: from.info!.name,
-      srcIp: formatIpv4(msg.readUInt32BE(info.l3 + 12)),
+      srcIp: formatIpv4(msg.readUInt32BE(info.l3 + IPV4_SRC)),
       srcPort: info.srcPort,
       dstPort: info.dstPort,
       now

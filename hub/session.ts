@@ -5,11 +5,21 @@
  * counted `queue_full` (TCP inside the overlay recovers; a deep queue would only add
  * latency — the TCP-in-TCP bufferbloat the README explains).
  */
-import type { WebSocket } from 'ws'
-import { BATCH_LEN_PREFIX } from '../core/protocol.js'
+import { WebSocket } from 'ws'
+import { BATCH_LEN_PREFIX, LIST_BURST, LIST_PER_S } from '../core/protocol.js'
+import { zeroCounts } from '../core/counts.js'
 import type { Impairment } from './impairment.js'
 
-export type SessionDropReason = 'queue_full' | 'bad_batch' | 'before_welcome' | 'impaired_loss'
+/** Why the hub dropped something of one session's; also the metric label. */
+export const SESSION_DROP_REASONS = [
+  'queue_full', // the peer's socket held more than sendQueueBytes unsent (frames, or a control message)
+  'bad_batch', // a binary message whose frame lengths do not add up
+  'before_welcome', // binary data before the join completed
+  'impaired_loss', // lost on purpose by the room's impairment
+  'list_rate', // a `list` over LIST_PER_S: ignored
+  'internal_error' // a message that made a decoder throw: dropped, logged with its stack
+] as const
+export type SessionDropReason = typeof SESSION_DROP_REASONS[number]
 
 /** Per-destination batch being assembled from frames of a mixed incoming batch. */
 const OUT_SLAB_BYTES = 256 * 1024
@@ -25,7 +35,7 @@ export class SessionCounters {
   rxBytes = 0
   txFrames = 0
   txBytes = 0
-  readonly drops: Record<SessionDropReason, number> = { queue_full: 0, bad_batch: 0, before_welcome: 0, impaired_loss: 0 }
+  readonly drops = zeroCounts(SESSION_DROP_REASONS)
 }
 
 export interface SessionInfo {
@@ -46,6 +56,8 @@ export class Session {
 
   // set once on welcome
   info: SessionInfo | null = null
+  /** Refused or replaced: nothing it sends is processed any more. */
+  refused = false
 
   // set by the room (config or admin API); null = a perfect link
   impairment: Impairment | null = null
@@ -59,6 +71,8 @@ export class Session {
   private slabStart = 0
   private slabEnd = 0
   private pendingFrames = 0
+  private listTokens = LIST_BURST
+  private listAt: number
 
   constructor (port: number, ws: WebSocket, remote: string, now: number, sendQueueBytes: number) {
     this.port = port
@@ -66,7 +80,28 @@ export class Session {
     this.remote = remote
     this.connectedAt = now
     this.lastSeen = now
+    this.listAt = now
     this.sendQueueBytes = sendQueueBytes
+  }
+
+  /**
+   * Sends one control message through the same bound as data: a peer that stops reading
+   * cannot make the hub queue answers for it. False (counted `queue_full`) when dropped.
+   */
+  sendControl (text: string): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false
+    if (this.ws.bufferedAmount > this.sendQueueBytes) { this.counters.drops.queue_full++; return false }
+    this.ws.send(text)
+    return true
+  }
+
+  /** Takes a `list` token (LIST_PER_S per second, bursts of LIST_BURST); false counts `list_rate`. */
+  allowList (now: number): boolean {
+    this.listTokens = Math.min(LIST_BURST, this.listTokens + (now - this.listAt) * LIST_PER_S / 1000)
+    this.listAt = now
+    if (this.listTokens < 1) { this.counters.drops.list_rate++; return false }
+    this.listTokens--
+    return true
   }
 
   /**
@@ -79,7 +114,7 @@ export class Session {
   }
 
   private sendNow (buf: Buffer, frames: number): void {
-    if (this.ws.readyState !== 1 || this.ws.bufferedAmount > this.sendQueueBytes) {
+    if (this.ws.readyState !== WebSocket.OPEN || this.ws.bufferedAmount > this.sendQueueBytes) {
       this.counters.drops.queue_full += frames
       return
     }

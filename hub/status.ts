@@ -60,6 +60,10 @@ export interface HubStatus {
   uptimeS: number
   pendingConnections: number
   rooms: RoomStatus[]
+  /** Open connections, those not yet joined, and refusals by door (hub/doors.ts). */
+  doors?: { connections: number, preAuth: number, refused: Record<string, number> }
+  /** Messages that made a decoder throw (each dropped and logged). */
+  internalErrors?: number
 }
 
 const byClass = (t: TrafficCounters): ClassCounts => ({

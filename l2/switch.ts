@@ -15,6 +15,7 @@
  * no decision can name a port of another room. Pure: no I/O, time passed in, no
  * allocation per frame (except IPv6 ND keys). Ports are small integers owned by the caller.
  */
+import { zeroCounts } from '../core/counts.js'
 import { ARP_OPER, ARP_REPLY, ARP_REQUEST, ARP_SHA, ARP_SPA, ARP_TPA, isEthernetIpv4Arp, writeArpFrame } from './arp.js'
 import { ETH_DST, ETH_HEADER_LEN, ETH_SRC, isBroadcastAt, isGroupAt, macAt, maxFrameLenForMtu, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './ethernet.js'
 import { Fdb, type FdbOptions } from './fdb.js'
@@ -53,10 +54,6 @@ export const DROP_REASONS = [
   'storm_broadcast', 'storm_multicast', 'storm_unknown_unicast', 'storm_discovery'
 ] as const
 export type DropReason = typeof DROP_REASONS[number]
-
-/** Zeroed counters for every reason of `reasons`. */
-export const zeroCounts = <R extends string>(reasons: readonly R[]): Record<R, number> =>
-  Object.fromEntries(reasons.map(r => [r, 0])) as Record<R, number>
 
 export interface SwitchOptions {
   mtu: number

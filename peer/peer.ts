@@ -172,7 +172,7 @@ export class Peer {
     return {
       state: this.state,
       room: this.settings.room,
-      name: this.settings.name,
+      name: this.welcome?.name ?? this.settings.name,
       hub: this.settings.hub,
       iface: this.iface,
       address: w !== null ? `${w.ip}/${w.prefixLength}` : null,
@@ -279,8 +279,11 @@ export class Peer {
   private handleControl (ws: WebSocket, text: string): void {
     const r = decodeControl(text)
     if (!r.ok) {
-      this.deps.log.warn('hub.bad_message', { reason: r.reason })
-      ws.close(4000, 'BAD_MESSAGE')
+      // Before welcome nothing works without the hub's answer; after it, one odd message
+      // (a larger or newer hub's) is no reason to cut every application's traffic.
+      if (this.welcome === null) { this.deps.log.warn('hub.bad_message', { reason: r.reason }); ws.close(4000, 'BAD_MESSAGE'); return }
+      const suppressed = this.errorLog.allow(this.now())
+      if (suppressed >= 0) this.deps.log.warn('hub.bad_message_ignored', { reason: r.reason, suppressed: suppressed || undefined })
       return
     }
     const m = r.message
@@ -289,8 +292,9 @@ export class Peer {
       case 'welcome': void this.handleWelcome(m); break
       case 'error': {
         const code: ErrorCode = isRefusalCode(m.code) ? m.code : 'BAD_MESSAGE'
-        this.refusal = new OverlanError(code, m.message)
         this.lastError = `${m.code}: ${m.message}`
+        // Rate limiting is a "later", not a "no": reconnect with backoff.
+        if (code !== 'RATE_LIMITED') this.refusal = new OverlanError(code, m.message)
         break
       }
       case 'bye': this.deps.log.info('hub.bye', { reason: m.reason }); break

@@ -4,93 +4,19 @@
  * refusals, reconnect with stable leases, keepalive and protocol abuse.
  */
 import test from 'ava'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { get, request } from 'node:https'
 import { WebSocket } from 'ws'
 import { silentLogger } from '../../core/log.js'
-import { encodeBatch, SUBPROTOCOL } from '../../core/protocol.js'
+import { encodeBatch } from '../../core/protocol.js'
 import { OverlanError } from '../../core/errors.js'
-import { resolveHubSettings, type HubFileConfig } from '../../hub/config.js'
-import { Hub } from '../../hub/hub.js'
-import { MemoryHostOs, type MemoryTap } from '../../peer/os/memory.js'
+import { MemoryHostOs } from '../../peer/os/memory.js'
 import { Peer } from '../../peer/peer.js'
 import type { PeerSettings } from '../../peer/config.js'
-import { BROADCAST, ethFrame, ipv4, ipv4Frame, mac, udp4Frame } from '../support/frames.js'
+import { BROADCAST, ipv4, ipv4Frame, mac, udp4Frame } from '../support/frames.js'
+import { TOKEN, helloFor, marked, opened, peerSettings, raw, received, startHub, startPeer } from '../support/hub-fixture.js'
 import { ARP_REQUEST, writeArpFrame } from '../../l2/arp.js'
 import { MAC_BROADCAST } from '../../l2/ethernet.js'
 import { waitFor } from '../support/wait.js'
-
-const TOKEN = 'integration-token'
-
-interface Fixture {
-  dir: string
-  hub: Hub
-  port: number
-  url: string
-  restart: () => Promise<void>
-}
-
-const startHub = async (t: { teardown: (fn: () => unknown) => void }, extra: HubFileConfig = {}): Promise<Fixture> => {
-  const dir = mkdtempSync(join(tmpdir(), 'overlan-it-'))
-  const make = (port: number): Hub => new Hub(resolveHubSettings({}, { listen: `127.0.0.1:${port}`, state: join(dir, 'hub'), token: TOKEN, ...extra }), { log: silentLogger })
-  const f: Fixture = { dir, hub: make(0), port: 0, url: '', restart: async () => {} }
-  f.port = await f.hub.start()
-  f.url = `wss://127.0.0.1:${f.port}`
-  f.restart = async () => {
-    await f.hub.stop()
-    f.hub = make(f.port)
-    await f.hub.start()
-  }
-  t.teardown(async () => { await f.hub.stop(); rmSync(dir, { recursive: true, force: true }) })
-  return f
-}
-
-const peerSettings = (f: Fixture, name: string, room: string, extra: Partial<PeerSettings> = {}): PeerSettings => ({
-  hub: f.url,
-  room,
-  token: TOKEN,
-  name,
-  iface: `ovl-${name}`,
-  address: undefined,
-  caFile: f.hub.tls!.certFile,
-  insecure: false,
-  stateDir: join(f.dir, name),
-  reconnectMinMs: 100,
-  reconnectMaxMs: 400,
-  joinTimeoutMs: 5000,
-  keepaliveTimeoutMs: 20_000,
-  logLevel: 'info',
-  mdns: false,
-  netbios: false,
-  ssdp: false,
-  gameDiscovery: false,
-  gamePorts: [],
-  ...extra
-})
-
-interface RunningPeer { peer: Peer, tap: MemoryTap, mac: string, ip: string }
-
-const startPeer = async (t: { teardown: (fn: () => unknown) => void }, f: Fixture, name: string, room: string, extra: Partial<PeerSettings> = {}): Promise<RunningPeer> => {
-  const os = new MemoryHostOs()
-  const identity = Buffer.from(name.padEnd(16, '-')).toString('hex')
-  const peer = new Peer(peerSettings(f, name, room, extra), { os, log: silentLogger, identity })
-  t.teardown(async () => { await peer.stop() })
-  await peer.start()
-  const link = os.links.get(`ovl-${name}`)!
-  return { peer, tap: os.taps.get(`ovl-${name}`)!, mac: link.mac, ip: link.address }
-}
-
-const received = (p: RunningPeer, marker: number): number =>
-  p.tap.written.filter(f => f.length >= 60 && f[59] === marker).length
-
-/** A frame whose last payload byte is a marker, so tests can tell their frames apart. */
-const marked = (dst: string, src: string, marker: number): Buffer => {
-  const payload = Buffer.alloc(46)
-  payload[45] = marker
-  return ethFrame(dst, src, 0x88b5, payload)
-}
 
 test('frames are switched within a room: flooding, learning, isolation', async t => {
   const f = await startHub(t)
@@ -149,14 +75,16 @@ test('refusals carry stable codes: token, room, address', async t => {
   t.is(await attempt('zed', { hub: 'wss://127.0.0.1:1', joinTimeoutMs: 300 }), 'HUB_UNREACHABLE')
 })
 
-test('configured rooms: unknown room and room full', async t => {
+test('configured rooms: an unknown room is refused like a wrong token (no enumeration); room full', async t => {
   const f = await startHub(t, { rooms: { friday: { token: TOKEN, maxPeers: 1 } } })
   await startPeer(t, f, 'alice', 'friday')
   const os = new MemoryHostOs()
   const full = new Peer(peerSettings(f, 'bob', 'friday'), { os, log: silentLogger, identity: 'b'.repeat(32) })
   t.is((await t.throwsAsync(full.start(), { instanceOf: OverlanError }))?.code, 'ROOM_FULL')
   const unknown = new Peer(peerSettings(f, 'bob', 'sunday'), { os: new MemoryHostOs(), log: silentLogger, identity: 'b'.repeat(32) })
-  t.is((await t.throwsAsync(unknown.start(), { instanceOf: OverlanError }))?.code, 'ROOM_UNKNOWN')
+  const e = await t.throwsAsync(unknown.start(), { instanceOf: OverlanError })
+  t.is(e?.code, 'AUTH_FAILED')
+  t.is(e?.message, 'wrong join token, or no room sunday on this hub')
 })
 
 test('after a hub restart peers come back with the same MAC and IP and traffic flows', async t => {
@@ -173,20 +101,6 @@ test('after a hub restart peers come back with the same MAC and IP and traffic f
   a.tap.inject(marked(b.mac, a.mac, 1))
   await waitFor('unicast after restart', () => received(b, 1) === 1)
 })
-
-interface RawClient { ws: WebSocket, messages: string[], closed: Promise<number> }
-
-const raw = (f: Fixture, protocols: string[] = [SUBPROTOCOL]): RawClient => {
-  const ws = new WebSocket(f.url, protocols, { ca: f.hub.tls!.cert })
-  const messages: string[] = []
-  ws.on('message', (d, isBinary) => { if (!isBinary) messages.push(String(d)) })
-  ws.on('error', () => {})
-  const closed = new Promise<number>(resolve => ws.on('close', (code) => { resolve(code) }))
-  return { ws, messages, closed }
-}
-const opened = (c: RawClient): Promise<void> => new Promise((resolve, reject) => { c.ws.once('open', () => { resolve() }); c.ws.once('error', reject) })
-const helloFor = (name: string, extra: Record<string, unknown> = {}): string =>
-  JSON.stringify({ type: 'hello', version: 1, room: 'friday', token: TOKEN, identity: Buffer.from(name.padEnd(16, '-')).toString('hex'), name, ...extra })
 
 test('protocol abuse gets an error code and a close code, never a crash', async t => {
   const f = await startHub(t)

@@ -1,0 +1,117 @@
+/**
+ * The hub's HTTP side on the WebSocket port: `GET /healthz` for anyone; `GET /status` and
+ * `/admin/impairment` for admins only. Who is an admin:
+ *
+ *   adminToken set         ─► `Authorization: Bearer <adminToken>` (constant-time), nothing else
+ *   no token, TLS on       ─► requests from loopback (no reverse proxy can stand in front)
+ *   no token, --no-tls     ─► nobody, unless trustedProxies are named: then a client whose
+ *                             X-Forwarded-For address is loopback (the proxy's own host)
+ *
+ * Every body is validated (400 with a stable `code`, never a crash); unknown rooms are 404.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from '../core/log.js'
+import { tokenMatches } from './auth.js'
+import { isLoopback, plainAddress, type Doors } from './doors.js'
+import { validateImpairment } from './impairment.js'
+import type { Room } from './room.js'
+
+/** Largest admin request body. */
+export const MAX_ADMIN_BODY_BYTES = 4096
+
+export interface HttpApiDeps {
+  rooms: ReadonlyMap<string, Room>
+  doors: Doors
+  log: Logger
+  adminToken: string | undefined
+  tls: boolean
+  health: () => Record<string, unknown>
+  status: () => unknown
+}
+
+type Reply = (code: number, body: Record<string, unknown>) => void
+
+export class HttpApi {
+  constructor (private readonly d: HttpApiDeps) {}
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0]
+    const reply: Reply = (code, body) => {
+      if (res.headersSent) return
+      res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify(body) + '\n')
+    }
+    if (path === '/healthz') {
+      if (req.method !== 'GET') { reply(405, { code: 'METHOD', error: 'use GET' }); return }
+      reply(200, this.d.health())
+      return
+    }
+    if (path === '/status' || path === '/admin/impairment') {
+      const why = this.adminRefusal(req)
+      if (why !== null) { reply(401, { code: 'ADMIN_ONLY', error: why }); return }
+      if (path === '/status') {
+        if (req.method !== 'GET') { reply(405, { code: 'METHOD', error: 'use GET' }); return }
+        reply(200, this.d.status() as Record<string, unknown>)
+        return
+      }
+      this.impairment(req, reply)
+      return
+    }
+    reply(404, { code: 'NOT_FOUND', error: 'not found; peers connect with a WebSocket upgrade, health is at /healthz' })
+  }
+
+  /** Null when `req` comes from an admin; else why not, as a sentence. */
+  adminRefusal (req: IncomingMessage): string | null {
+    const t = this.d.adminToken
+    if (t !== undefined) {
+      const h = req.headers.authorization ?? ''
+      return h.startsWith('Bearer ') && tokenMatches(h.slice(7), t) ? null : 'needs "Authorization: Bearer <adminToken>"'
+    }
+    const peer = plainAddress(req.socket.remoteAddress)
+    if (this.d.tls) return isLoopback(peer) ? null : 'needs a request from loopback, or "Authorization: Bearer <adminToken>" once adminToken is set'
+    // Behind a reverse proxy every request arrives from the proxy: loopback proves nothing.
+    if (!this.d.doors.isTrustedProxy(peer)) return 'with --no-tls set adminToken (or name the reverse proxy in trustedProxies): behind a proxy every request looks local'
+    return isLoopback(this.d.doors.clientAddress(req)) ? null : 'needs "Authorization: Bearer <adminToken>" or a request from the proxy host itself'
+  }
+
+  /**
+   * GET: current impairment of every room. PUT {room, peer?, delayMs, jitterMs, lossPercent}:
+   * sets it for the room (or one peer of it) at run time; all zeros clears.
+   */
+  private impairment (req: IncomingMessage, reply: Reply): void {
+    const current = (): Record<string, unknown> => Object.fromEntries([...this.d.rooms].map(([name, r]) =>
+      [name, { room: r.settings.impairment.room, peers: Object.fromEntries(r.settings.impairment.peers) }]))
+    if (req.method === 'GET') { reply(200, current()); return }
+    if (req.method !== 'PUT') { reply(405, { code: 'METHOD', error: 'use GET or PUT' }); return }
+    readBody(req, MAX_ADMIN_BODY_BYTES, (text) => {
+      if (text === null) { reply(413, { code: 'TOO_LARGE', error: `body over ${MAX_ADMIN_BODY_BYTES} bytes` }); return }
+      let v: unknown
+      try { v = JSON.parse(text) } catch { reply(400, { code: 'BAD_REQUEST', error: 'body is not JSON' }); return }
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) { reply(400, { code: 'BAD_REQUEST', error: 'body must be a JSON object {room, peer?, delayMs, jitterMs, lossPercent}' }); return }
+      const o = v as Record<string, unknown>
+      if (typeof o.room !== 'string') { reply(400, { code: 'BAD_REQUEST', error: 'room must be a room name' }); return }
+      const room = this.d.rooms.get(o.room)
+      if (room === undefined) { reply(404, { code: 'ROOM_UNKNOWN', error: `no room ${o.room.slice(0, 64)}` }); return }
+      if (o.peer !== undefined && typeof o.peer !== 'string') { reply(400, { code: 'BAD_REQUEST', error: 'peer must be a peer name' }); return }
+      const spec = validateImpairment(o)
+      if (typeof spec === 'string') { reply(400, { code: 'BAD_REQUEST', error: spec }); return }
+      room.setImpairment(o.peer ?? null, spec)
+      this.d.log.info('impairment.set', { room: room.settings.name, peer: o.peer, delayMs: spec.delayMs, jitterMs: spec.jitterMs, lossPercent: spec.lossPercent, by: this.d.doors.clientAddress(req) })
+      reply(200, current())
+    })
+  }
+}
+
+/** Reads at most `max` bytes of body; `null` when it is longer (the request is then dropped). */
+const readBody = (req: IncomingMessage, max: number, done: (text: string | null) => void): void => {
+  let body = ''
+  let over = false
+  req.setEncoding('utf8')
+  req.on('data', (d: string) => {
+    if (over) return
+    body += d
+    if (body.length > max) { over = true; done(null); req.resume() }
+  })
+  req.on('end', () => { if (!over) done(body) })
+  req.on('error', () => {})
+}
