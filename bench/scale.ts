@@ -5,20 +5,17 @@
  * welcome) with N peers connected, and the frames per second the hub forwards at saturation
  * with its CPU time per forwarded frame (from /proc/PID/stat).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import WebSocket from 'ws'
-import { SUBPROTOCOL, encodeBatch, type WelcomeMessage } from '../core/protocol.js'
+import { join } from 'node:path'
+import type WebSocket from 'ws'
+import { encodeBatch, type WelcomeMessage } from '../core/protocol.js'
 import { udp4Frame } from '../tests/support/frames.js'
 import { waitFor } from '../tests/support/wait.js'
+import { freePort, joinSim, rssKiB, sleep, startHubProcess, stopHubProcess, type SimPeer } from './sim-peer.js'
 import { cpuUs, quantile } from './stats.js'
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
 const TOKEN = 'bench-scale-token'
 
 export interface ScaleResult {
@@ -31,32 +28,6 @@ export interface ScaleResult {
   joinP99Ms: number
   forward: Array<{ name: string, framesPerS: number, hubUsPerFrame: number, hubCpuPercent: number }>
 }
-
-const freePort = (): Promise<number> => new Promise(r => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)) }) })
-const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
-const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, ms))
-
-interface SimPeer { ws: WebSocket, welcome: WelcomeMessage, received: number, joinMs: number }
-
-const join_ = (url: string, room: string, name: string): Promise<SimPeer> => new Promise((resolve, reject) => {
-  const start = process.hrtime.bigint()
-  const ws = new WebSocket(url, SUBPROTOCOL, { rejectUnauthorized: false, perMessageDeflate: false })
-  const timer = setTimeout(() => { ws.terminate(); reject(new Error(`${name}: no welcome in 30 s`)) }, 30_000)
-  ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', version: 1, room, token: TOKEN, identity: randomBytes(16).toString('hex'), name })))
-  ws.on('error', e => { clearTimeout(timer); reject(e) })
-  ws.once('message', (data, isBinary) => {
-    clearTimeout(timer)
-    if (isBinary) { reject(new Error('binary before welcome')); return }
-    const m = JSON.parse(String(data)) as WelcomeMessage
-    if (m.type !== 'welcome') { reject(new Error(`${name}: ${String(data)}`)); return }
-    const p: SimPeer = { ws, welcome: m, received: 0, joinMs: Number(process.hrtime.bigint() - start) / 1e6 }
-    ws.on('message', (d: Buffer, bin) => { if (bin) p.received += countFramesFast(d) })
-    resolve(p)
-  })
-})
-
-/** Frames in a batch (u16 length prefixes); the hub only ever sends well-formed batches. */
-const countFramesFast = (b: Buffer): number => { let n = 0; for (let off = 0; off + 2 <= b.length; off += 2 + b.readUInt16BE(off)) n++; return n }
 
 /** A UDP frame of `len` bytes on the wire from `a` to `b` (14 + 20 + 8 header bytes). */
 const udpFrame = (b: WelcomeMessage, a: WelcomeMessage, len: number): Buffer =>
@@ -93,18 +64,15 @@ export const runScale = async (peers = 1000, rooms = 100, log: (s: string) => vo
   let hub: ChildProcess | null = null
   const sims: SimPeer[] = []
   try {
-    hub = spawn(process.execPath, [join(ROOT, 'dist/hub/cli.js'), '--listen', `127.0.0.1:${port}`, '--state', dir, '--token', TOKEN, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    hub.stdout!.on('data', (d: Buffer) => { out += d.toString() })
-    await waitFor('the hub to start', () => out.includes('peer join --hub'), 10_000, 50)
+    hub = await startHubProcess(['--listen', `127.0.0.1:${port}`, '--state', dir, '--token', TOKEN, '--log-level', 'warn'])
     const url = `wss://127.0.0.1:${port}`
     // One peer first, so the baseline includes TLS and room machinery already loaded.
-    sims.push(await join_(url, 'warmup', 'warmup'))
+    sims.push(await joinSim(url, TOKEN, 'warmup', 'warmup'))
     await sleep(1000)
     const rssBase = rssKiB(hub.pid!)
     const t0 = Date.now()
     for (let i = 0; i < peers; i += 50) {
-      const batch = Array.from({ length: Math.min(50, peers - i) }, (_, k) => join_(url, `room${(i + k) % rooms}`, `p${i + k}`))
+      const batch = Array.from({ length: Math.min(50, peers - i) }, (_, k) => joinSim(url, TOKEN, `room${(i + k) % rooms}`, `p${i + k}`))
       sims.push(...await Promise.all(batch))
     }
     const connectAllS = (Date.now() - t0) / 1000
@@ -113,7 +81,7 @@ export const runScale = async (peers = 1000, rooms = 100, log: (s: string) => vo
     const rssAll = rssKiB(hub.pid!)
     const joins: number[] = []
     for (let i = 0; i < 30; i++) {
-      const p = await join_(url, `room${i % rooms}`, `late${i}`)
+      const p = await joinSim(url, TOKEN, `room${i % rooms}`, `late${i}`)
       joins.push(p.joinMs)
       sims.push(p)
     }
@@ -139,7 +107,7 @@ export const runScale = async (peers = 1000, rooms = 100, log: (s: string) => vo
     }
   } finally {
     for (const s of sims) s.ws.terminate()
-    if (hub !== null && hub.exitCode === null) { hub.kill('SIGTERM'); await new Promise(r => hub!.once('exit', r)) }
+    if (hub !== null) await stopHubProcess(hub)
     rmSync(dir, { recursive: true, force: true })
   }
 }

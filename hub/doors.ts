@@ -12,6 +12,7 @@
  * Trusted proxies are exempt from the per-address connection bound at accept time; their
  * clients are counted per client address when the upgrade names them.
  */
+import { readFileSync } from 'node:fs'
 import { isIP, type Socket } from 'node:net'
 import type { IncomingMessage } from 'node:http'
 import { zeroCounts } from '../core/counts.js'
@@ -26,6 +27,19 @@ export const PREAUTH_GRACE_MS = 15_000
 export const JOIN_BURST = 20
 /** Addresses whose join rate is remembered (oldest forgotten first). */
 const MAX_TRACKED_ADDRESSES = 65_536
+
+/** Descriptors kept for files, the listener, DNS and the like. */
+const FD_RESERVE = 64
+
+/** The soft limit on open files (Linux /proc), or Infinity where it cannot be read. */
+export const openFileLimit = (): number => {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return m !== null ? Number(m[1]) : Infinity
+  } catch {
+    return Infinity
+  }
+}
 
 /** "::ffff:1.2.3.4" -> "1.2.3.4"; anything else as is. */
 export const plainAddress = (a: string | undefined): string => (a ?? '?').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '')
@@ -51,10 +65,15 @@ export class Doors {
   private readonly preAuth = new Map<string, number>()
   private readonly joinBuckets = new Map<string, { tokens: number, at: number }>()
 
-  constructor (settings: DoorSettings) {
-    this.s = settings
+  constructor (settings: DoorSettings, fdLimit = openFileLimit()) {
+    // Never more connections than file descriptors (a systemd unit's soft limit is often
+    // 1024): past it accept() fails for everyone, the health check and honest peers too.
+    const fit = Math.max(16, fdLimit - FD_RESERVE)
+    this.s = { ...settings, maxConnections: Math.min(settings.maxConnections, fit) }
     this.trusted = new Set(settings.trustedProxies.map(plainAddress))
   }
+
+  get maxConnections (): number { return this.s.maxConnections }
 
   get connections (): number { return this.conns.size }
 

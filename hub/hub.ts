@@ -142,7 +142,8 @@ export class Hub {
     this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
     this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
     for (const t of this.timers) t.unref()
-    this.log.info('hub.start', { listen: `${s.listenHost}:${port}`, tls: s.tls !== null, state: s.stateDir, autoRooms: s.autoCreateRooms })
+    if (this.doors.maxConnections < s.doors.maxConnections) this.log.warn('hub.connections_capped', { maxConnections: this.doors.maxConnections, configured: s.doors.maxConnections, why: 'open-file limit (raise LimitNOFILE / ulimit -n)' })
+    this.log.info('hub.start', { listen: `${s.listenHost}:${port}`, tls: s.tls !== null, state: s.stateDir, autoRooms: s.autoCreateRooms, maxConnections: this.doors.maxConnections })
     return port
   }
 

@@ -146,12 +146,12 @@ export class Room {
   tick (now: number): void {
     if (this.queryBatch !== null) {
       if (this.querySchedule!.due(now) && this.members.length > 0) {
-        for (const s of this.members) s.sendBatch(this.queryBatch, 2)
+        for (const s of this.members) s.sendBatch(this.queryBatch, 2, true)
       }
       for (const [s, due] of this.joinQueries) {
         if (due > now) continue
         this.joinQueries.delete(s)
-        s.sendBatch(this.queryBatch, 2)
+        s.sendBatch(this.queryBatch, 2, true)
       }
     }
     if (now - this.lastSweep >= SWEEP_MS) {
@@ -209,9 +209,9 @@ export class Room {
     if (uniform) {
       if (first === DROP) return
       if (first === FLOOD) {
-        for (const s of this.members) if (s !== from) s.sendBatch(msg, n)
+        for (const s of this.members) if (s !== from) s.sendBatch(msg, n, true)
       } else if (first === MEMBERS) {
-        for (const p of this.memberLists[0]!) if (p !== ingress) this.sessions.get(p)?.sendBatch(msg, n)
+        for (const p of this.memberLists[0]!) if (p !== ingress) this.sessions.get(p)?.sendBatch(msg, n, true)
       } else {
         this.sessions.get(first)?.sendBatch(msg, n)
       }
@@ -223,9 +223,9 @@ export class Room {
       const len = BATCH_LEN_PREFIX + msg.readUInt16BE(off)
       const d = decisions[i]!
       if (d === FLOOD) {
-        for (const s of this.members) if (s !== from) s.append(msg, off, len)
+        for (const s of this.members) if (s !== from) s.append(msg, off, len, true)
       } else if (d === MEMBERS) {
-        for (const p of this.memberLists[i]!) if (p !== ingress) this.sessions.get(p)?.append(msg, off, len)
+        for (const p of this.memberLists[i]!) if (p !== ingress) this.sessions.get(p)?.append(msg, off, len, true)
       } else if (d >= 0) {
         this.sessions.get(d)?.append(msg, off, len)
       }

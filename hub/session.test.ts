@@ -1,6 +1,6 @@
 import test from 'ava'
 import type { WebSocket } from 'ws'
-import { countFrames, decodeBatch, encodeBatch } from '../core/protocol.js'
+import { LIST_BURST, LIST_PER_S, countFrames, decodeBatch, encodeBatch } from '../core/protocol.js'
 import { IMPAIRMENT_HOLD_BYTES, Session } from './session.js'
 import { Impairment } from './impairment.js'
 import { waitFor } from '../tests/support/wait.js'
@@ -79,4 +79,37 @@ test('impairment: the delayed bytes are bounded (IMPAIRMENT_HOLD_BYTES)', t => {
   for (let i = 0; i <= fit; i++) s.sendBatch(batch, 1)
   t.is(s.counters.drops.queue_full, 1, `only ${fit} batches fit in the hold-back limit`)
   t.is(sent.length, 0)
+})
+
+test('flooded frames get half of the send queue, unicast all of it; control messages share the bound', t => {
+  const { ws, sent, state } = fakeWs()
+  const s = new Session(1, ws, 'test', 0, 1000)
+  const batch = encodeBatch([Buffer.alloc(60)])
+  state.bufferedAmount = 600
+  s.sendBatch(batch, 1, true)
+  t.is(s.counters.drops.queue_full, 1, 'a flood over half the queue is dropped')
+  s.sendBatch(batch, 1)
+  t.is(sent.length, 1, 'unicast still fits')
+  s.append(batch, 0, batch.length, true)
+  s.flush()
+  t.is(s.counters.drops.queue_full, 2, 'a pending batch of flooded frames is a flood too')
+  s.append(batch, 0, batch.length, true)
+  s.append(batch, 0, batch.length)
+  s.flush()
+  t.is(sent.length, 2, 'a mixed batch counts as unicast')
+  t.true(s.sendControl('{"type":"room"}'))
+  state.bufferedAmount = 1001
+  t.false(s.sendControl('{"type":"room"}'), 'a control message over the bound is dropped')
+  t.is(s.counters.drops.queue_full, 3)
+})
+
+test('list is answered at most LIST_PER_S times a second after a burst of LIST_BURST', t => {
+  const { ws } = fakeWs()
+  const s = new Session(1, ws, 'test', 0, 1000)
+  let allowed = 0
+  for (let i = 0; i < 100; i++) if (s.allowList(0)) allowed++
+  t.is(allowed, LIST_BURST)
+  t.true(s.allowList(1000 / LIST_PER_S))
+  t.false(s.allowList(1000 / LIST_PER_S))
+  t.is(s.counters.drops.list_rate, 100 - LIST_BURST + 1)
 })

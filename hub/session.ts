@@ -3,7 +3,9 @@
  * send path. Sending never blocks and never grows memory without bound: when the peer's
  * socket holds more than `sendQueueBytes` unsent bytes, new batches are dropped and
  * counted `queue_full` (TCP inside the overlay recovers; a deep queue would only add
- * latency — the TCP-in-TCP bufferbloat the README explains).
+ * latency — the TCP-in-TCP bufferbloat the README explains). Flooded traffic (broadcast,
+ * multicast, unknown unicast) may fill only FLOOD_SHARE of that queue, so floods other
+ * members send, even within their storm buckets, never starve this peer's unicast.
  */
 import { WebSocket } from 'ws'
 import { BATCH_LEN_PREFIX, LIST_BURST, LIST_PER_S } from '../core/protocol.js'
@@ -29,6 +31,8 @@ const OUT_FLUSH_BYTES = 64 * 1024
  * send queue is kept short for latency, but 40 ms of delay at 100 Mbit/s is already 500 KiB.
  */
 export const IMPAIRMENT_HOLD_BYTES = 2 * 1024 * 1024
+/** Share of a peer's send queue that flooded frames may occupy. */
+export const FLOOD_SHARE = 0.5
 
 export class SessionCounters {
   rxFrames = 0
@@ -71,6 +75,8 @@ export class Session {
   private slabStart = 0
   private slabEnd = 0
   private pendingFrames = 0
+  /** Every frame of the pending batch was flooded (it then gets the flood share of the queue). */
+  private pendingFlooded = true
   private listTokens = LIST_BURST
   private listAt: number
 
@@ -108,13 +114,13 @@ export class Session {
    * Sends a whole batch of `frames` frames. The buffer must not change afterwards
    * (ws may still hold it); the hub only ever passes received messages or slab regions.
    */
-  sendBatch (buf: Buffer, frames: number): void {
-    if (this.impairment !== null) { this.sendImpaired(buf, frames, this.impairment); return }
-    this.sendNow(buf, frames)
+  sendBatch (buf: Buffer, frames: number, flooded = false): void {
+    if (this.impairment !== null) { this.sendImpaired(buf, frames, flooded, this.impairment); return }
+    this.sendNow(buf, frames, flooded)
   }
 
-  private sendNow (buf: Buffer, frames: number): void {
-    if (this.ws.readyState !== WebSocket.OPEN || this.ws.bufferedAmount > this.sendQueueBytes) {
+  private sendNow (buf: Buffer, frames: number, flooded: boolean): void {
+    if (this.ws.readyState !== WebSocket.OPEN || this.ws.bufferedAmount > (flooded ? this.sendQueueBytes * FLOOD_SHARE : this.sendQueueBytes)) {
       this.counters.drops.queue_full += frames
       return
     }
@@ -124,7 +130,7 @@ export class Session {
   }
 
   /** Loss per frame, then one delay for what is left of the batch (copied: the batch may be shared). */
-  private sendImpaired (buf: Buffer, frames: number, imp: Impairment): void {
+  private sendImpaired (buf: Buffer, frames: number, flooded: boolean, imp: Impairment): void {
     const kept: Buffer[] = []
     let off = 0
     for (let i = 0; i < frames; i++) {
@@ -137,14 +143,15 @@ export class Session {
     const out = Buffer.concat(kept)
     if (this.delayedBytes + out.length > Math.max(this.sendQueueBytes, IMPAIRMENT_HOLD_BYTES)) { this.counters.drops.queue_full += kept.length; return }
     const delay = imp.delay()
-    if (delay === 0) { this.sendNow(out, kept.length); return }
+    if (delay === 0) { this.sendNow(out, kept.length, flooded); return }
     this.delayedBytes += out.length
-    setTimeout(() => { this.delayedBytes -= out.length; this.sendNow(out, kept.length) }, delay).unref()
+    setTimeout(() => { this.delayedBytes -= out.length; this.sendNow(out, kept.length, flooded) }, delay).unref()
   }
 
   /** Copies one length-prefixed frame buf[off, off+len) into this peer's pending batch. */
-  append (buf: Buffer, off: number, len: number): void {
+  append (buf: Buffer, off: number, len: number, flooded = false): void {
     this.ensureRoom(len)
+    if (!flooded) this.pendingFlooded = false
     buf.copy(this.slab!, this.slabEnd, off, off + len)
     this.slabEnd += len
     this.pendingFrames++
@@ -166,14 +173,17 @@ export class Session {
     frame.copy(this.slab!, this.slabEnd + BATCH_LEN_PREFIX, off, off + len)
     this.slabEnd += BATCH_LEN_PREFIX + len
     this.pendingFrames++
+    this.pendingFlooded = false
   }
 
   flush (): void {
     if (this.pendingFrames === 0 || this.slab === null) return
     const region = this.slab.subarray(this.slabStart, this.slabEnd)
     const n = this.pendingFrames
+    const flooded = this.pendingFlooded
     this.slabStart = this.slabEnd
     this.pendingFrames = 0
-    this.sendBatch(region, n)
+    this.pendingFlooded = true
+    this.sendBatch(region, n, flooded)
   }
 }

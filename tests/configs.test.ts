@@ -3,7 +3,9 @@ import test from 'ava'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfigFile } from '../core/config.js'
-import { HubFileSchema, resolveHubSettings } from '../hub/config.js'
+import { DEFAULT_DOORS, DEFAULT_EMPTY_ROOM_TTL_S, HubFileSchema, resolveHubSettings } from '../hub/config.js'
+import { DEFAULT_TABLE_LIMITS } from '../l2/limits.js'
+import { MAX_ENTRIES, MAX_ENTRIES_PER_PEER } from '../discovery/directory.js'
 import { PeerFileSchema, resolvePeerSettings } from '../peer/config.js'
 import { DEFAULT_GAME_PORTS } from '../l2/ports.js'
 
@@ -15,6 +17,11 @@ test('configs/hub.yaml is valid', t => {
   t.is(s.rooms.get('friday')?.maxPeers, 16)
   t.deepEqual(s.rooms.get('friday')?.storm, { broadcastPps: 1000, multicastPps: 5000, unknownUnicastPps: 2000, discoveryPps: 4000, burstS: 2 })
   t.like(s.rooms.get('friday'), { arpSuppression: true, snooping: true, querier: true, queryIntervalMs: 125_000 })
+  t.deepEqual(s.rooms.get('friday')?.impairment.room, { delayMs: 0, jitterMs: 0, lossPercent: 0 }, 'no active impairment in the example')
+  t.is(s.rooms.get('friday')?.impairment.peers.size, 0)
+  t.deepEqual(s.autoRoom.tables, { ...DEFAULT_TABLE_LIMITS, directoryEntries: MAX_ENTRIES, directoryEntriesPerPeer: MAX_ENTRIES_PER_PEER }, 'the example shows the defaults')
+  t.like(s.doors, DEFAULT_DOORS)
+  t.is(s.emptyRoomTtlMs, DEFAULT_EMPTY_ROOM_TTL_S * 1000)
 })
 
 test('configs/peer.yaml is valid; CLI and OVERLAN_TOKEN win', t => {
