@@ -54,6 +54,8 @@ export interface RoomStatus {
   groups: Array<{ group: string, members: string[] }>
   /** What each peer offers (mDNS/DNS-SD, SSDP, NetBIOS, game servers). */
   directory: DirectoryEntry[]
+  /** Discovery frames waiting to be decoded, and those not decoded (over a peer's rate or the queue bound). */
+  directoryFeed: { queued: number, dropped: number }
 }
 
 export interface HubStatus {
@@ -126,7 +128,8 @@ export const hubStatus = (rooms: Iterable<Room>, pending: number, now: number, s
         drops: nonZero(c.drops)
       },
       groups: sw.groups.snapshot().map(g => ({ group: formatMac(g.group), members: g.ports.map(p => nameOfPort.get(p) ?? String(p)) })),
-      directory: r.directory.list(now)
+      directory: r.directory.list(now),
+      directoryFeed: { queued: r.feed.queued, dropped: r.feed.dropped }
     }
   })
 })
