@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs'
 import type { PeerCertificate } from 'node:tls'
 import { WebSocket, type ClientOptions, type RawData } from 'ws'
 import { Backoff } from '../core/backoff.js'
+import { zeroCounts } from '../core/counts.js'
 import { OverlanError, errnoCode, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
@@ -36,8 +37,9 @@ const KEEPALIVE_CHECK_MS = 5_000
 const SOFTWARE = 'overlan-peer/0.1'
 
 export type PeerState = 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'stopped'
-/** Drops counted here; oversize drops are counted by the frame path. */
-export type PeerDropReason = 'disconnected' | 'queue_full' | 'bad_batch' | 'tap_full'
+/** Drops counted here (also metric labels); oversize drops are counted by the frame path. */
+export const PEER_DROP_REASONS = ['disconnected', 'queue_full', 'bad_batch', 'tap_full'] as const
+export type PeerDropReason = typeof PEER_DROP_REASONS[number]
 
 export class PeerCounters {
   /** Frames read from the TAP and sent to the hub. */
@@ -47,7 +49,7 @@ export class PeerCounters {
   receivedFrames = 0
   receivedBytes = 0
   reconnects = 0
-  readonly drops: Record<PeerDropReason, number> = { disconnected: 0, queue_full: 0, bad_batch: 0, tap_full: 0 }
+  readonly drops = zeroCounts(PEER_DROP_REASONS)
 }
 
 export interface PeerDeps {
