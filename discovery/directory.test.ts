@@ -117,3 +117,16 @@ test('every field is cut to fit the protocol: a 300-character SSDP NT still make
   const r = decodeControl(JSON.stringify({ type: 'room', room: 'friday', members: [], services: d.list(0) }))
   t.true(r.ok && r.message !== null && r.message.type === 'room' && r.message.services.length === 1, 'the protocol accepts it')
 })
+
+test('restore after a hub restart: well-formed, unexpired entries come back through the bounds; absent peers can be dropped', t => {
+  const d = new RoomDirectory()
+  feed(d, obs('alice', 5353, 5353, 0), dnsPacket.encode({ type: 'response', answers: [{ name: 'alice.local', type: 'A', ttl: 120, data: '10.77.0.1' }] }))
+  feed(d, obs('bob', 5353, 5353, 0), dnsPacket.encode({ type: 'response', answers: [{ name: 'bob.local', type: 'A', ttl: 10, data: '10.77.0.2' }] }))
+  const saved = JSON.parse(JSON.stringify(d.list(0))) as unknown[]
+  const again = new RoomDirectory()
+  t.is(again.restore([...saved, null, { peer: 'x', kind: 'evil' }, 'junk'], 20_000), 1, 'bob\'s expired entry and the junk stay out')
+  t.deepEqual(again.list(20_000).map(e => e.name), ['alice.local'])
+  t.is(again.restore('not a list', 0), 0)
+  again.keepOnly(new Set(['bob']))
+  t.is(again.size, 0)
+})

@@ -76,6 +76,29 @@ export class RoomDirectory {
 
   countFor (peer: string): number { return this.perPeer.get(peer) ?? 0 }
 
+  /** Bumped on every change (the hub saves the directory only when it changed). */
+  version = 0
+
+  /**
+   * Puts back entries saved before a hub restart: only well-formed ones that have not
+   * expired, through the same bounds as live ones. Returns how many were restored.
+   */
+  restore (saved: unknown, now: number): number {
+    if (!Array.isArray(saved)) return 0
+    let n = 0
+    for (const e of saved.slice(0, this.maxEntries)) {
+      if (!isSavedEntry(e) || e.expires <= now) continue
+      this.put({ peer: e.peer, srcIp: e.address, srcPort: 0, dstPort: 0, now: e.lastSeen }, { kind: e.kind, type: e.type, name: e.name, address: e.address, port: e.port, detail: e.detail }, (e.expires - e.lastSeen) / 1000)
+      n++
+    }
+    return n
+  }
+
+  /** Forgets the entries of every peer not in `present` (after a restart, those that did not come back). */
+  keepOnly (present: ReadonlySet<string>): void {
+    for (const [k, e] of this.entries) if (!present.has(e.peer)) this.remove(k, e)
+  }
+
   /** Forgets what a peer offered (it left the room). */
   removePeer (peer: string): void {
     for (const [k, e] of this.entries) if (e.peer === peer) this.remove(k, e)
@@ -90,6 +113,7 @@ export class RoomDirectory {
     if (this.countFor(o.peer) >= this.maxPerPeer) this.evictOldestOf(o.peer)
     this.entries.set(key, { ...e, peer: o.peer, lastSeen: o.now, expires: o.now + Math.min(ttlS, MAX_TTL_S) * 1000 })
     this.perPeer.set(o.peer, this.countFor(o.peer) + 1)
+    this.version++
     if (this.entries.size > this.maxEntries) {
       this.expire(o.now)
       while (this.entries.size > this.maxEntries) {
@@ -105,6 +129,7 @@ export class RoomDirectory {
 
   private remove (key: string, e: DirectoryEntry): void {
     this.entries.delete(key)
+    this.version++
     const n = this.countFor(e.peer) - 1
     if (n <= 0) this.perPeer.delete(e.peer)
     else this.perPeer.set(e.peer, n)
@@ -168,6 +193,16 @@ export class RoomDirectory {
     if (g === null) return
     this.put(o, { kind: 'game', type: g.game, name: g.name, address: o.srcIp, port: o.srcPort, detail: `map ${g.map}, ${g.players}/${g.maxPlayers} players` }, GAME_TTL_S)
   }
+}
+
+const KINDS = new Set<string>(['mdns', 'ssdp', 'netbios', 'game'])
+const isSavedEntry = (v: unknown): v is DirectoryEntry => {
+  if (typeof v !== 'object' || v === null) return false
+  const e = v as Record<string, unknown>
+  return typeof e.peer === 'string' && e.peer.length <= 64 && typeof e.kind === 'string' && KINDS.has(e.kind) &&
+    typeof e.type === 'string' && typeof e.name === 'string' && typeof e.address === 'string' && typeof e.detail === 'string' &&
+    (e.port === null || (typeof e.port === 'number' && Number.isInteger(e.port))) &&
+    typeof e.lastSeen === 'number' && typeof e.expires === 'number' && e.expires > e.lastSeen
 }
 
 const productOf = (detail: string): string => {

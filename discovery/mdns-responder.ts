@@ -84,6 +84,11 @@ export class MdnsResponder {
     }
   }
 
+  /** Announces again (the hub restarted and forgot the room's directory). */
+  reannounce (): void {
+    if (this.state === 'running') this.announce(this.ttl())
+  }
+
   stop (): void {
     if (this.state === 'running') this.announce(0)
     this.state = 'stopped'

@@ -64,6 +64,11 @@ export class NbnsResponder {
     this.deps.log.info('nbns.registered', { name: this.options.name, ip: this.options.ipv4 })
   }
 
+  /** Registers again by broadcast (the hub restarted and forgot the room's directory). */
+  reannounce (): void {
+    if (this.running) this.broadcastPacket(OPCODE_REGISTRATION, this.names[0]!)
+  }
+
   stop (): void {
     if (!this.running) return
     this.running = false

@@ -88,6 +88,11 @@ export class SsdpAdvertiser {
     this.deps.log.info('ssdp.advertising', { location: this.location })
   }
 
+  /** Sends the alive NOTIFYs again (the hub restarted and forgot the room's directory). */
+  reannounce (): void {
+    if (this.running) this.notify('ssdp:alive')
+  }
+
   stop (): void {
     if (!this.running) return
     this.running = false

@@ -28,6 +28,7 @@ import {
 import { ensureDir, readJsonFile, writeFileAtomic } from '../core/state-file.js'
 import { limitTcpQueues } from '../core/tcp-queues.js'
 import type { HubSettings } from './config.js'
+import { DirectoryStore, SAVE_MS } from './directory-store.js'
 import { Doors } from './doors.js'
 import { HttpApi } from './http-api.js'
 import { JoinDesk } from './join.js'
@@ -65,6 +66,7 @@ export class Hub {
   private wss: WebSocketServer | null = null
   private leases: LeaseStore | null = null
   private desk: JoinDesk | null = null
+  private directories: DirectoryStore | null = null
   private timers: NodeJS.Timeout[] = []
   tls: TlsMaterial | null = null
   autoToken: string | undefined
@@ -91,8 +93,16 @@ export class Hub {
     ensureDir(s.stateDir)
     this.leases = new LeaseStore(s.stateDir, { onWriteError: (e) => { this.log.error('leases.write_failed', { error: e.message }) } })
     if (s.autoCreateRooms) this.autoToken = s.autoRoom.token ?? this.loadOrCreateAutoToken()
-    for (const [name, rs] of s.rooms) this.rooms.set(name, new Room(rs, this.now()))
-    this.desk = new JoinDesk({ settings: s, rooms: this.rooms, leases: this.leases, autoToken: this.autoToken, now: this.now, log: this.log })
+    const directories = this.directories = new DirectoryStore(s.stateDir, this.log)
+    for (const [name, rs] of s.rooms) {
+      const room = new Room(rs, this.now())
+      directories.restoreInto(room, this.now())
+      this.rooms.set(name, room)
+    }
+    this.desk = new JoinDesk({
+      settings: s, rooms: this.rooms, leases: this.leases, autoToken: this.autoToken, now: this.now, log: this.log,
+      onRoomCreated: (room) => { directories.restoreInto(room, this.now()) }
+    })
 
     const api = new HttpApi({
       rooms: this.rooms,
@@ -141,6 +151,7 @@ export class Hub {
     this.startedAt = this.now()
     this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
     this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
+    this.timers.push(setInterval(() => { void this.directories?.save(this.rooms.values()) }, SAVE_MS))
     for (const t of this.timers) t.unref()
     if (this.doors.maxConnections < s.doors.maxConnections) this.log.warn('hub.connections_capped', { maxConnections: this.doors.maxConnections, configured: s.doors.maxConnections, why: 'open-file limit (raise LimitNOFILE / ulimit -n)' })
     this.log.info('hub.start', { listen: `${s.listenHost}:${port}`, tls: s.tls !== null, state: s.stateDir, autoRooms: s.autoCreateRooms, maxConnections: this.doors.maxConnections })
@@ -153,6 +164,8 @@ export class Hub {
     this.stopping = true
     for (const t of this.timers) clearInterval(t)
     this.timers = []
+    // Before the goodbyes: leaving peers take their directory entries with them.
+    await this.directories?.save(this.rooms.values(), true)
     const all = [...this.pending, ...[...this.rooms.values()].flatMap(r => [...r.list()])]
     for (const s of all) {
       s.sendControl(encodeControl({ type: 'bye', reason: 'hub shutting down' }))

@@ -26,6 +26,8 @@ export interface JoinDeskDeps {
   autoToken: string | undefined
   now: () => number
   log: Logger
+  /** Called once for a room created on first join, before its first member joins. */
+  onRoomCreated?: (room: Room) => void
 }
 
 export interface Admission {
@@ -61,6 +63,7 @@ export class JoinDesk {
     if (!this.d.rooms.has(m.room)) {
       this.d.rooms.set(m.room, room)
       this.d.log.info('room.create', { room: m.room, subnet: formatCidr(room.settings.subnet) })
+      this.d.onRoomCreated?.(room)
     }
     return { room, name, lease }
   }

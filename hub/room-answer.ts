@@ -11,7 +11,8 @@ export const roomAnswer = (room: Room, now: number): string => {
     type: 'room',
     room: room.settings.name,
     members: room.list().map(o => ({ name: o.info!.name, mac: o.info!.mac, ip: o.info!.ip })),
-    services: room.directory.list(now)
+    // Only members' services: after a restart, entries of peers not back yet wait unseen.
+    services: ((names) => room.directory.list(now).filter(e => names.has(e.peer)))(room.memberNames())
   }
   const text = encodeControl(m)
   if (Buffer.byteLength(text) <= MAX_ROOM_ANSWER_BYTES) return text

@@ -24,6 +24,8 @@ import { Impairment, isImpaired, type ImpairmentSpec } from './impairment.js'
 const MAX_FRAMES_PER_MESSAGE = Math.ceil(MAX_MESSAGE_BYTES / (BATCH_LEN_PREFIX + ETH_HEADER_LEN))
 /** Aging of MACs, bindings and memberships; entries live minutes, so every 10 s is plenty. */
 const SWEEP_MS = 10_000
+/** After a restart, restored directory entries of peers not back within this long are dropped. */
+export const RESTORE_GRACE_MS = 60_000
 /** A new port gets the general queries this long after joining (its TAP is up by then). */
 const JOIN_QUERY_DELAY_MS = 2000
 
@@ -50,6 +52,8 @@ export class Room {
   private lastSweep = 0
   /** Since when the room has had no member (null while it has some). */
   emptySince: number | null
+  /** When restored directory entries of absent peers go (0: nothing restored pending). */
+  private restoreGraceUntil = 0
 
   // scratch for forward(); a Room is used by one thread
   private readonly decisions = new Int32Array(MAX_FRAMES_PER_MESSAGE)
@@ -142,8 +146,22 @@ export class Room {
     if (this.members.length === 0) this.emptySince = now
   }
 
+  /** Puts back the directory saved before a hub restart (hub/directory-store.ts). */
+  restoreDirectory (saved: unknown, now: number): number {
+    const n = this.directory.restore(saved, now)
+    if (n > 0) this.restoreGraceUntil = now + RESTORE_GRACE_MS
+    return n
+  }
+
+  /** Names of the members now. */
+  memberNames (): Set<string> { return new Set(this.members.map(s => s.info!.name)) }
+
   /** Periodic work (about once a second): querier, per-port join queries; aging every SWEEP_MS. */
   tick (now: number): void {
+    if (this.restoreGraceUntil > 0 && now >= this.restoreGraceUntil) {
+      this.restoreGraceUntil = 0
+      this.directory.keepOnly(this.memberNames())
+    }
     if (this.queryBatch !== null) {
       if (this.querySchedule!.due(now) && this.members.length > 0) {
         for (const s of this.members) s.sendBatch(this.queryBatch, 2, true)

@@ -15,6 +15,7 @@ import { diagnose } from './doctor.js'
 import { applyFix, gatherFacts } from './os/linux-probe.js'
 import type { RoomMessage } from '../core/protocol.js'
 import { Presence } from './presence.js'
+import { setGamePorts } from '../l2/ports.js'
 
 const USAGE = `usage:
   peer join --room ROOM [--hub URL] [--token TOKEN] [--name NAME] [--iface NAME]
@@ -64,7 +65,11 @@ const join = async (args: string[]): Promise<void> => {
   const log = createLogger('peer', { level: settings.logLevel })
   if (settings.insecure) log.warn('tls.insecure', { message: 'hub certificate NOT verified (--insecure): anyone on the path can read and inject LAN traffic' })
   const identity = loadOrCreateIdentity(settings.stateDir)
+  // The config's game list also decides which ports count as discovery (classes, storm buckets).
+  setGamePorts(settings.gamePorts)
   const presence = new Presence({ ...settings, identity }, { os: linuxHostOs, log: log.child('presence') })
+  // Rules or routes a peer killed with SIGKILL left on this interface go first.
+  await presence.cleanup()
   const peer = new Peer(settings, {
     os: linuxHostOs,
     log,
@@ -113,8 +118,9 @@ const list = async (args: string[]): Promise<void> => {
 const doctor = async (args: string[]): Promise<void> => {
   const v = flags(args, { iface: { type: 'string' }, fix: { type: 'boolean' }, json: { type: 'boolean' } })
   const iface = v.iface ?? DEFAULT_IFACE
-  const running = await queryPeer(iface, 'status').then(s => s as PeerStatus, () => null)
-  const peer = running !== null && running.address !== null && running.mtu !== null ? { iface: running.iface, address: running.address, mtu: running.mtu } : null
+  const running = await queryPeer(iface, 'status').then(s => s as PeerStatus & { presence?: { limitedBroadcast?: string } }, () => null)
+  const lb = running?.presence?.limitedBroadcast
+  const peer = running !== null && running.address !== null && running.mtu !== null ? { iface: running.iface, address: running.address, mtu: running.mtu, ...(lb !== undefined ? { limitedBroadcast: lb } : {}) } : null
   let findings = diagnose(await gatherFacts(peer))
   const applied: string[] = []
   if (v.fix === true) {

@@ -32,6 +32,8 @@ export const PeerFileSchema = z.strictObject({
   ssdp: z.boolean().optional(),
   /** Route LAN-game discovery (limited broadcast / game groups) to the overlay. */
   gameDiscovery: z.boolean().optional(),
+  /** How limited broadcasts and game multicast reach the room: copy (any port) | route (gamePorts only) | off. */
+  limitedBroadcast: z.enum(['copy', 'route', 'off']).optional(),
   gamePorts: z.array(z.strictObject({
     game: z.string().min(1).max(64),
     from: z.number().int().min(1).max(65535),
@@ -61,6 +63,7 @@ export interface PeerSettings {
   ssdp: boolean
   gameDiscovery: boolean
   gamePorts: GamePortRange[]
+  limitedBroadcast: 'copy' | 'route' | 'off'
 }
 
 export const DEFAULT_IFACE = 'ovl0'
@@ -104,6 +107,7 @@ export const resolvePeerSettings = (file: PeerFileConfig, cli: PeerFileConfig, e
     netbios: c.netbios ?? true,
     ssdp: c.ssdp ?? true,
     gameDiscovery: c.gameDiscovery ?? true,
+    limitedBroadcast: c.limitedBroadcast ?? 'copy',
     gamePorts: (c.gamePorts ?? DEFAULT_GAME_PORTS).map(r => ({ game: r.game, from: r.from, to: r.to, ...(r.group !== undefined ? { group: r.group } : {}) }))
   }
 }

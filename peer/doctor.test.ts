@@ -3,8 +3,10 @@ import { diagnose, type HostFacts } from './doctor.js'
 
 const healthy: HostFacts = {
   root: true, capNetAdmin: true, tunExists: true,
-  peer: { iface: 'ovl0', address: '10.77.0.2/24', mtu: 1400 },
-  tap: { multicast: true, mtu: 1400, up: true },
+  peer: { iface: 'ovl0', address: '10.77.0.2/24', mtu: 1400, limitedBroadcast: 'copy (limited broadcasts and game multicast of any port)' },
+  tap: { multicast: true, mtu: 1400, up: true, broadcast: '10.77.0.255' },
+  nsswitchHosts: ' files mdns4_minimal [NOTFOUND=return] dns',
+  nftAvailable: true,
   ipv6Disabled: false,
   rpFilter: { all: 0, iface: 0 },
   routeDevForSubnet: 'ovl0',
@@ -18,7 +20,7 @@ const problems = (f: HostFacts): Record<string, { safe: boolean | undefined, tex
 
 test('a healthy host has no problems', t => {
   t.deepEqual(problems(healthy), {})
-  t.is(diagnose(healthy).filter(f => f.status === 'ok').length, 10)
+  t.is(diagnose(healthy).filter(f => f.status === 'ok').length, 13)
 })
 
 test('TAP-level problems have safe fixes that --fix applies', t => {
@@ -59,4 +61,15 @@ test('without a running peer the overlay checks are skipped', t => {
   const f = diagnose({ ...healthy, peer: null, tap: null })
   t.true(f.some(x => x.id === 'overlay' && x.status === 'skipped'))
   t.false(f.some(x => x.id === 'mtu'))
+})
+
+test('.local names, the TAP\'s broadcast address and limited broadcasts are checked', t => {
+  const p = problems({ ...healthy, nsswitchHosts: ' files dns', tap: { ...healthy.tap!, broadcast: null }, peer: { ...healthy.peer!, limitedBroadcast: 'off' }, nftAvailable: false })
+  t.deepEqual(p, {
+    mdns_names: { safe: false, text: 'apt-get install libnss-mdns (it adds mdns4_minimal to the hosts line of /etc/nsswitch.conf)' },
+    broadcast: { safe: true, text: 'ip addr change 10.77.0.2/24 broadcast + dev ovl0' },
+    limited_broadcast: { safe: false, text: 'install nftables (apt-get install nftables) and rejoin' }
+  })
+  t.deepEqual(problems({ ...healthy, nsswitchHosts: ' files resolve [!UNAVAIL=return] dns' }), {}, 'systemd-resolved is accepted (with a note)')
+  t.deepEqual(problems({ ...healthy, peer: { ...healthy.peer!, limitedBroadcast: 'route (policy routing of 8 listed games)' } }), {})
 })

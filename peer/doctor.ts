@@ -11,9 +11,14 @@ export interface HostFacts {
   root: boolean
   capNetAdmin: boolean
   tunExists: boolean
-  /** Present when a peer runs on the interface. */
-  peer: { iface: string, address: string, mtu: number } | null
-  tap: { multicast: boolean, mtu: number, up: boolean } | null
+  /** Present when a peer runs on the interface; `limitedBroadcast` as its presence reports it. */
+  peer: { iface: string, address: string, mtu: number, limitedBroadcast?: string } | null
+  /** `broadcast` is the TAP's IPv4 broadcast address (what getifaddrs/SIOCGIFBRDADDR return), null without one. */
+  tap: { multicast: boolean, mtu: number, up: boolean, broadcast?: string | null } | null
+  /** The `hosts:` line of /etc/nsswitch.conf (null: no such file). */
+  nsswitchHosts: string | null
+  /** Is the `nft` command there (the default copy of limited broadcasts needs it)? */
+  nftAvailable: boolean
   ipv6Disabled: boolean | null
   rpFilter: { all: number, iface: number } | null
   /** Device `ip route get` picks for another address of the room's subnet. */
@@ -93,6 +98,23 @@ export const diagnose = (f: HostFacts): Finding[] => {
     } else {
       out.push(ok('mtu', `${iface} MTU matches the room (${f.peer.mtu})`))
     }
+    // 9. Broadcast address of the TAP: OpenTTD, Java and many games search the addresses getifaddrs gives.
+    if (f.tap.broadcast === null) {
+      out.push(problem('broadcast', `${iface} has no IPv4 broadcast address: games that search the interface's broadcast address (OpenTTD, Java games) miss the room`,
+        { text: `ip addr change ${f.peer.address} broadcast + dev ${iface}`, safe: true, action: { kind: 'link', args: ['addr', 'change', f.peer.address, 'broadcast', '+', 'dev', iface] } }))
+    } else if (f.tap.broadcast !== undefined) {
+      out.push(ok('broadcast', `${iface} has the broadcast address ${f.tap.broadcast}`))
+    }
+    // 10. Limited broadcasts (255.255.255.255) and game multicast from sockets bound to no interface
+    const lb = f.peer.limitedBroadcast
+    if (lb !== undefined) {
+      if (lb.startsWith('copy')) out.push(ok('limited_broadcast', `limited broadcasts and game multicast of any port are copied to ${iface} (${lb})`))
+      else if (lb.startsWith('route')) out.push(ok('limited_broadcast', `only the listed games' broadcasts reach ${iface}, and they leave the physical network (${lb}); limitedBroadcast: copy covers every game`))
+      else {
+        out.push(problem('limited_broadcast', `limited broadcasts (255.255.255.255) leave by the physical network, not ${iface} (${lb}): games that announce themselves that way are not found`,
+          { text: f.nftAvailable ? 'set limitedBroadcast: copy (and gameDiscovery: true) in the peer config and rejoin' : 'install nftables (apt-get install nftables) and rejoin', safe: false }))
+      }
+    }
     // 8. IPv6 on the TAP
     if (f.ipv6Disabled === true) {
       out.push(problem('ipv6', `IPv6 is disabled on ${iface}: IPv6-only discovery (some games, Windows file sharing) will not work`,
@@ -108,6 +130,16 @@ export const diagnose = (f: HostFacts): Finding[] => {
     } else {
       out.push(ok('overlap', 'no other route overlaps the room\'s subnet'))
     }
+  }
+
+  // 11. .local names on this host (ping alice.local, smb://alice.local): nss-mdns or systemd-resolved
+  const hosts = f.nsswitchHosts
+  if (hosts === null) out.push(skipped('mdns_names', '/etc/nsswitch.conf is missing: cannot tell how this host resolves .local names'))
+  else if (/\bmdns(4|6)?(_minimal)?\b/.test(hosts)) out.push(ok('mdns_names', `.local names resolve through nss-mdns (${hosts.trim()})`))
+  else if (/\bresolve\b/.test(hosts)) out.push(ok('mdns_names', `.local names go to systemd-resolved (${hosts.trim()}); it answers them only with MulticastDNS=yes in resolved.conf and for the link`))
+  else {
+    out.push(problem('mdns_names', `.local names do not resolve on this host (no mdns in "${hosts.trim()}"): \`ping alice.local\` and printers by name fail, though the peers answer`,
+      { text: 'apt-get install libnss-mdns (it adds mdns4_minimal to the hosts line of /etc/nsswitch.conf)', safe: false }))
   }
 
   // 3. Firewall

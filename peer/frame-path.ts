@@ -1,11 +1,14 @@
 /**
  * What the peer does to each frame crossing its TAP, both ways: count it by traffic class,
  * drop it when it exceeds the room's MTU (+ Ethernet header + VLAN tag), and clamp the MSS
- * of TCP SYNs so TCP across the overlay never needs fragmentation (l2/mss.ts).
+ * of TCP SYNs so TCP across the overlay never needs fragmentation (l2/mss.ts). Outgoing,
+ * limited broadcasts and game multicast the kernel copied from the physical network get
+ * the overlay source address, and duplicates are dropped (l2/broadcast-copy.ts).
  * Rewrites happen in place: outgoing batches are TAP slab memory not yet handed to ws,
  * incoming ones are messages ws gave us.
  */
-import { BATCH_LEN_PREFIX, countFrames } from '../core/protocol.js'
+import { BATCH_LEN_PREFIX, MAX_MESSAGE_BYTES, countFrames } from '../core/protocol.js'
+import { BroadcastCopy } from '../l2/broadcast-copy.js'
 import { maxFrameLenForMtu } from '../l2/ethernet.js'
 import { clampMss } from '../l2/mss.js'
 import { FRAME_CLASS_COUNT, FRAME_CLASS_NAMES, FrameInfo, inspect } from '../l2/packet.js'
@@ -30,9 +33,13 @@ export class FramePath {
   lastFrames = 0
   oversizeOut = 0
   oversizeIn = 0
+  /** Source rewrite and de-duplication of copied broadcasts (peer/presence.ts turns it on). */
+  readonly copy = new BroadcastCopy()
   private mtu = 0
   private maxLen = 0
   private readonly info = new FrameInfo()
+  /** Scratch: 1 for each frame of the current outgoing batch that is dropped. */
+  private readonly dropped = new Uint8Array(Math.ceil(MAX_MESSAGE_BYTES / (BATCH_LEN_PREFIX + 14)) + 1024)
 
   setMtu (mtu: number): void {
     this.mtu = mtu
@@ -43,19 +50,24 @@ export class FramePath {
    * Prepares a batch read from the TAP: returns the batch to send (the same buffer, or a
    * compacted copy when oversize frames had to go) and sets `lastFrames`; null if nothing is left.
    */
-  outgoing (batch: Buffer, frames: number): Buffer | null {
+  outgoing (batch: Buffer, frames: number, now = 0): Buffer | null {
     let off = 0
     let oversize = 0
+    let duplicates = 0
     for (let i = 0; i < frames; i++) {
       const len = batch.readUInt16BE(off)
       const f = off + BATCH_LEN_PREFIX
-      if (len > this.maxLen) oversize++
-      else this.visit(batch, f, len, this.sent)
+      let drop = 0
+      if (len > this.maxLen) { oversize++; drop = 1 } else {
+        this.visit(batch, f, len, this.sent)
+        if (!this.copy.outgoing(batch, f, this.info, now)) { duplicates++; drop = 1 }
+      }
+      this.dropped[i] = drop
       off = f + len
     }
-    this.lastFrames = frames - oversize
-    if (oversize === 0) return batch
+    this.lastFrames = frames - oversize - duplicates
     this.oversizeOut += oversize
+    if (oversize + duplicates === 0) return batch
     return this.lastFrames === 0 ? null : this.compact(batch, frames)
   }
 
@@ -87,7 +99,7 @@ export class FramePath {
     let off = 0
     for (let i = 0; i < frames; i++) {
       const end = off + BATCH_LEN_PREFIX + batch.readUInt16BE(off)
-      if (end - off - BATCH_LEN_PREFIX <= this.maxLen) parts.push(batch.subarray(off, end))
+      if (this.dropped[i] === 0) parts.push(batch.subarray(off, end))
       off = end
     }
     return Buffer.concat(parts)

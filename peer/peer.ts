@@ -206,7 +206,7 @@ export class Peer {
       this.counters.drops.queue_full += frames
       return
     }
-    const out = this.path.outgoing(batch, frames)
+    const out = this.path.outgoing(batch, frames, this.now())
     if (out === null) return
     this.counters.sentFrames += this.path.lastFrames
     this.counters.sentBytes += out.length
@@ -322,8 +322,11 @@ export class Peer {
       this.fatal(e instanceof OverlanError ? e : new OverlanError('LINK_CONFIG_FAILED', String(e)))
       return
     }
+    if (this.state === 'stopped') return // stopped while the link was being configured
     this.welcome = m
     this.path.setMtu(m.mtu)
+    this.path.copy.address = parseIpv4(m.ip) ?? -1
+    this.path.copy.mac = parseMac(m.mac) ?? -1
     this.state = 'connected'
     this.announce(m)
     this.connectedAt = this.now()

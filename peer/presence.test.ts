@@ -1,6 +1,6 @@
 import test from 'ava'
 import { DEFAULT_GAME_PORTS } from '../l2/ports.js'
-import { gameRouteCommands, gameRouteTable } from './os/linux.js'
+import { gameRouteCommands, gameRouteTable } from './os/linux-net.js'
 import { gameRouteSpec, uuidOf } from './presence.js'
 
 test('game route spec: limited-broadcast port ranges and multicast groups', t => {

@@ -1,9 +1,17 @@
 /**
- * Presence of this host on the overlay, started after each join (and again when the lease
- * changes): routes LAN-game discovery to the overlay, and answers for this peer over mDNS,
- * NetBIOS and SSDP — on sockets bound to the overlay interface only (SO_BINDTODEVICE), so
- * nothing leaks to the host's other networks. A responder stays off when the host's own
- * (avahi, nmbd) already serves the interface; that is re-checked every 30 s.
+ * Presence of this host on the overlay, started after the first join (and again when the
+ * lease changes; after any other welcome, e.g. once the hub restarted, it re-announces):
+ * brings LAN-game discovery to the overlay, and answers for this peer over mDNS, NetBIOS
+ * and SSDP — on sockets bound to the overlay interface only (SO_BINDTODEVICE), so nothing
+ * leaks to the host's other networks. A responder stays off when the host's own (avahi,
+ * nmbd) already serves the interface; that is re-checked every 30 s.
+ *
+ * Game discovery (`limitedBroadcast`): `copy` (default) — the kernel copies every limited
+ * broadcast and game multicast the host sends elsewhere into the TAP (peer/os/linux-net.ts),
+ * whatever the port, and groups the host joined elsewhere are joined on the TAP as well
+ * (checked every MIRROR_MS); `route` — policy routing of the listed `gamePorts` only
+ * (moves instead of copies); `off`. Whatever an earlier run left (also after SIGKILL) is
+ * removed first.
  */
 import { createSocket, type Socket } from 'node:dgram'
 import { networkInterfaces } from 'node:os'
@@ -19,6 +27,12 @@ import type { GamePortRange } from '../l2/ports.js'
 import type { GameRouteSpec, HostOs } from './os/host-os.js'
 
 const RECHECK_MS = 30_000
+/** How often groups the host joined elsewhere are mirrored onto the TAP. */
+const MIRROR_MS = 1000
+/** At most this many mirrored groups (a bound like every table). */
+const MAX_MIRRORED_GROUPS = 64
+
+export type LimitedBroadcastMode = 'copy' | 'route' | 'off'
 
 export interface PresenceOptions {
   iface: string
@@ -29,6 +43,7 @@ export interface PresenceOptions {
   ssdp: boolean
   gameDiscovery: boolean
   gamePorts: readonly GamePortRange[]
+  limitedBroadcast: LimitedBroadcastMode
 }
 
 export interface Lease { ip: string, prefixLength: number, mac: string }
@@ -49,6 +64,9 @@ export interface PresenceStatus {
   netbios: string
   ssdp: string
   gameRoutes: string
+  /** Game discovery: how limited broadcasts and game multicast reach the overlay. */
+  limitedBroadcast: string
+  mirroredGroups: string[]
 }
 
 export class Presence {
@@ -61,8 +79,12 @@ export class Presence {
   private nbns: NbnsResponder | null = null
   private ssdp: SsdpAdvertiser | null = null
   private routesInstalled = false
+  private copyInstalled = false
+  private mirrorSocket: Socket | null = null
+  private readonly mirrored = new Set<string>()
   private recheck: NodeJS.Timeout | null = null
-  private readonly state: PresenceStatus = { mdns: 'off', netbios: 'off', ssdp: 'off', gameRoutes: 'off' }
+  private mirrorTimer: NodeJS.Timeout | null = null
+  private readonly state: PresenceStatus = { mdns: 'off', netbios: 'off', ssdp: 'off', gameRoutes: 'off', limitedBroadcast: 'off', mirroredGroups: [] }
 
   constructor (options: PresenceOptions, deps: { os: HostOs, log: Logger }) {
     this.options = options
@@ -71,24 +93,43 @@ export class Presence {
   }
 
   status (): PresenceStatus & { mdnsName: string | null } {
-    return { ...this.state, mdnsName: this.mdns !== null ? this.mdns.fqdn : null }
+    return { ...this.state, mirroredGroups: [...this.mirrored], mdnsName: this.mdns !== null ? this.mdns.fqdn : null }
   }
 
-  /** (Re)starts everything for `lease`; a no-op when the lease is unchanged. */
+  /** Removes what an earlier run left on the host (routes, nftables), also after SIGKILL. */
+  async cleanup (): Promise<void> {
+    await this.os.removeBroadcastCopy(this.options.iface).catch(() => {})
+    await this.os.removeGameRoutes(this.options.iface).catch(() => {})
+  }
+
+  /** (Re)starts everything for `lease`; with the lease unchanged it re-announces instead. */
   async apply (lease: Lease): Promise<void> {
-    if (this.lease !== null && this.lease.ip === lease.ip && this.lease.prefixLength === lease.prefixLength) return
+    if (this.lease !== null && this.lease.ip === lease.ip && this.lease.prefixLength === lease.prefixLength) { this.reannounce(); return }
     await this.stop()
+    await this.cleanup()
     this.lease = lease
     const o = this.options
-    if (o.gameDiscovery) {
+    const mode: LimitedBroadcastMode = o.gameDiscovery ? o.limitedBroadcast : 'off'
+    if (mode === 'route') {
       try {
         await this.os.installGameRoutes(o.iface, gameRouteSpec(o.gamePorts))
         this.routesInstalled = true
         this.state.gameRoutes = `on (${o.gamePorts.length} games)`
+        this.state.limitedBroadcast = `route (policy routing of ${o.gamePorts.length} listed games)`
       } catch (e) {
-        this.state.gameRoutes = `failed: ${(e as Error).message}`
+        this.state.gameRoutes = this.state.limitedBroadcast = `failed: ${(e as Error).message}`
         this.log.warn('games.routes_failed', { error: (e as Error).message })
       }
+    } else if (mode === 'copy') {
+      try {
+        await this.os.installBroadcastCopy(o.iface)
+        this.copyInstalled = true
+        this.state.limitedBroadcast = 'copy (limited broadcasts and game multicast of any port)'
+      } catch (e) {
+        this.state.limitedBroadcast = `failed: ${(e as Error).message}`
+        this.log.warn('games.copy_failed', { error: (e as Error).message })
+      }
+      await this.startMirror(lease)
     }
     const host = hostResponders(o.iface, lease.ip)
     if (o.mdns) await this.startResponder('mdns', host.avahi, 'avahi-daemon serves this interface', () => this.startMdns(lease))
@@ -98,9 +139,20 @@ export class Presence {
     this.recheck.unref()
   }
 
+  /** Says again what this host offers: a hub that restarted has forgotten the directory. */
+  reannounce (): void {
+    this.mdns?.reannounce()
+    this.nbns?.reannounce()
+    this.ssdp?.reannounce()
+  }
+
   async stop (): Promise<void> {
     if (this.recheck !== null) clearInterval(this.recheck)
     this.recheck = null
+    if (this.mirrorTimer !== null) clearInterval(this.mirrorTimer)
+    this.mirrorTimer = null
+    this.mirrorSocket = null
+    this.mirrored.clear()
     this.mdns?.stop()
     this.nbns?.stop()
     this.ssdp?.stop()
@@ -113,7 +165,11 @@ export class Presence {
       await this.os.removeGameRoutes(this.options.iface).catch((e: unknown) => { this.log.warn('games.routes_remove_failed', { error: String(e) }) })
       this.routesInstalled = false
     }
-    this.state.mdns = this.state.netbios = this.state.ssdp = this.state.gameRoutes = 'off'
+    if (this.copyInstalled) {
+      await this.os.removeBroadcastCopy(this.options.iface).catch((e: unknown) => { this.log.warn('games.copy_remove_failed', { error: String(e) }) })
+      this.copyInstalled = false
+    }
+    this.state.mdns = this.state.netbios = this.state.ssdp = this.state.gameRoutes = this.state.limitedBroadcast = 'off'
     this.lease = null
   }
 
@@ -166,6 +222,39 @@ export class Presence {
     socket.setMulticastTTL(2) // UDA 1.1 §1.1.2 default
     this.ssdp = new SsdpAdvertiser({ name: this.options.name, ipv4: lease.ip, uuid: uuidOf(this.options.identity) }, { socket, log: this.log })
     await this.ssdp.start()
+  }
+
+  /** Joins on the TAP the groups the host joined elsewhere, so a game listening with a default socket hears the room. */
+  private async startMirror (lease: Lease): Promise<void> {
+    try {
+      const s = createSocket({ type: 'udp4', reuseAddr: true })
+      s.on('error', (e) => { this.log.warn('games.mirror_error', { error: e.message }) })
+      await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(0, lease.ip, () => { s.off('error', reject); resolve() }) })
+      this.sockets.push(s)
+      this.mirrorSocket = s
+    } catch (e) {
+      this.log.warn('games.mirror_failed', { error: (e as Error).message })
+      return
+    }
+    this.mirror()
+    this.mirrorTimer = setInterval(() => { this.mirror() }, MIRROR_MS)
+    this.mirrorTimer.unref()
+  }
+
+  private mirror (): void {
+    const s = this.mirrorSocket
+    const ip = this.lease?.ip
+    if (s === null || ip === undefined) return
+    const want = new Set(this.os.hostMulticastGroups(this.options.iface).slice(0, MAX_MIRRORED_GROUPS))
+    for (const g of this.mirrored) {
+      if (want.has(g)) continue
+      try { s.dropMembership(g, ip) } catch {}
+      this.mirrored.delete(g)
+    }
+    for (const g of want) {
+      if (this.mirrored.has(g)) continue
+      try { s.addMembership(g, ip); this.mirrored.add(g); this.log.info('games.group_mirrored', { group: g }) } catch (e) { this.log.debug('games.mirror_join_failed', { group: g, error: (e as Error).message }) }
+    }
   }
 
   /** Hands over to a host responder that appeared since (e.g. Samba started after the join). */

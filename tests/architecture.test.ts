@@ -32,7 +32,7 @@ const rules: Record<string, { forbidden: RegExp, except?: Record<string, RegExp>
   peer: {
     forbidden: /^(hub|koffi|node:child_process)$/,
     // The one OS boundary.
-    except: { 'peer/os/linux.ts': /^(koffi|node:child_process)$/, 'peer/os/linux-probe.ts': /^node:child_process$/ }
+    except: { 'peer/os/linux.ts': /^(koffi|node:child_process)$/, 'peer/os/linux-probe.ts': /^node:child_process$/, 'peer/os/linux-net.ts': /^node:child_process$/ }
   }
 }
 

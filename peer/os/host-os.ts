@@ -61,4 +61,14 @@ export interface HostOs {
   installGameRoutes: (iface: string, spec: GameRouteSpec) => Promise<void>
   /** Removes what installGameRoutes added. Idempotent. */
   removeGameRoutes: (iface: string) => Promise<void>
+  /**
+   * Copies limited broadcasts and game multicast the host sends out of other interfaces
+   * into `iface` (the originals still leave); replaces what an earlier run left. Throws
+   * LINK_CONFIG_FAILED (e.g. nftables missing).
+   */
+  installBroadcastCopy: (iface: string) => Promise<void>
+  /** Removes what installBroadcastCopy added. Idempotent. */
+  removeBroadcastCopy: (iface: string) => Promise<void>
+  /** IPv4 multicast groups the host joined on interfaces other than `except` (not 224.0.0.0/24). */
+  hostMulticastGroups: (except: string) => string[]
 }

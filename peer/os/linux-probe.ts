@@ -8,13 +8,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { OverlanError } from '../../core/errors.js'
 import { formatIpv4, parseIpv4, prefixMask } from '../../core/ipv4.js'
 import type { FixAction, HostFacts } from '../doctor.js'
+import { systemCommand } from './linux-net.js'
 
 const CAP_NET_ADMIN = 12
 
 const read = (file: string): string | null => { try { return readFileSync(file, 'utf8') } catch { return null } }
 
 const cmd = (file: string, args: string[]): Promise<string | null> => new Promise(resolve => {
-  execFile(file, args, { timeout: 5000 }, (err, stdout) => { resolve(err === null ? stdout : null) })
+  execFile(systemCommand(file), args, { timeout: 5000 }, (err, stdout) => { resolve(err === null ? stdout : null) })
 })
 
 const capNetAdmin = (): boolean => {
@@ -27,10 +28,11 @@ const sysctlPath = (key: string): string => `/proc/sys/${key.replaceAll('.', '/'
 export const gatherFacts = async (peer: HostFacts['peer']): Promise<HostFacts> => {
   const iface = peer?.iface ?? 'ovl0'
   let tap: HostFacts['tap'] = null
-  const link = await cmd('ip', ['-j', 'link', 'show', 'dev', iface])
+  const link = await cmd('ip', ['-j', 'addr', 'show', 'dev', iface])
   if (link !== null) {
-    const l = (JSON.parse(link) as Array<{ flags: string[], mtu: number }>)[0]
-    if (l !== undefined) tap = { multicast: l.flags.includes('MULTICAST'), mtu: l.mtu, up: l.flags.includes('UP') }
+    const l = (JSON.parse(link) as Array<{ flags: string[], mtu: number, addr_info?: Array<{ family: string, broadcast?: string }> }>)[0]
+    const v4 = l?.addr_info?.find(a => a.family === 'inet')
+    if (l !== undefined) tap = { multicast: l.flags.includes('MULTICAST'), mtu: l.mtu, up: l.flags.includes('UP'), ...(v4 !== undefined ? { broadcast: v4.broadcast ?? null } : {}) }
   }
   let routeDevForSubnet: string | null = null
   if (peer !== null) {
@@ -61,7 +63,9 @@ export const gatherFacts = async (peer: HostFacts['peer']): Promise<HostFacts> =
     nftRuleset: await cmd('nft', ['list', 'ruleset']),
     avahiConf: read('/etc/avahi/avahi-daemon.conf'),
     avahiRunning: avahiPid !== undefined && avahiPid !== '' && existsSync(`/proc/${avahiPid}`),
-    smbConf: read('/etc/samba/smb.conf')
+    smbConf: read('/etc/samba/smb.conf'),
+    nsswitchHosts: /^hosts:(.*)$/m.exec(read('/etc/nsswitch.conf') ?? '')?.[1] ?? (existsSync('/etc/nsswitch.conf') ? '' : null),
+    nftAvailable: await cmd('nft', ['--version']) !== null
   }
 }
 

@@ -8,15 +8,15 @@
  * format. One wake-up moves many frames (measured ~3.5 µs/frame, DEPENDENCIES.md §10).
  * Writes are non-blocking writeSync, one frame per write(); EAGAIN is a counted drop.
  *
- * Link configuration runs iproute2 (`ip`), the only place in the tree that does.
+ * Link configuration, routes and nftables rules: peer/os/linux-net.ts.
  */
 import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs'
-import { execFile } from 'node:child_process'
 import koffi from 'koffi'
 import { OverlanError, errnoCode } from '../../core/errors.js'
 import { BATCH_LEN_PREFIX, MAX_FRAME_LEN } from '../../core/protocol.js'
 import type { Socket } from 'node:dgram'
-import { TapCounters, type BatchHandler, type GameRouteSpec, type HostOs, type LinkConfig, type TapDevice } from './host-os.js'
+import { TapCounters, type BatchHandler, type HostOs, type LinkConfig, type TapDevice } from './host-os.js'
+import { hostMulticastGroups, installBroadcastCopy, installGameRoutes, removeBroadcastCopy, removeGameRoutes, run } from './linux-net.js'
 
 const TUNSETIFF = 0x400454ca
 const IFF_TAP = 0x0002
@@ -172,42 +172,8 @@ class LinuxTap implements TapDevice {
   }
 }
 
-const run = (args: string[]): Promise<void> => new Promise((resolve, reject) => {
-  execFile('ip', args, { timeout: 10_000 }, (err, _stdout, stderr) => {
-    if (err === null) { resolve(); return }
-    const why = errnoCode(err) === 'ENOENT' ? 'the `ip` command (iproute2) is not installed' : (stderr.trim() || err.message)
-    reject(new OverlanError('LINK_CONFIG_FAILED', `ip ${args.join(' ')}: ${why}`, { cause: err }))
-  })
-})
-
 const SOL_SOCKET = 1
 const SO_BINDTODEVICE = 25
-
-/**
- * Policy routing for game discovery (see README "LAN-game discovery"). One rule priority
- * and table per interface, so rules can be found and removed again, also after a crash.
- */
-export const gameRouteTable = (iface: string): number => {
-  let h = 0
-  for (const c of iface) h = (h * 31 + c.charCodeAt(0)) % 90
-  return 5210 + h
-}
-
-/** The `ip` commands that install `spec` for `iface` (pure; tested). */
-export const gameRouteCommands = (iface: string, spec: GameRouteSpec): string[][] => {
-  const t = String(gameRouteTable(iface))
-  const cmds: string[][] = [
-    ['route', 'replace', '255.255.255.255/32', 'dev', iface, 'table', t],
-    ['route', 'replace', '224.0.0.0/4', 'dev', iface, 'table', t]
-  ]
-  for (const r of spec.broadcastPorts) {
-    cmds.push(['rule', 'add', 'pref', t, 'to', '255.255.255.255', 'ipproto', 'udp', 'dport', r.from === r.to ? String(r.from) : `${r.from}-${r.to}`, 'lookup', t])
-  }
-  for (const g of spec.groups) cmds.push(['rule', 'add', 'pref', t, 'to', g, 'lookup', t])
-  return cmds
-}
-
-const runQuiet = (args: string[]): Promise<boolean> => run(args).then(() => true, () => false)
 
 export const linuxHostOs: HostOs = {
   openTap (name: string): TapDevice {
@@ -248,22 +214,18 @@ export const linuxHostOs: HostOs = {
     }
   },
 
-  async installGameRoutes (iface: string, spec: GameRouteSpec): Promise<void> {
-    await this.removeGameRoutes(iface)
-    for (const cmd of gameRouteCommands(iface, spec)) await run(cmd)
-  },
-
-  async removeGameRoutes (iface: string): Promise<void> {
-    const t = String(gameRouteTable(iface))
-    // Delete every rule with our priority (bounded), then the table (gone anyway with the device).
-    for (let i = 0; i < 256 && await runQuiet(['rule', 'del', 'pref', t]); i++);
-    await runQuiet(['route', 'flush', 'table', t])
-  },
+  installGameRoutes,
+  removeGameRoutes,
+  installBroadcastCopy,
+  removeBroadcastCopy,
+  hostMulticastGroups,
 
   async configureLink (name: string, c: LinkConfig): Promise<void> {
-    await run(['link', 'set', 'dev', name, 'address', c.mac, 'mtu', String(c.mtu)])
-    await run(['-4', 'addr', 'flush', 'dev', name])
-    await run(['addr', 'add', `${c.address}/${c.prefixLength}`, 'dev', name])
-    await run(['link', 'set', 'dev', name, 'up'])
+    await run('ip', ['link', 'set', 'dev', name, 'address', c.mac, 'mtu', String(c.mtu)])
+    await run('ip', ['-4', 'addr', 'flush', 'dev', name])
+    // `broadcast +` sets the subnet's broadcast address: programs that take broadcast
+    // addresses from getifaddrs / SIOCGIFBRDADDR (OpenTTD, Java, many games) need it.
+    await run('ip', ['addr', 'add', `${c.address}/${c.prefixLength}`, 'broadcast', '+', 'dev', name])
+    await run('ip', ['link', 'set', 'dev', name, 'up'])
   }
 }

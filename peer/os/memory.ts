@@ -60,4 +60,14 @@ export class MemoryHostOs implements HostOs {
   async installGameRoutes (iface: string, spec: GameRouteSpec): Promise<void> { this.gameRoutes.set(iface, spec) }
 
   async removeGameRoutes (iface: string): Promise<void> { this.gameRoutes.delete(iface) }
+
+  /** Interfaces with the broadcast copy installed, and the host's groups on other interfaces (tests set them). */
+  readonly broadcastCopies = new Set<string>()
+  multicastGroups: string[] = []
+
+  async installBroadcastCopy (iface: string): Promise<void> { this.broadcastCopies.add(iface) }
+
+  async removeBroadcastCopy (iface: string): Promise<void> { this.broadcastCopies.delete(iface) }
+
+  hostMulticastGroups (): string[] { return [...this.multicastGroups] }
 }

@@ -61,6 +61,7 @@ export const peerSettings = (f: Fixture, name: string, room: string, extra: Part
   ssdp: false,
   gameDiscovery: false,
   gamePorts: [],
+  limitedBroadcast: 'off',
   ...extra
 })
 

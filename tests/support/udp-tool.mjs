@@ -6,6 +6,8 @@
 //                                         send COUNT datagrams (broadcast or multicast allowed)
 //   flood BIND_IP DEST PORT SECONDS       send as fast as possible for SECONDS, print the count
 //   msearch BIND_IP ST [MS]               SSDP M-SEARCH, print the responses for MS milliseconds
+//   answer PORT TEXT                      print "<from-ip> <text>" per datagram and answer TEXT to its sender
+//   query DEST PORT TEXT MS               send TEXT from a socket bound to no interface, print "<from-ip> <reply>" for MS
 import dgram from 'node:dgram'
 
 const [mode, ...args] = process.argv.slice(2)
@@ -54,6 +56,23 @@ if (mode === 'listen') {
       for (let i = 0; i < 64; i++) s.send(junk, Number(port), dest, () => { sent++; if (--pending === 0) setImmediate(burst) })
     }
     burst()
+  })
+} else if (mode === 'answer') {
+  const [port, text] = args
+  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+  s.on('message', (msg, rinfo) => {
+    process.stdout.write(`${rinfo.address} ${msg.toString()}\n`)
+    s.send(text, rinfo.port, rinfo.address)
+  })
+  s.bind(Number(port), '0.0.0.0', () => { process.stdout.write('listening\n') })
+} else if (mode === 'query') {
+  const [dest, port, text, ms] = args
+  const s = dgram.createSocket({ type: 'udp4' })
+  s.on('message', (msg, rinfo) => { process.stdout.write(`${rinfo.address} ${msg.toString()}\n`) })
+  s.bind(0, '0.0.0.0', () => {
+    s.setBroadcast(true)
+    s.send(text, Number(port), dest, (err) => { if (err) { console.error(err.message); process.exit(1) } })
+    setTimeout(() => { s.close() }, Number(ms))
   })
 } else if (mode === 'msearch') {
   // SSDP M-SEARCH from BIND_IP; prints each unicast response's ST, USN and LOCATION.
