@@ -5,12 +5,15 @@
  *   unicast       one full-size frame (MTU 1400) per message to a learned MAC (worst case per frame)
  *   unicast×32    a batch of 32 such frames in one message (a TAP wake-up under load)
  *   broadcast/N   one ARP-sized broadcast to N ports (N = 8, 32, 128)
+ * and, on the peer, what a limited broadcast the kernel copied into the TAP costs in the
+ * frame path (inspection, source rewrite with both checksums, duplicate check).
  */
 import type { WebSocket } from 'ws'
 import { encodeBatch } from '../core/protocol.js'
 import { resolveHubSettings } from '../hub/config.js'
 import { Room } from '../hub/room.js'
 import { Session } from '../hub/session.js'
+import { FramePath } from '../peer/frame-path.js'
 import { BROADCAST, ethFrame, udp4Frame } from '../tests/support/frames.js'
 
 export interface MicroResult { name: string, nsPerFrame: number, framesPerS: number }
@@ -77,6 +80,21 @@ export const runMicro = (): MicroResult[] => {
     const msg = encodeBatch([ethFrame(BROADCAST, macOf(1))])
     out.push(measure(`broadcast to ${n} ports`, 1, () => r.forward(sessions[0]!, msg, 1)))
     mustHaveSent(sessions[n - 1]!, `broadcast to ${n}`)
+  }
+  {
+    const path = new FramePath()
+    path.setMtu(1400)
+    path.copy.address = 0x0a4d000c
+    path.copy.mac = 0x02000000000c
+    const copied = udp4Frame('ff:ff:ff:ff:ff:ff', '02:00:00:00:00:0c', '172.31.9.2', '255.255.255.255', 40000, 47624, Buffer.alloc(64))
+    let n = 0
+    const batch = encodeBatch([copied])
+    out.push(measure('peer: a copied limited broadcast (source rewrite, duplicate check)', 1, () => {
+      batch.writeUInt32BE(0xac1f0902, 2 + 26) // the physical source again, and a new source port each time: never a duplicate
+      batch.writeUInt16BE(n++ & 0xffff, 2 + 34)
+      if (path.outgoing(batch, 1, n) === null) throw new Error('dropped as a duplicate')
+    }))
+    if (path.copy.rewritten === 0) throw new Error('nothing was rewritten')
   }
   return out
 }

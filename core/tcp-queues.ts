@@ -7,7 +7,7 @@
  *   TCP_NOTSENT_LOWAT  keeps unsent bytes in the kernel low, so the backlog stays in the
  *                      application's bounded send queue, which drops instead of growing
  */
-import koffi from 'koffi'
+import { libc } from './libc.js'
 
 /** ~2.5 ms at 400 Mbit/s; the kernel doubles it for bookkeeping (socket(7)). */
 export const RCVBUF_BYTES = 128 * 1024
@@ -18,33 +18,18 @@ const SO_RCVBUF = 8
 const IPPROTO_TCP = 6
 const TCP_NOTSENT_LOWAT = 25
 
-type SetSockOpt = (fd: number, level: number, name: number, val: Buffer, len: number) => number
-let setsockopt: SetSockOpt | null | undefined
-
-const libc = (): SetSockOpt | null => {
-  if (setsockopt !== undefined) return setsockopt
-  try {
-    setsockopt = process.platform === 'linux'
-      ? koffi.load('libc.so.6').func('int setsockopt(int fd, int level, int name, const uint8_t *val, unsigned int len)') as SetSockOpt
-      : null
-  } catch {
-    setsockopt = null
-  }
-  return setsockopt
-}
-
 /** A net or tls socket; `_handle.fd` is Node's (undocumented but stable) view of the descriptor. */
 interface WithHandle { _handle?: { fd?: number } | null }
 
 /** Sets both options; false when the platform or the socket does not allow it (nothing breaks). */
 export const limitTcpQueues = (socket: unknown): boolean => {
   const fd = (socket as WithHandle | null)?._handle?.fd
-  const set = libc()
-  if (set === null || typeof fd !== 'number' || fd < 0) return false
+  const c = libc()
+  if (c === null || typeof fd !== 'number' || fd < 0) return false
   const v = Buffer.alloc(4)
   v.writeInt32LE(RCVBUF_BYTES)
-  const a = set(fd, SOL_SOCKET, SO_RCVBUF, v, 4)
+  const a = c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, v, 4)
   v.writeInt32LE(NOTSENT_LOWAT_BYTES)
-  const b = set(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, v, 4)
+  const b = c.setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, v, 4)
   return a === 0 && b === 0
 }

@@ -33,6 +33,7 @@ const OUT_FLUSH_BYTES = 64 * 1024
 export const IMPAIRMENT_HOLD_BYTES = 2 * 1024 * 1024
 /** Share of a peer's send queue that flooded frames may occupy. */
 export const FLOOD_SHARE = 0.5
+const OPEN = WebSocket.OPEN
 
 export class SessionCounters {
   rxFrames = 0
@@ -57,6 +58,7 @@ export class Session {
   readonly remote: string
   readonly connectedAt: number
   private readonly sendQueueBytes: number
+  private readonly floodQueueBytes: number
 
   // set once on welcome
   info: SessionInfo | null = null
@@ -88,6 +90,7 @@ export class Session {
     this.lastSeen = now
     this.listAt = now
     this.sendQueueBytes = sendQueueBytes
+    this.floodQueueBytes = sendQueueBytes * FLOOD_SHARE
   }
 
   /**
@@ -95,7 +98,7 @@ export class Session {
    * cannot make the hub queue answers for it. False (counted `queue_full`) when dropped.
    */
   sendControl (text: string): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false
+    if (this.ws.readyState !== OPEN) return false
     if (this.ws.bufferedAmount > this.sendQueueBytes) { this.counters.drops.queue_full++; return false }
     this.ws.send(text)
     return true
@@ -120,7 +123,7 @@ export class Session {
   }
 
   private sendNow (buf: Buffer, frames: number, flooded: boolean): void {
-    if (this.ws.readyState !== WebSocket.OPEN || this.ws.bufferedAmount > (flooded ? this.sendQueueBytes * FLOOD_SHARE : this.sendQueueBytes)) {
+    if (this.ws.readyState !== OPEN || this.ws.bufferedAmount > (flooded ? this.floodQueueBytes : this.sendQueueBytes)) {
       this.counters.drops.queue_full += frames
       return
     }

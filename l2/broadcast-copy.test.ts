@@ -56,7 +56,7 @@ test('copies from the TAP\'s own MAC get the overlay source; bridged hosts, the 
   t.is(c.rewritten, 2)
 })
 
-test('the second of two identical copies within 20 ms is dropped, whichever came first; later repeats pass', t => {
+test('of a sent-on-the-TAP and a copied twin within 20 ms the second is dropped, whichever came first; repeats of one origin pass', t => {
   const c = new BroadcastCopy()
   c.address = ipv4('10.77.0.12')
   c.mac = mac(OWN)
@@ -69,4 +69,13 @@ test('the second of two identical copies within 20 ms is dropped, whichever came
   t.true(c.outgoing(again, 0, view(again), 1100), 'the next announcement a second later passes')
   const other = frame('255.255.255.255', 'ff:ff:ff:ff:ff:ff', '10.77.0.12', 47625)
   t.true(c.outgoing(other, 0, view(other), 1101), 'another port is another message')
+  for (let i = 0; i < 3; i++) {
+    const same = frame('255.255.255.255', 'ff:ff:ff:ff:ff:ff', '10.77.0.12', 9999)
+    t.true(c.outgoing(same, 0, view(same), 2000 + i), 'an application repeating itself (or a flood) is not de-duplicated')
+  }
+  const first = frame('255.255.255.255', 'ff:ff:ff:ff:ff:ff', '10.77.0.12', 5000)
+  const twin = frame('255.255.255.255', 'ff:ff:ff:ff:ff:ff', '172.31.9.2', 5000)
+  t.true(c.outgoing(first, 0, view(first), 3000))
+  t.false(c.outgoing(twin, 0, view(twin), 3001), 'the copy after the native one is dropped too')
+  t.is(c.duplicates, 2)
 })

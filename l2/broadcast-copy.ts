@@ -2,8 +2,10 @@
  * Limited broadcasts and game multicast that the host sent out of its physical network
  * and the kernel copied into the TAP (nftables `dup`, peer/os/linux.ts) still carry the
  * physical source address. The peer rewrites that source to its overlay address, so the
- * room's answers come back over the overlay, and drops the second of two identical copies
- * (an application that sent on both interfaces itself), so each is sent once.
+ * room's answers come back over the overlay. An application that sent on both interfaces
+ * itself makes two identical packets, one sent on the TAP and one copied: the second of
+ * such a pair is dropped, so each is sent once. Two identical packets of the same origin
+ * (an application repeating itself, a flood) both pass: that is storm control's business.
  *
  *   frame from the TAP ─► IPv4 UDP to 255.255.255.255 or a copied group, from the TAP's
  *   own MAC? ─► same (dst, ports, length, checksum) within DUP_WINDOW_MS? drop
@@ -60,6 +62,8 @@ export class BroadcastCopy {
   // recent keys: dst, ports, length and checksum after any rewrite, with their time
   private readonly keysA = new Float64Array(DUP_SLOTS)
   private readonly keysB = new Float64Array(DUP_SLOTS)
+  /** 1: the frame was a copy (rewritten); 0: sent on the TAP itself. */
+  private readonly copied = new Uint8Array(DUP_SLOTS)
   private readonly times = new Float64Array(DUP_SLOTS).fill(-Infinity)
   private next = 0
 
@@ -74,15 +78,21 @@ export class BroadcastCopy {
     const dport = b.readUInt16BE(info.l4 + UDP_DST)
     if (COPY_DENY_PORTS.includes(dport)) return true
     const src = b.readUInt32BE(info.l3 + IPV4_SRC)
-    if (src !== this.address && src !== 0) { rewriteIpv4Source(b, info, this.address); this.rewritten++ }
+    const copy = src !== this.address && src !== 0 ? 1 : 0
+    if (copy === 1) { rewriteIpv4Source(b, info, this.address); this.rewritten++ }
     // Two exact 48-bit numbers: (dst, source port) and (port, length, checksum after the rewrite).
     const a = dst * 65536 + b.readUInt16BE(info.l4 + UDP_SRC)
     const k = dport * 2 ** 32 + b.readUInt16BE(info.l4 + UDP_LEN) * 65536 + b.readUInt16BE(info.l4 + UDP_CHECKSUM)
     for (let i = 0; i < DUP_SLOTS; i++) {
-      if (this.keysA[i] === a && this.keysB[i] === k && now - this.times[i]! < DUP_WINDOW_MS) { this.duplicates++; return false }
+      if (this.keysA[i] === a && this.keysB[i] === k && this.copied[i] !== copy && now - this.times[i]! < DUP_WINDOW_MS) {
+        this.times[i] = -Infinity // a pair is complete: a third identical one is new again
+        this.duplicates++
+        return false
+      }
     }
     this.keysA[this.next] = a
     this.keysB[this.next] = k
+    this.copied[this.next] = copy
     this.times[this.next] = now
     this.next = (this.next + 1) % DUP_SLOTS
     return true

@@ -129,7 +129,10 @@ export class Peer {
   /** Opens the TAP and joins; resolves on the first welcome, rejects on refusal or timeout. */
   async start (): Promise<void> {
     this.tap = this.deps.os.openTap(this.settings.iface)
-    this.tap.start((batch, frames) => { this.fromTap(batch, frames) })
+    this.tap.start((batch, frames) => { this.fromTap(batch, frames) }, (why) => {
+      if (why === 'closed') this.deps.log.info('tap.read_stopped', { why })
+      else this.deps.log.error('tap.read_stopped', { why })
+    })
     this.deps.log.info('tap.open', { iface: this.tap.name })
     this.keepaliveTimer = setInterval(() => { this.checkKeepalive() }, KEEPALIVE_CHECK_MS)
     this.keepaliveTimer.unref()

@@ -23,8 +23,8 @@ const target = (file: string, spec: string): string =>
 const rules: Record<string, { forbidden: RegExp, except?: Record<string, RegExp> }> = {
   core: {
     forbidden: /^(l2|discovery|hub|peer|ws|koffi|node:(net|dgram|http|https|tls|child_process))$/,
-    // Socket options Node does not expose, for the hub's and the peer's WebSocket alike.
-    except: { 'core/tcp-queues.ts': /^koffi$/ }
+    // The one native binding (libc and Node's libuv), for the hub's sockets and the peer's TAP alike.
+    except: { 'core/libc.ts': /^koffi$/ }
   },
   l2: { forbidden: /^(discovery|hub|peer|ws|koffi|yaml|zod|node:(fs|net|dgram|http|https|tls|child_process|timers))$/ },
   discovery: { forbidden: /^(hub|peer|ws|koffi)$/ },
@@ -32,7 +32,7 @@ const rules: Record<string, { forbidden: RegExp, except?: Record<string, RegExp>
   peer: {
     forbidden: /^(hub|koffi|node:child_process)$/,
     // The one OS boundary.
-    except: { 'peer/os/linux.ts': /^(koffi|node:child_process)$/, 'peer/os/linux-probe.ts': /^node:child_process$/, 'peer/os/linux-net.ts': /^node:child_process$/ }
+    except: { 'peer/os/linux.ts': /^node:child_process$/, 'peer/os/linux-probe.ts': /^node:child_process$/, 'peer/os/linux-net.ts': /^node:child_process$/ }
   }
 }
 

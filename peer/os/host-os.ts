@@ -24,8 +24,8 @@ export interface TapDevice {
   /** Interface name the kernel gave the device. */
   readonly name: string
   readonly counters: TapCounters
-  /** Starts event-driven reads. Call once. */
-  start: (onBatch: BatchHandler) => void
+  /** Starts event-driven reads. Call once. `onStop` says why reading ended (closed, or an error). */
+  start: (onBatch: BatchHandler, onStop?: (why: string) => void) => void
   /** Writes one frame buf[off, off+len). Never blocks; false (counted) when dropped. */
   write: (buf: Buffer, off: number, len: number) => boolean
   /** Stops reading and closes the device; a non-persistent TAP disappears. Idempotent. */

@@ -1,17 +1,19 @@
 /**
  * Linux implementation of the OS boundary.
  *
- * TAP: open /dev/net/tun O_RDWR|O_NONBLOCK, ioctl(TUNSETIFF, IFF_TAP|IFF_NO_PI) via koffi
- * (Documentation/networking/tuntap.rst). Reads are event-driven: poll() on the libuv
- * threadpool (koffi async call) waits for the TAP fd or an eventfd used to wake it on
- * close; then readSync drains frames until EAGAIN, straight into a slab in the wire batch
- * format. One wake-up moves many frames (measured ~3.5 µs/frame, DEPENDENCIES.md §10).
- * Writes are non-blocking writeSync, one frame per write(); EAGAIN is a counted drop.
+ * TAP: open /dev/net/tun O_RDWR|O_NONBLOCK, ioctl(TUNSETIFF, IFF_TAP|IFF_NO_PI)
+ * (Documentation/networking/tuntap.rst). Reads are driven by Node's own event loop: a
+ * uv_poll handle on the TAP fd (core/libc.ts) wakes the main thread when frames wait, with
+ * no thread-pool hand-off on the latency path; then read(2) drains frames until EAGAIN
+ * straight into a slab in the wire batch format, so one wake-up hands many frames over
+ * without a copy. read/write return errno instead of throwing (a thrown EAGAIN costs µs).
+ * Why this way, measured: README "Performance" (the TAP read path).
+ * Writes are non-blocking, one frame per write(); EAGAIN is a counted drop.
  *
  * Link configuration, routes and nftables rules: peer/os/linux-net.ts.
  */
-import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs'
-import koffi from 'koffi'
+import { closeSync, constants, openSync } from 'node:fs'
+import { EAGAIN, EINTR, errno, libc, uvPoll, type UvPoll } from '../../core/libc.js'
 import { OverlanError, errnoCode } from '../../core/errors.js'
 import { BATCH_LEN_PREFIX, MAX_FRAME_LEN } from '../../core/protocol.js'
 import type { Socket } from 'node:dgram'
@@ -23,9 +25,6 @@ const IFF_TAP = 0x0002
 const IFF_NO_PI = 0x1000
 const IFREQ_LEN = 40
 const IFNAMSIZ = 16
-const POLLIN = 0x0001
-const EFD_NONBLOCK = 0o4000
-const EFD_CLOEXEC = 0o2000000
 /** Not in Node's fs.constants typings; Linux value. */
 const O_CLOEXEC = 0o2000000
 
@@ -36,110 +35,68 @@ const BATCH_FLUSH_BYTES = 60 * 1024
 /** Frames read per wake-up before yielding to the event loop (fairness with the WebSocket side). */
 const MAX_FRAMES_PER_WAKE = 512
 
-type KoffiFunction = ReturnType<ReturnType<typeof koffi.load>['func']>
-
-interface Libc {
-  setsockopt: KoffiFunction
-  ioctl: KoffiFunction
-  poll: KoffiFunction
-  eventfd: KoffiFunction
-  close: KoffiFunction
-  write: KoffiFunction
-}
-
-let libcCache: Libc | null = null
-const libc = (): Libc => {
-  if (libcCache !== null) return libcCache
-  const lib = koffi.load('libc.so.6')
-  koffi.struct('overlan_pollfd', { fd: 'int', events: 'short', revents: 'short' })
-  libcCache = {
-    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const char *val, unsigned int len)'),
-    ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)'),
-    poll: lib.func('int poll(_Inout_ overlan_pollfd *fds, unsigned long nfds, int timeout)'),
-    eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
-    close: lib.func('int close(int fd)'),
-    write: lib.func('long write(int fd, const uint8_t *buf, unsigned long count)')
-  }
-  return libcCache
-}
-
 class LinuxTap implements TapDevice {
   // set at construction
   readonly name: string
   readonly counters = new TapCounters()
   private readonly fd: number
-  private readonly wakeFd: number
-  private readonly pollFds: Array<{ fd: number, events: number, revents: number }>
+  private readonly poll: UvPoll
 
   // owned by the read loop
   private onBatch: BatchHandler | null = null
+  private onStop: ((why: string) => void) | null = null
   private slab = Buffer.allocUnsafe(SLAB_BYTES)
   private slabOff = 0
-  private polling = false
   private closed = false
-  private closeWaiter: (() => void) | null = null
 
-  constructor (name: string, fd: number, wakeFd: number) {
+  constructor (name: string, fd: number, poll: UvPoll) {
     this.name = name
     this.fd = fd
-    this.wakeFd = wakeFd
-    this.pollFds = [{ fd, events: POLLIN, revents: 0 }, { fd: wakeFd, events: POLLIN, revents: 0 }]
+    this.poll = poll
   }
 
-  start (onBatch: BatchHandler): void {
+  start (onBatch: BatchHandler, onStop?: (why: string) => void): void {
     if (this.onBatch !== null) throw new Error('tap already started')
     this.onBatch = onBatch
-    this.drain()
-    this.armPoll()
+    this.onStop = onStop ?? null
+    this.poll.start(this.fd, (status) => {
+      if (this.closed) return
+      if (status < 0) { this.stopReading(`uv_poll reported ${status}`); return }
+      this.drain()
+    })
   }
 
   write (buf: Buffer, off: number, len: number): boolean {
     if (this.closed) return false
-    try {
-      writeSync(this.fd, buf, off, len)
+    const n = libc()!.write(this.fd, buf, off, len)
+    if (n === len) {
       this.counters.writeFrames++
       this.counters.writeBytes += len
       return true
-    } catch {
-      // EAGAIN (queue full), EIO (link down): a frame is cheap to lose.
-      this.counters.writeDrops++
-      return false
     }
+    // EAGAIN (queue full), EIO (link down): a frame is cheap to lose.
+    this.counters.writeDrops++
+    return false
   }
 
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    if (this.polling) {
-      const done = new Promise<void>(resolve => { this.closeWaiter = resolve })
-      const one = Buffer.alloc(8)
-      one.writeBigUInt64LE(1n)
-      libc().write(this.wakeFd, one, 8)
-      await done
-    }
+    await this.poll.close()
     closeSync(this.fd)
-    libc().close(this.wakeFd)
+    this.onStop?.('closed')
   }
 
-  private armPoll (): void {
+  private stopReading (why: string): void {
     if (this.closed) return
-    this.polling = true
-    libc().poll.async(this.pollFds, 2, -1, (err: unknown) => {
-      this.polling = false
-      if (this.closed) { this.closeWaiter?.(); return }
-      if (err !== null && err !== undefined) {
-        this.closeWaiter?.()
-        return
-      }
-      this.drain()
-      // Re-arm on the next turn so the WebSocket side runs between wake-ups.
-      setImmediate(() => { this.armPoll() })
-    })
+    void this.poll.close()
+    this.onStop?.(why)
   }
 
   /** Reads until EAGAIN (or the per-wake limit), handing over batches. */
   private drain (): void {
     const onBatch = this.onBatch!
+    const c = libc()!
     let start = this.slabOff
     let frames = 0
     for (let i = 0; i < MAX_FRAMES_PER_WAKE; i++) {
@@ -150,13 +107,12 @@ class LinuxTap implements TapDevice {
         this.slab = Buffer.allocUnsafe(SLAB_BYTES)
         this.slabOff = start = 0
       }
-      let n: number
-      try {
-        n = readSync(this.fd, this.slab, this.slabOff + BATCH_LEN_PREFIX, MAX_FRAME_LEN, null)
-      } catch {
+      const n = c.read(this.fd, this.slab, this.slabOff + BATCH_LEN_PREFIX, MAX_FRAME_LEN)
+      if (n <= 0) {
+        const e = n < 0 ? errno() : 0
+        if (n < 0 && e !== EAGAIN && e !== EINTR) this.stopReading(`read failed with errno ${e}`)
         break // EAGAIN: drained
       }
-      if (n <= 0) break
       this.slab.writeUInt16BE(n, this.slabOff)
       this.slabOff += BATCH_LEN_PREFIX + n
       this.counters.readFrames++
@@ -191,17 +147,17 @@ export const linuxHostOs: HostOs = {
     ifr.write(name, 0, IFNAMSIZ - 1, 'ascii')
     ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI, IFNAMSIZ)
     const c = libc()
+    const poll = uvPoll()
+    if (c === null || poll === null) { closeSync(fd); throw new OverlanError('TAP_OPEN_FAILED', 'the native binding (koffi: libc and Node\'s libuv) could not be loaded') }
     if (c.ioctl(fd, TUNSETIFF, ifr) < 0) {
-      const errno = koffi.errno()
+      const e = errno()
       closeSync(fd)
-      if (errno === 1) throw new OverlanError('TAP_PERMISSION', `creating TAP ${name} needs root or CAP_NET_ADMIN (EPERM)`)
-      if (errno === 16) throw new OverlanError('TAP_OPEN_FAILED', `interface ${name} already exists and is busy (EBUSY): is another peer using it? pick another --iface`)
-      throw new OverlanError('TAP_OPEN_FAILED', `ioctl(TUNSETIFF, ${name}) failed with errno ${errno}`)
+      if (e === 1) throw new OverlanError('TAP_PERMISSION', `creating TAP ${name} needs root or CAP_NET_ADMIN (EPERM)`)
+      if (e === 16) throw new OverlanError('TAP_OPEN_FAILED', `interface ${name} already exists and is busy (EBUSY): is another peer using it? pick another --iface`)
+      throw new OverlanError('TAP_OPEN_FAILED', `ioctl(TUNSETIFF, ${name}) failed with errno ${e}`)
     }
     const actual = ifr.toString('ascii', 0, IFNAMSIZ).replace(/\0.*$/s, '')
-    const wakeFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number
-    if (wakeFd < 0) { closeSync(fd); throw new OverlanError('TAP_OPEN_FAILED', `eventfd failed with errno ${koffi.errno()}`) }
-    return new LinuxTap(actual, fd, wakeFd)
+    return new LinuxTap(actual, fd, poll)
   },
 
   bindToDevice (socket: Socket, iface: string): void {
@@ -209,8 +165,9 @@ export const linuxHostOs: HostOs = {
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
     if (fd === undefined || fd < 0) throw new OverlanError('LINK_CONFIG_FAILED', 'socket has no file descriptor (bind it first)')
     const name = Buffer.from(iface + '\0')
-    if (libc().setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) < 0) {
-      throw new OverlanError('LINK_CONFIG_FAILED', `SO_BINDTODEVICE ${iface} failed with errno ${koffi.errno()}`)
+    const c = libc()
+    if (c === null || c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) < 0) {
+      throw new OverlanError('LINK_CONFIG_FAILED', `SO_BINDTODEVICE ${iface} failed${c === null ? ': no native binding' : ` with errno ${errno()}`}`)
     }
   },
 

@@ -1,0 +1,138 @@
+/**
+ * The one native binding of the tree (Linux): libc and the libuv of the running Node,
+ * through koffi. Everything that needs a system call Node does not offer (TUNSETIFF,
+ * SO_BINDTODEVICE, TCP_NOTSENT_LOWAT, eventfd, non-throwing read/write) or a file
+ * descriptor watched by Node's own event loop comes here; nothing else loads koffi.
+ *
+ * Calls return -1 and leave the reason in errno() instead of throwing: a thrown EAGAIN costs
+ * microseconds per drain on the hot path.
+ *
+ * libuv: Node exports its libuv (the symbols addons link against), and koffi.load(null)
+ * reaches them. uv_poll on the default loop wakes the main thread when a descriptor is
+ * readable, with no thread-pool hand-off (issue 13's measured alternatives are in the README).
+ */
+import koffi from 'koffi'
+
+type Fn = ReturnType<ReturnType<typeof koffi.load>['func']>
+
+export interface Libc {
+  setsockopt: (fd: number, level: number, name: number, val: Buffer, len: number) => number
+  ioctl: (fd: number, req: number, arg: Buffer) => number
+  eventfd: (initval: number, flags: number) => number
+  close: (fd: number) => number
+  /** read(2) into buf[off, off+len): bytes, or -1 (errno()). */
+  read: (fd: number, buf: Buffer, off: number, len: number) => number
+  /** write(2) of buf[off, off+len): bytes, or -1 (errno()). */
+  write: (fd: number, buf: Buffer, off: number, len: number) => number
+}
+
+export const EAGAIN = 11
+export const EINTR = 4
+
+let cached: Libc | null | undefined
+
+/** The libc binding, or null off Linux (callers fall back or report). */
+export const libc = (): Libc | null => {
+  if (cached !== undefined) return cached
+  if (process.platform !== 'linux') { cached = null; return cached }
+  try {
+    const lib = koffi.load('libc.so.6')
+    const read = lib.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
+    const write = lib.func('long write(int fd, const uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
+    cached = {
+      setsockopt: lib.func('int setsockopt(int fd, int level, int name, const uint8_t *val, unsigned int len)') as Libc['setsockopt'],
+      ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)') as Libc['ioctl'],
+      eventfd: lib.func('int eventfd(unsigned int initval, int flags)') as Libc['eventfd'],
+      close: lib.func('int close(int fd)') as Libc['close'],
+      // koffi passes a Buffer's start; a subarray is a view at the offset, not a copy.
+      read: (fd, buf, off, len) => Number(read(fd, off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), len)),
+      write: (fd, buf, off, len) => Number(write(fd, off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), len))
+    }
+  } catch {
+    cached = null
+  }
+  return cached
+}
+
+/** errno of the last failed call on this thread. */
+export const errno = (): number => koffi.errno()
+
+export interface UvPoll {
+  /** Watches `fd` for readability on Node's main loop; `onReadable` runs in the main thread. */
+  start: (fd: number, onReadable: (status: number) => void) => void
+  /** Stops watching and frees the handle; resolves once libuv closed it. Idempotent. */
+  close: () => Promise<void>
+}
+
+const UV_POLL = 8 // uv_handle_type UV_POLL
+const UV_READABLE = 1
+
+interface Uv {
+  defaultLoop: () => unknown
+  handleSize: (type: number) => number
+  pollInit: (loop: unknown, handle: Buffer, fd: number) => number
+  pollStart: (handle: Buffer, events: number, cb: unknown) => number
+  pollStop: (handle: Buffer) => number
+  close: (handle: Buffer, cb: unknown) => void
+  pollCb: ReturnType<typeof koffi.proto>
+  closeCb: ReturnType<typeof koffi.proto>
+}
+
+let uvCached: Uv | null | undefined
+
+const uv = (): Uv | null => {
+  if (uvCached !== undefined) return uvCached
+  try {
+    const self = koffi.load(null as unknown as string)
+    const pollCb = koffi.proto('void overlan_uv_poll_cb(void *handle, int status, int events)')
+    const closeCb = koffi.proto('void overlan_uv_close_cb(void *handle)')
+    uvCached = {
+      defaultLoop: self.func('void *uv_default_loop(void)') as Uv['defaultLoop'],
+      handleSize: ((f: (t: number) => number | bigint) => (t: number) => Number(f(t)))(self.func('size_t uv_handle_size(int type)') as (t: number) => number),
+      pollInit: self.func('int uv_poll_init(void *loop, _Inout_ uint8_t *handle, int fd)') as Uv['pollInit'],
+      pollStart: self.func('int uv_poll_start(_Inout_ uint8_t *handle, int events, overlan_uv_poll_cb *cb)') as Uv['pollStart'],
+      pollStop: self.func('int uv_poll_stop(_Inout_ uint8_t *handle)') as Uv['pollStop'],
+      close: self.func('void uv_close(_Inout_ uint8_t *handle, overlan_uv_close_cb *cb)') as Uv['close'],
+      pollCb,
+      closeCb
+    }
+  } catch {
+    uvCached = null
+  }
+  return uvCached
+}
+
+/** A uv_poll handle on Node's main loop, or null when libuv cannot be reached (then use another way). */
+export const uvPoll = (): UvPoll | null => {
+  const u = uv()
+  if (u === null) return null
+  // The handle is libuv memory owned by us: it must stay alive (and unmoved) until closed.
+  const handle = Buffer.alloc(u.handleSize(UV_POLL))
+  let cb: unknown = null
+  let closed: Promise<void> | null = null
+  return {
+    start: (fd, onReadable) => {
+      if (cb !== null) throw new Error('uv poll already started')
+      const rc = u.pollInit(u.defaultLoop(), handle, fd)
+      if (rc < 0) throw new Error(`uv_poll_init failed (${rc})`)
+      cb = koffi.register((_h: unknown, status: number) => { onReadable(status) }, koffi.pointer(u.pollCb))
+      const s = u.pollStart(handle, UV_READABLE, cb)
+      if (s < 0) throw new Error(`uv_poll_start failed (${s})`)
+    },
+    close: async () => {
+      if (closed !== null) return await closed
+      if (cb === null) { closed = Promise.resolve(); return }
+      closed = new Promise<void>(resolve => {
+        u.pollStop(handle)
+        const done = koffi.register(() => {
+          koffi.unregister(cb as never)
+          koffi.unregister(done as never)
+          handle.length // keep the handle referenced until libuv is done with it
+          resolve()
+        }, koffi.pointer(u.closeCb))
+        u.close(handle, done)
+      })
+      return await closed
+    }
+  }
+}
