@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { Topology, waitForOutput, type Proc } from '../tests/support/netns.js'
 import { Overlay } from '../tests/support/overlay.js'
 import { waitFor } from '../tests/support/wait.js'
+import { measurePasses, type PassResult } from './passes.js'
 import { cpuUs, median, quantile } from './stats.js'
 
 export const VARIANTS = ['bridge', 'openvpn', 'overlan-wss', 'overlan-ws'] as const
@@ -32,6 +33,8 @@ export interface NetResult {
   hubUsPerFrame: number | null
   peerUsPerFrame: number | null
   retransmits: number
+  /** Idle RTT split into passes through the user-space processes (null for the bridge). */
+  passes: PassResult | null
 }
 
 interface Running {
@@ -135,6 +138,7 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
     await waitFor(`${variant}: a reaches b`, async () => (await r.topo.run(r.ns.a, 'ping', ['-c', '1', '-W', '1', r.ip.b])).code === 0, 20_000, 200)
     await pings(r.topo, r.ns.a, r.ip.b, 20, 0.01) // warm the path (ARP, MAC tables, JIT)
     const idle = await pings(r.topo, r.ns.a, r.ip.b, 200, 0.05) // as PERFORMANCE.md (-i 0.05)
+    const passes = variant === 'bridge' ? null : await measurePasses(r.topo, r.ns, r.tap, { a: '172.30.1.2', b: '172.30.2.2' }, () => pings(r.topo, r.ns.a, r.ip.b, 100, 0.05))
 
     const cpu0 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs) }
     const frames0 = (await txPackets(r.topo, r.ns.a, r.tap.a)) + (await txPackets(r.topo, r.ns.b, r.tap.b))
@@ -157,7 +161,8 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
       hubUsPerFrame: r.pids.hub.length === 0 ? null : (sum(cpu1.hub) - sum(cpu0.hub)) / frames,
       // Each frame passes two peers (the sender's and the receiver's): µs per peer pass.
       peerUsPerFrame: r.pids.peers.length === 0 ? null : (sum(cpu1.peers) - sum(cpu0.peers)) / frames / 2,
-      retransmits: tcp.end.sum_sent.retransmits ?? 0
+      retransmits: tcp.end.sum_sent.retransmits ?? 0,
+      passes
     }
   } finally {
     await r.stop()

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runMicro, type MicroResult } from './micro.js'
 import { makePki, measureVariant, VARIANTS, type NetResult, type Variant } from './net.js'
+import { PASSES, type PassResult } from './passes.js'
 import { runScale, type ScaleResult } from './scale.js'
 import { median } from './stats.js'
 
@@ -61,7 +62,7 @@ const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {
       for (const variant of order) {
         const r = await measureVariant(variant, pki, tcpSeconds)
         results.push(r)
-        console.log(`round ${round + 1}/${rounds} ${variant.padEnd(12)} TCP ${f(r.tcpMbit, 0)} Mbit/s, RTT ${f(r.rttIdleMs, 3)} ms (p99 ${f(r.rttIdleP99Ms, 3)}), loaded ${f(r.rttLoadMs, 2)} ms, UDP ${f(r.udpKpps, 1)} kpps, hub ${f(r.hubUsPerFrame)} µs/frame, peer ${f(r.peerUsPerFrame)} µs/frame, retr ${r.retransmits}`)
+        console.log(`round ${round + 1}/${rounds} ${variant.padEnd(12)} TCP ${f(r.tcpMbit, 0)} Mbit/s, RTT ${f(r.rttIdleMs, 3)} ms (p99 ${f(r.rttIdleP99Ms, 3)}), loaded ${f(r.rttLoadMs, 2)} ms, UDP ${f(r.udpKpps, 1)} kpps, hub ${f(r.hubUsPerFrame)} µs/frame, peer ${f(r.peerUsPerFrame)} µs/frame, retr ${r.retransmits}${r.passes !== null ? `, passes ${PASSES.map(p => f(r.passes!.perPassMs[p], 3)).join('/')} ms` : ''}`)
       }
       all.push(results)
     }
@@ -86,7 +87,17 @@ const netTable = (all: NetResult[][]): string => {
     '',
     '| variant | TCP Mbit/s | ×ovpn | RTT idle median / p99 ms | ×ovpn | RTT under TCP load ms | ×ovpn | UDP 64 B kpps | ×ovpn | CPU µs/frame hub / peer | TCP retransmits |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rows
+    ...rows,
+    '',
+    'Idle RTT per pass through a user-space process (bench/passes.ts: tcpdump on every hop, 100 pings; medians over rounds, ms):',
+    '',
+    `| variant | ${PASSES.join(' | ')} | median pass | samples |`,
+    `|---|${PASSES.map(() => '---|').join('')}---|---|`,
+    ...VARIANTS.filter(v => v !== 'bridge').map(variant => {
+      const ps = of(variant).map(r => r.passes).filter((p): p is PassResult => p !== null)
+      if (ps.length === 0) return `| ${variant} | ${PASSES.map(() => '–').join(' | ')} | – | 0 |`
+      return `| ${variant} | ${PASSES.map(p => f(median(ps.map(x => x.perPassMs[p])), 3)).join(' | ')} | ${f(median(ps.map(x => x.medianPassMs)), 3)} | ${ps.reduce((n, x) => n + x.samples, 0)} |`
+    })
   ].join('\n')
 }
 

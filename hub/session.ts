@@ -12,6 +12,9 @@ import { BATCH_LEN_PREFIX, LIST_BURST, LIST_PER_S } from '../core/protocol.js'
 import { zeroCounts } from '../core/counts.js'
 import type { Impairment } from './impairment.js'
 
+/** ws send options, one object for every send (no allocation per frame). */
+const BINARY = { binary: true } as const
+
 /** Why the hub dropped something of one session's; also the metric label. */
 export const SESSION_DROP_REASONS = [
   'queue_full', // the peer's socket held more than sendQueueBytes unsent (frames, or a control message)
@@ -129,7 +132,7 @@ export class Session {
     }
     this.counters.txFrames += frames
     this.counters.txBytes += buf.length
-    this.ws.send(buf, { binary: true })
+    this.ws.send(buf, BINARY)
   }
 
   /** Loss per frame, then one delay for what is left of the batch (copied: the batch may be shared). */

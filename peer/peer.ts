@@ -31,6 +31,9 @@ import type { HostOs, TapDevice } from './os/host-os.js'
 import type { PeerSettings } from './config.js'
 import { limitTcpQueues } from '../core/tcp-queues.js'
 
+/** ws send options, one object for every send (no allocation per frame). */
+const BINARY = { binary: true } as const
+
 /** Unsent bytes allowed in the WebSocket before TAP frames are dropped (latency over depth). */
 export const SEND_HIGH_WATER_BYTES = 64 * 1024
 const KEEPALIVE_CHECK_MS = 5_000
@@ -213,7 +216,7 @@ export class Peer {
     if (out === null) return
     this.counters.sentFrames += this.path.lastFrames
     this.counters.sentBytes += out.length
-    ws.send(out, { binary: true })
+    ws.send(out, BINARY)
   }
 
   private fromHub (msg: Buffer): void {
@@ -230,7 +233,7 @@ export class Peer {
     const mac = parseMac(m.mac)
     const ip = parseIpv4(m.ip)
     if (mac === null || ip === null || this.ws?.readyState !== 1) return
-    this.ws.send(encodeBatch([gratuitousArp(mac, ip), unsolicitedNeighborAdvert(mac)]), { binary: true })
+    this.ws.send(encodeBatch([gratuitousArp(mac, ip), unsolicitedNeighborAdvert(mac)]), BINARY)
   }
 
   // --- connection lifecycle ---
