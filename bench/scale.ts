@@ -6,7 +6,7 @@
  * with its CPU time per forwarded frame (from /proc/PID/stat).
  */
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type WebSocket from 'ws'
@@ -64,7 +64,10 @@ export const runScale = async (peers = 1000, rooms = 100, log: (s: string) => vo
   let hub: ChildProcess | null = null
   const sims: SimPeer[] = []
   try {
-    hub = await startHubProcess(['--listen', `127.0.0.1:${port}`, '--state', dir, '--token', TOKEN, '--log-level', 'warn'])
+    // Every simulated peer comes from 127.0.0.1: lift the per-address doors (README "Limits")
+    // that would rightly stop one address opening 1000 connections in seconds.
+    writeFileSync(join(dir, 'hub.yaml'), 'maxPreAuthPerAddress: 100000\njoinAttemptsPerMinute: 1000000\n')
+    hub = await startHubProcess(['--config', join(dir, 'hub.yaml'), '--listen', `127.0.0.1:${port}`, '--state', dir, '--token', TOKEN, '--log-level', 'warn'])
     const url = `wss://127.0.0.1:${port}`
     // One peer first, so the baseline includes TLS and room machinery already loaded.
     sims.push(await joinSim(url, TOKEN, 'warmup', 'warmup'))

@@ -27,7 +27,8 @@ export const exitCodeFor = (e: unknown): number => {
   switch (e.code) {
     case 'USAGE': case 'CONFIG_INVALID': case 'CONFIG_NOT_FOUND': return EXIT_USAGE
     case 'AUTH_FAILED': case 'ROOM_UNKNOWN': case 'ROOM_FULL': case 'PROTOCOL_VERSION':
-    case 'ADDRESS_UNAVAILABLE': case 'SUBNET_EXHAUSTED': case 'DUPLICATE_SESSION': case 'BAD_MESSAGE': case 'RATE_LIMITED': return EXIT_REFUSED
+    case 'ADDRESS_UNAVAILABLE': case 'SUBNET_EXHAUSTED': case 'DUPLICATE_SESSION': case 'BAD_MESSAGE': case 'RATE_LIMITED':
+    case 'BANNED': case 'KICKED': case 'INVITE_INVALID': return EXIT_REFUSED
     case 'HUB_UNREACHABLE': case 'TLS_FAILED': return EXIT_UNREACHABLE
     case 'TAP_UNAVAILABLE': return EXIT_NO_TUN
     case 'TAP_PERMISSION': return EXIT_PERMISSION

@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'BAD_MESSAGE'
   | 'DUPLICATE_SESSION'
   | 'RATE_LIMITED'
+  | 'BANNED'
+  | 'KICKED'
+  | 'INVITE_INVALID'
   // peer side
   | 'HUB_UNREACHABLE'
   | 'TLS_FAILED'

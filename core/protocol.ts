@@ -12,6 +12,12 @@
  *   either        bye      orderly leave; the other side closes with 1000
  *   peer -> hub   list     asks for the room: members and the directory of services
  *   hub  -> peer  room     the answer: members and services (see Service below)
+ *   hub  -> peer  challenge  after a hello with `key`: a fresh nonce and the hub's key
+ *   peer -> hub   proof    HMAC over the nonce keyed by X25519(peer, hub) (core/keys.ts)
+ *
+ * Join with a key: hello {key, token | invite | neither} -> challenge -> proof -> welcome.
+ * The first proven join with the room's token or an invite enrols identity -> key; after
+ * that the identity joins by its key alone (no token), and never without it.
  *
  * Unknown `type`s are ignored (logged at debug) so later versions can add messages. A peer
  * never drops its connection over a control message it cannot use: after `welcome` it logs
@@ -64,6 +70,9 @@ export const CLOSE_SUBNET_EXHAUSTED = 4006
 export const CLOSE_DUPLICATE_SESSION = 4007
 export const CLOSE_HELLO_TIMEOUT = 4008
 export const CLOSE_RATE_LIMITED = 4009
+export const CLOSE_BANNED = 4010
+export const CLOSE_KICKED = 4011
+export const CLOSE_INVITE_INVALID = 4012
 
 /** Refusal codes sent in `error` and the close code each one ends with. */
 export const REFUSAL_CLOSE_CODES = {
@@ -76,7 +85,13 @@ export const REFUSAL_CLOSE_CODES = {
   SUBNET_EXHAUSTED: CLOSE_SUBNET_EXHAUSTED,
   DUPLICATE_SESSION: CLOSE_DUPLICATE_SESSION,
   /** Too many join attempts from one address: retry later (a peer backs off and retries). */
-  RATE_LIMITED: CLOSE_RATE_LIMITED
+  RATE_LIMITED: CLOSE_RATE_LIMITED,
+  /** The peer's key is banned from the room (hub ban). */
+  BANNED: CLOSE_BANNED,
+  /** An admin removed the peer (hub kick); it may join again. */
+  KICKED: CLOSE_KICKED,
+  /** The invite is unknown, used up, expired or for another room. */
+  INVITE_INVALID: CLOSE_INVITE_INVALID
 } as const
 export type RefusalCode = keyof typeof REFUSAL_CLOSE_CODES
 
@@ -109,6 +124,23 @@ export interface HelloMessage {
   /** Lease the peer held before, as a hint; the hub's state file is authoritative. */
   lease?: Lease
   software?: string
+  /** The peer's X25519 public key (base64url, 32 bytes): the hub challenges it. */
+  key?: string
+  /** "<id>.<secret>" of an invite (with `key`): joins and enrols without the token. */
+  invite?: string
+}
+
+export interface ChallengeMessage {
+  type: 'challenge'
+  /** 32 random bytes, base64url; valid for this connection only. */
+  nonce: string
+  /** The hub's X25519 public key, base64url. */
+  hubKey: string
+}
+
+export interface ProofMessage {
+  type: 'proof'
+  proof: string
 }
 
 export interface WelcomeMessage {
@@ -122,6 +154,8 @@ export interface WelcomeMessage {
   members: Member[]
   /** The name the hub gave this peer in the room (unique: a second "bob" is "bob-2"). */
   name?: string
+  /** The peer's key is enrolled: later joins need no token. */
+  enrolled?: boolean
 }
 
 export interface ErrorMessage {
@@ -166,7 +200,7 @@ export interface RoomMessage {
   truncated?: boolean
 }
 
-export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage
+export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage | ChallengeMessage | ProofMessage
 
 export type DecodeResult =
   | { ok: true, message: ControlMessage }
@@ -194,6 +228,14 @@ const check = (o: Record<string, unknown>): string | null => {
       if (o.address !== undefined && !isStr(o.address, 15)) return 'hello.address must be a dotted IPv4 address'
       if (o.lease !== undefined && !isLease(o.lease)) return 'hello.lease must be {mac, ip}'
       if (o.software !== undefined && !isStr(o.software, 128)) return 'hello.software must be a short string'
+      if (o.key !== undefined && (!isStr(o.key, 43) || !/^[A-Za-z0-9_-]{43}$/.test(o.key))) return 'hello.key must be a base64url X25519 public key'
+      if (o.invite !== undefined && (!isStr(o.invite, 64) || o.key === undefined)) return 'hello.invite must be "<id>.<secret>" and comes with hello.key'
+      return null
+    case 'challenge':
+      if (!isStr(o.nonce, 64) || !isStr(o.hubKey, 64)) return 'challenge.nonce and challenge.hubKey must be strings'
+      return null
+    case 'proof':
+      if (!isStr(o.proof, 64)) return 'proof.proof must be a string'
       return null
     case 'welcome':
       if (!isInt(o.version, 0, 0xffff)) return 'welcome.version must be an integer'
@@ -202,6 +244,7 @@ const check = (o: Record<string, unknown>): string | null => {
       if (!isInt(o.mtu, 576, 65535 - 18)) return 'welcome.mtu must be 576..65517'
       if (!Array.isArray(o.members) || !o.members.every(isMember)) return 'welcome.members must be a list of {name, mac, ip}'
       if (o.name !== undefined && !isStr(o.name, 64)) return 'welcome.name must be a string of at most 64 characters'
+      if (o.enrolled !== undefined && typeof o.enrolled !== 'boolean') return 'welcome.enrolled must be a boolean'
       return null
     case 'error':
       if (!isStr(o.code, 64) || !isStr(o.message, 1024)) return 'error.code and error.message must be strings'
@@ -227,7 +270,7 @@ const isService = (v: unknown): v is Service =>
   typeof v === 'object' && v !== null && isStr((v as Service).peer, 64) && isStr((v as Service).type, 256) &&
   isStr((v as Service).name, 256) && isStr((v as Service).kind, 16) && isStr((v as Service).address, 64)
 
-const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye', 'list', 'room'])
+const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye', 'list', 'room', 'challenge', 'proof'])
 
 /** Decodes one text message. Never throws: bad input is a reason string. */
 export const decodeControl = (text: string): DecodeResult => {

@@ -81,3 +81,42 @@ export const removeStaleTemps = (file: string): number => {
   }
   return n
 }
+
+/**
+ * A state file written off the hot path: `markDirty()` schedules one atomic write within
+ * `delayMs`; changes during a write are written right after it; `flush()` writes now.
+ * A failed write is reported and retried with the next change.
+ */
+export class CoalescedFile {
+  private dirty = false
+  private timer: NodeJS.Timeout | null = null
+  private writing: Promise<void> | null = null
+  /** Writes done (tests and status). */
+  writes = 0
+
+  constructor (private readonly file: string, private readonly serialize: () => string, private readonly delayMs: number, private readonly onError: (e: Error) => void = () => {}) {}
+
+  markDirty (): void {
+    this.dirty = true
+    if (this.timer === null && this.writing === null) {
+      this.timer = setTimeout(() => { this.timer = null; void this.write() }, this.delayMs)
+      this.timer.unref()
+    }
+  }
+
+  async flush (): Promise<void> {
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
+    while (this.writing !== null) await this.writing
+    if (this.dirty) await this.write()
+  }
+
+  private async write (): Promise<void> {
+    this.dirty = false
+    const done = writeFileAtomicAsync(this.file, this.serialize())
+      .then(() => { this.writes++ }, (e: unknown) => { this.dirty = true; this.onError(e as Error) })
+      .finally(() => { this.writing = null })
+    this.writing = done
+    await done
+    if (this.dirty && this.timer === null) this.markDirty()
+  }
+}

@@ -1,23 +1,58 @@
 #!/usr/bin/env node
 /** `hub` command: see README "Running a hub" and DESIGN.md's command-line contract. */
-import { networkInterfaces } from 'node:os'
 import { parseArgs } from 'node:util'
 import { loadConfigFile } from '../core/config.js'
 import { OverlanError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
 import { EXIT_OK, fail, flagName, validateFlags } from '../core/cli-support.js'
 import { formatCidr } from '../core/ipv4.js'
-import { HubFileSchema, resolveHubSettings, type HubFileConfig } from './config.js'
+import { HubFileSchema, defaultHubStateDir, hubConfigProblem, resolveHubSettings, type HubFileConfig } from './config.js'
+import { callControl, type ControlRequest } from './control-socket.js'
+import type { MemberView } from './member-admin.js'
+import type { InviteInfo } from './members.js'
 import { Hub } from './hub.js'
 
 const USAGE = `usage: hub [--config FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --no-tls]
-           [--token TOKEN] [--subnet CIDR] [--state DIR] [--log-level debug|info|warn|error]
+           [--token TOKEN] [--subnet CIDR] [--state DIR] [--public-url URL] [--log-level debug|info|warn|error]
+       hub invite --room ROOM [--name NAME] [--uses N] [--expires DURATION] [--state DIR]
+       hub invite --revoke ID [--state DIR]
+       hub invites --room ROOM [--state DIR] [--json]
+       hub peers --room ROOM [--state DIR] [--json]
+       hub kick | ban | unban --room ROOM NAME [--state DIR]
+       hub lease --room ROOM --release NAME [--state DIR]
 
 With no config the hub listens on 0.0.0.0:443 with a self-signed certificate it keeps in
-the state directory, creates rooms on first join and prints the peer join line.
+the state directory, creates rooms on first join and prints the peer join line. The other
+commands talk to the running hub of --state (default: the hub's default state directory).
 `
 
+const ADMIN_COMMANDS = new Set(['invite', 'invites', 'peers', 'kick', 'ban', 'unban', 'lease'])
+
+/** `hub invite|invites|peers|kick|ban|unban|lease …`: one request to the running hub's control socket. */
+const adminCommand = async (cmd: string, args: string[]): Promise<void> => {
+  let p
+  try {
+    p = parseArgs({ args, options: { room: { type: 'string' }, name: { type: 'string' }, uses: { type: 'string' }, expires: { type: 'string' }, revoke: { type: 'string' }, release: { type: 'string' }, state: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: true })
+  } catch (e) {
+    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
+  }
+  const v = p.values
+  const file = v.config !== undefined ? loadConfigFile(v.config, HubFileSchema) : {}
+  const stateDir = v.state ?? file.state ?? defaultHubStateDir()
+  const target = p.positionals[0]
+  const req: ControlRequest = cmd === 'invite' && v.revoke !== undefined ? { cmd: 'revoke', id: v.revoke }
+    : cmd === 'lease' ? { cmd: 'release', room: v.room, name: v.release }
+      : cmd === 'invite' ? { cmd, room: v.room, name: v.name, uses: v.uses, expires: v.expires }
+        : { cmd, room: v.room, name: target }
+  const result = await callControl(stateDir, req)
+  if (v.json === true) { process.stdout.write(JSON.stringify(result, null, 2) + '\n'); return }
+  process.stdout.write(formatAdmin(cmd, result) + '\n')
+}
+
 const main = async (): Promise<void> => {
+  const sub = process.argv[2]
+  if (sub !== undefined && ADMIN_COMMANDS.has(sub)) { await adminCommand(sub, process.argv.slice(3)); return }
+  if (sub !== undefined && !sub.startsWith('-')) throw new OverlanError('USAGE', `unknown command "${sub}"\n${USAGE}`)
   let parsed
   try {
     parsed = parseArgs({
@@ -30,6 +65,7 @@ const main = async (): Promise<void> => {
         token: { type: 'string' },
         subnet: { type: 'string' },
         state: { type: 'string' },
+        'public-url': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       },
@@ -41,8 +77,6 @@ const main = async (): Promise<void> => {
   }
   const v = parsed.values
   if (v.help === true) { process.stdout.write(USAGE); process.exit(EXIT_OK) }
-  if ((v['tls-cert'] === undefined) !== (v['tls-key'] === undefined)) throw new OverlanError('USAGE', '--tls-cert and --tls-key go together')
-  if (v['no-tls'] === true && v['tls-cert'] !== undefined) throw new OverlanError('USAGE', '--no-tls cannot be combined with --tls-cert/--tls-key')
   const cli: HubFileConfig = validateFlags(HubFileSchema, {
     listen: v.listen,
     tlsCert: v['tls-cert'],
@@ -51,9 +85,12 @@ const main = async (): Promise<void> => {
     token: v.token,
     subnet: v.subnet,
     state: v.state,
+    publicUrl: v['public-url'],
     logLevel: v['log-level']
   }, flagName)
   const file = v.config !== undefined ? loadConfigFile(v.config, HubFileSchema) : {}
+  const problem = hubConfigProblem({ ...file, ...Object.fromEntries(Object.entries(cli).filter(([, x]) => x !== undefined)) })
+  if (problem !== null) throw new OverlanError('CONFIG_INVALID', `${v.config ?? 'flags'}: ${problem}`)
   const settings = resolveHubSettings(file, cli)
   const log = createLogger('hub', { level: settings.logLevel })
   const hub = new Hub(settings, { log })
@@ -70,34 +107,48 @@ const main = async (): Promise<void> => {
   process.on('SIGTERM', () => { onSignal('SIGTERM') })
 }
 
-/** The address peers should use: the listen host, or this machine's first external IPv4. */
-const publicHost = (listenHost: string): string => {
-  if (listenHost !== '0.0.0.0' && listenHost !== '::') return listenHost.includes(':') ? `[${listenHost}]` : listenHost
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
-  }
-  return '127.0.0.1'
-}
+/** A shell word: quoted when it holds anything a shell would read. */
+const sq = (w: string): string => /^[A-Za-z0-9_./:=@%+-]+$/.test(w) ? w : `'${w.replaceAll("'", "'\\''")}'`
 
 const printBanner = (hub: Hub, port: number): void => {
   const s = hub.settings
-  const scheme = s.tls === null ? 'ws' : 'wss'
-  const url = `${scheme}://${publicHost(s.listenHost)}${port === 443 && s.tls !== null ? '' : `:${port}`}`
-  const out: string[] = [`overlan hub listening on ${scheme}://${s.listenHost}:${port} (state ${s.stateDir})`]
+  const out: string[] = [`overlan hub listening on ${s.tls === null ? 'ws' : 'wss'}://${s.listenHost}:${port} (state ${s.stateDir}), peers use ${hub.publicUrl}`]
   if (hub.tls !== null) {
     out.push(`TLS certificate ${hub.tls.certFile}${hub.tls.generated ? ' (generated now, self-signed)' : ''}`)
     out.push(`  SHA-256 fingerprint ${hub.tls.fingerprint256}`)
+    out.push(`  key pin ${hub.pin!} (what peer join --pin and invites check)`)
   } else {
     out.push('TLS is off (--no-tls): run this behind a reverse proxy that terminates TLS')
   }
-  const ca = hub.tls !== null && s.tls?.certFile === undefined ? ` --ca ${hub.tls.certFile}` : ''
+  // Self-signed: peers pin the key; a real certificate verifies by name.
+  const trust = hub.tls !== null && s.tls?.certFile === undefined ? ['--pin', hub.pin!] : []
+  const line = (room: string, token: string): string => ['peer', 'join', '--hub', hub.publicUrl, '--room', room, '--token', token, ...trust].map(sq).join(' ')
   if (s.autoCreateRooms) {
-    out.push(`rooms are created on first join, subnet ${formatCidr(s.autoRoom.subnet)}, MTU ${s.autoRoom.mtu}`)
-    out.push('peers join with (copy the certificate file to each peer):')
-    out.push(`  peer join --hub ${url} --room friday --token ${hub.autoToken!}${ca}`)
+    out.push(`rooms are created on first join, subnet ${formatCidr(s.autoRoom.subnet)}, MTU ${s.autoRoom.mtu}; peers join with:`)
+    out.push(`  ${line('friday', hub.autoToken!)}`)
   }
-  for (const r of s.rooms.values()) out.push(`room ${r.name}: subnet ${formatCidr(r.subnet)}, MTU ${r.mtu}, up to ${r.maxPeers} peers`)
+  for (const r of s.rooms.values()) {
+    out.push(`room ${r.name}: subnet ${formatCidr(r.subnet)}, MTU ${r.mtu}, up to ${r.maxPeers} peers; join with:`)
+    out.push(`  ${line(r.name, r.token)}`)
+  }
+  out.push(`or invite one friend at a time: hub invite --room ROOM${s.stateDir !== defaultHubStateDir() ? ` --state ${sq(s.stateDir)}` : ''} (prints a link for peer join)`)
   process.stdout.write(out.join('\n') + '\n')
+}
+
+const formatAdmin = (cmd: string, r: unknown): string => {
+  if (cmd === 'invite' && typeof r === 'object' && r !== null && 'invite' in r) {
+    const i = r as { id: string, invite: string, expiresAt: number }
+    return `invite ${i.id}, valid until ${new Date(i.expiresAt).toISOString()}; the friend runs:\n  sudo peer join '${i.invite}'\n${i.invite}`
+  }
+  if (cmd === 'peers' && Array.isArray(r)) {
+    if (r.length === 0) return 'no members'
+    return (r as MemberView[]).map(m => `${m.name.padEnd(16)} ${m.ip.padEnd(15)} ${m.mac}  ${m.online ? `online ${m.onlineSinceS ?? 0} s` : `last seen ${new Date(m.lastSeen).toISOString()}`}  ${m.key ?? 'no key'}${m.banned ? '  BANNED' : ''}`).join('\n')
+  }
+  if (cmd === 'invites' && Array.isArray(r)) {
+    if (r.length === 0) return 'no open invites'
+    return (r as InviteInfo[]).map(i => `${i.id}  ${i.usesLeft} use(s) left, until ${new Date(i.expiresAt).toISOString()}${i.name !== null ? `, for ${i.name}` : ''}`).join('\n')
+  }
+  return JSON.stringify(r)
 }
 
 main().catch((e: unknown) => fail('hub', e))

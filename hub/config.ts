@@ -77,6 +77,8 @@ export const HubFileSchema = z.strictObject({
   tlsKey: z.string().optional(),
   noTls: z.boolean().optional(),
   state: z.string().optional(),
+  /** The URL peers use (what invites and the banner carry), e.g. wss://hub.example.net. */
+  publicUrl: z.string().regex(/^wss?:\/\/[^\s/]+\/?$/, 'expected wss://host[:port] (or ws:// behind a proxy)').optional(),
   /** Token and subnet of rooms created on first join. */
   token: token.optional(),
   subnet: cidr.optional(),
@@ -100,6 +102,13 @@ export const HubFileSchema = z.strictObject({
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional()
 })
 export type HubFileConfig = z.infer<typeof HubFileSchema>
+
+/** Cross-field rules the schema cannot say field by field; a sentence, or null. */
+export const hubConfigProblem = (c: HubFileConfig): string | null => {
+  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) return 'tlsCert and tlsKey go together: set both (a real certificate) or neither (the generated self-signed one)'
+  if (c.noTls === true && c.tlsCert !== undefined) return 'noTls cannot be combined with tlsCert/tlsKey'
+  return null
+}
 
 export interface RoomSettings {
   name: string
@@ -136,6 +145,7 @@ export interface HubSettings {
   sendQueueBytes: number
   adminToken: string | undefined
   logLevel: 'debug' | 'info' | 'warn' | 'error'
+  publicUrl: string | undefined
   doors: DoorSettings
   emptyRoomTtlMs: number
 }
@@ -213,6 +223,7 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
     sendQueueBytes: (c.sendQueueKiB ?? DEFAULT_SEND_QUEUE_KIB) * 1024,
     adminToken: c.adminToken,
     logLevel: c.logLevel ?? 'info',
+    publicUrl: c.publicUrl,
     doors: {
       maxConnections: c.maxConnections ?? DEFAULT_DOORS.maxConnections,
       maxPreAuthPerAddress: c.maxPreAuthPerAddress ?? DEFAULT_DOORS.maxPreAuthPerAddress,

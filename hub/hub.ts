@@ -25,13 +25,20 @@ import {
   CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, HELLO_TIMEOUT_MS, MAX_MESSAGE_BYTES,
   REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type HelloMessage, type RefusalCode
 } from '../core/protocol.js'
+import { keyFingerprint, loadOrCreateKeyPair, newNonce, parsePublicKey, verifyJoin, type KeyPair } from '../core/keys.js'
 import { ensureDir, readJsonFile, writeFileAtomic } from '../core/state-file.js'
 import { limitTcpQueues } from '../core/tcp-queues.js'
 import type { HubSettings } from './config.js'
 import { DirectoryStore, SAVE_MS } from './directory-store.js'
 import { Doors } from './doors.js'
 import { HttpApi } from './http-api.js'
+import { AuditLog } from './audit.js'
+import { serveControl } from './control-socket.js'
+import { MemberAdmin } from './member-admin.js'
+import { publicUrlOf } from './public-url.js'
+import { pinOf } from '../core/tls-pin.js'
 import { JoinDesk } from './join.js'
+import { MemberStore } from './members.js'
 import { LeaseStore } from './leases.js'
 import { Room } from './room.js'
 import { roomAnswer } from './room-answer.js'
@@ -66,6 +73,15 @@ export class Hub {
   private wss: WebSocketServer | null = null
   private leases: LeaseStore | null = null
   private desk: JoinDesk | null = null
+  /** The hub's X25519 key (challenges); its public half goes to peers. */
+  key: KeyPair | null = null
+  members: MemberStore | null = null
+  audit: AuditLog = AuditLog.none()
+  admin: MemberAdmin | null = null
+  /** The URL peers use and the pin of the hub's key ("sha256:…"; null without TLS). */
+  publicUrl = ''
+  pin: string | null = null
+  private control: import('node:net').Server | null = null
   private directories: DirectoryStore | null = null
   private timers: NodeJS.Timeout[] = []
   tls: TlsMaterial | null = null
@@ -92,6 +108,9 @@ export class Hub {
     const s = this.settings
     ensureDir(s.stateDir)
     this.leases = new LeaseStore(s.stateDir, { onWriteError: (e) => { this.log.error('leases.write_failed', { error: e.message }) } })
+    this.members = new MemberStore(s.stateDir, (e) => { this.log.error('members.write_failed', { error: e.message }) })
+    this.key = loadOrCreateKeyPair(s.stateDir)
+    this.audit = new AuditLog(s.stateDir, this.log)
     if (s.autoCreateRooms) this.autoToken = s.autoRoom.token ?? this.loadOrCreateAutoToken()
     const directories = this.directories = new DirectoryStore(s.stateDir, this.log)
     for (const [name, rs] of s.rooms) {
@@ -100,7 +119,7 @@ export class Hub {
       this.rooms.set(name, room)
     }
     this.desk = new JoinDesk({
-      settings: s, rooms: this.rooms, leases: this.leases, autoToken: this.autoToken, now: this.now, log: this.log,
+      settings: s, rooms: this.rooms, leases: this.leases, members: this.members, autoToken: this.autoToken, now: this.now, log: this.log,
       onRoomCreated: (room) => { directories.restoreInto(room, this.now()) }
     })
 
@@ -138,6 +157,13 @@ export class Hub {
     })
     this.server.on('clientError', (_err, socket) => { socket.destroy() })
 
+    if (this.tls !== null) this.pin = pinOf(this.tls.cert)
+    this.admin = new MemberAdmin({
+      rooms: this.rooms, leases: this.leases, members: this.members, audit: this.audit, now: this.now,
+      disconnect: (sess, code, message) => { this.disconnect(sess, code, message) },
+      publicUrl: () => this.publicUrl,
+      pin: () => this.pin
+    })
     const port = await new Promise<number>((resolve, reject) => {
       const server = this.server!
       server.once('error', (e) => {
@@ -148,6 +174,8 @@ export class Hub {
         resolve(typeof a === 'object' && a !== null ? a.port : s.listenPort)
       })
     })
+    this.publicUrl = publicUrlOf(s, port)
+    this.control = await serveControl(s.stateDir, this.admin)
     this.startedAt = this.now()
     this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
     this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
@@ -179,12 +207,14 @@ export class Hub {
     await Promise.race([closed, deadline])
     for (const s of all) s.ws.terminate()
     this.wss?.close()
+    this.control?.close()
     await new Promise<void>(resolve => {
       if (this.server === null) { resolve(); return }
       this.server.close(() => { resolve() })
       this.server.closeAllConnections()
     })
     await this.leases?.flush()
+    await this.members?.flush()
     this.log.info('hub.stop', {})
   }
 
@@ -264,8 +294,10 @@ export class Hub {
     if (r.message === null) { this.log.debug('peer.unknown_message', { type: r.unknownType }); return }
     const m = r.message
     if (m.type === 'hello') {
-      if (s.info !== null) { this.refuse(s, 'BAD_MESSAGE', 'second hello on one connection', CLOSE_BAD_MESSAGE); return }
+      if (s.info !== null || s.joining || s.challenge !== null) { this.refuse(s, 'BAD_MESSAGE', 'second hello on one connection', CLOSE_BAD_MESSAGE); return }
       this.handleHello(s, m, client, socket)
+    } else if (m.type === 'proof') {
+      this.handleProof(s, m.proof, socket)
     } else if (m.type === 'bye') {
       s.ws.close(CLOSE_NORMAL, 'bye')
     } else if (m.type === 'list') {
@@ -283,8 +315,31 @@ export class Hub {
       this.refuse(s, 'RATE_LIMITED', 'too many join attempts from this address; retry in a minute', REFUSAL_CLOSE_CODES.RATE_LIMITED)
       return
     }
+    if (m.key !== undefined) {
+      if (parsePublicKey(m.key) === null) { this.refuse(s, 'BAD_MESSAGE', 'hello.key is not an X25519 public key', CLOSE_BAD_MESSAGE); return }
+      const nonce = newNonce()
+      s.challenge = { hello: m, nonce }
+      s.sendControl(encodeControl({ type: 'challenge', nonce, hubKey: this.key!.publicKey }))
+      return
+    }
+    void this.admit(s, m, null, socket)
+  }
+
+  /** The answer to this connection's challenge: proven, the hello goes on to the desk. */
+  private handleProof (s: Session, proof: string, socket: Socket): void {
+    const c = s.challenge
+    if (c === null || s.info !== null) { this.refuse(s, 'BAD_MESSAGE', 'proof without a challenge', CLOSE_BAD_MESSAGE); return }
+    s.challenge = null
+    if (!verifyJoin(this.key!, c.hello.key!, c.nonce, proof)) { this.refuse(s, 'AUTH_FAILED', 'the proof of the peer\'s key did not verify', REFUSAL_CLOSE_CODES.AUTH_FAILED); return }
+    void this.admit(s, c.hello, c.hello.key!, socket)
+  }
+
+  private async admit (s: Session, m: HelloMessage, key: string | null, socket: Socket): Promise<void> {
+    s.joining = true
     try {
-      const { room, name, lease } = this.desk!.admit(m)
+      const { room, name, lease, via } = await this.desk!.admit(m, key)
+      // Re-check after the await: the connection may have gone, or the hub be stopping.
+      if (s.refused || s.ws.readyState !== WebSocket.OPEN || this.stopping) return
       const existing = room.sessionOf(m.identity)
       if (existing !== undefined) {
         // The same identity again: the newer connection wins (the old one is usually dead).
@@ -292,6 +347,7 @@ export class Hub {
         room.leave(existing, this.now())
       }
       s.info = { room: m.room, identity: m.identity, name, mac: lease.mac, ip: lease.ip }
+      s.key = key
       const members = room.list().map(o => ({ name: o.info!.name, mac: o.info!.mac, ip: o.info!.ip }))
       if (!room.join(s, this.now())) throw new OverlanError('ADDRESS_UNAVAILABLE', `MAC ${lease.mac} is in use by another member of room ${m.room}`)
       this.pending.delete(s)
@@ -305,9 +361,11 @@ export class Hub {
         prefixLength: room.settings.subnet.prefixLength,
         mtu: room.settings.mtu,
         members,
-        name
+        name,
+        enrolled: key !== null
       }))
-      this.log.info('peer.join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, peers: room.size })
+      this.audit.record('join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, via, key: key !== null ? keyFingerprint(key) : undefined })
+      this.log.info('peer.join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, peers: room.size, via })
     } catch (e) {
       s.info = null
       if (isOverlanError(e) && e.code in REFUSAL_CLOSE_CODES) {
@@ -317,14 +375,25 @@ export class Hub {
       this.log.error('peer.hello_failed', { remote: s.remote, error: (e as Error)?.stack ?? String(e) })
       s.refused = true
       s.ws.close(1011, 'internal error')
+    } finally {
+      s.joining = false
     }
+  }
+
+  /** Ends a session now (kick, ban): a refusal, and it leaves its room at once. */
+  disconnect (s: Session, code: RefusalCode, message: string): void {
+    this.refuse(s, code, message, REFUSAL_CLOSE_CODES[code])
+    if (s.info !== null) this.rooms.get(s.info.room)?.leave(s, this.now())
   }
 
   private refuse (s: Session, code: RefusalCode | ErrorCode, message: string, closeCode: number): void {
     if (s.refused) return
     s.refused = true
     const suppressed = this.refusalLog.allow(this.now())
-    if (suppressed >= 0) this.log.warn('peer.refused', { remote: s.remote, code, message, suppressed: suppressed || undefined })
+    if (suppressed >= 0) {
+      this.log.warn('peer.refused', { remote: s.remote, code, message, suppressed: suppressed || undefined })
+      this.audit.record('refused', { remote: s.remote, code, room: s.info?.room, name: s.info?.name, suppressed: suppressed || undefined })
+    }
     s.sendControl(encodeControl({ type: 'error', code, message }))
     s.ws.close(closeCode, code)
     setTimeout(() => { s.ws.terminate() }, REFUSAL_LINGER_MS).unref()

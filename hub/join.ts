@@ -1,11 +1,16 @@
 /**
- * The join desk: turns a `hello` into a place in a room, or a refusal.
+ * The join desk: turns a `hello` (and, with a key, its proof) into a place in a room, or a
+ * refusal.
  *
- *   version ─► room + token (constant time; with auto-creation off an unknown room and a
- *   wrong token get the same AUTH_FAILED, so room names cannot be enumerated)
- *   ─► room size ─► unique name (a second "bob" is "bob-2") ─► lease ─► switch port
+ *   version ─► room ─► who may enter:
+ *     proven key   banned? BANNED ─► enrolled for this identity? in ─► else an invite of the
+ *                  room (INVITE_INVALID) or the room's token enrols identity -> key ─► in
+ *     no key       an identity enrolled with a key: AUTH_FAILED; else the room's token
+ *   (with auto-creation off an unknown room and a wrong token get the same AUTH_FAILED, so
+ *    room names cannot be enumerated) ─► room size ─► unique name ─► lease
  *
  * Refusals are thrown as OverlanError with a REFUSAL_CLOSE_CODES code; the hub sends them.
+ * admit() may wait (an invite's scrypt check): the hub re-checks its connection afterwards.
  */
 import { OverlanError } from '../core/errors.js'
 import { formatCidr } from '../core/ipv4.js'
@@ -14,6 +19,7 @@ import { PROTOCOL_VERSION, type HelloMessage } from '../core/protocol.js'
 import { tokenMatches } from './auth.js'
 import type { HubSettings, RoomSettings } from './config.js'
 import type { LeaseRecord, LeaseStore } from './leases.js'
+import type { MemberStore } from './members.js'
 import { Room } from './room.js'
 
 const ROOM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -22,6 +28,7 @@ export interface JoinDeskDeps {
   settings: HubSettings
   rooms: Map<string, Room>
   leases: LeaseStore
+  members: MemberStore
   /** Token of rooms created on first join (auto-creation on). */
   autoToken: string | undefined
   now: () => number
@@ -34,22 +41,56 @@ export interface Admission {
   room: Room
   name: string
   lease: LeaseRecord
+  /** How the peer got in. */
+  via: 'token' | 'key' | 'invite'
 }
 
 export class JoinDesk {
   constructor (private readonly d: JoinDeskDeps) {}
 
-  /** Checks a hello and grants its lease. Throws refusals; creates an auto room only once all checks passed. */
-  admit (m: HelloMessage): Admission {
+  /** Checks a hello (whose `key`, if any, the hub has seen proven) and grants its lease. Throws refusals. */
+  async admit (m: HelloMessage, provenKey: string | null): Promise<Admission> {
     if (m.version !== PROTOCOL_VERSION) {
       throw new OverlanError('PROTOCOL_VERSION', `this hub speaks protocol version ${PROTOCOL_VERSION}, the peer sent ${m.version}; upgrade the older side`)
     }
-    const room = this.roomFor(m)
-    const existing = room.sessionOf(m.identity)
-    if (existing === undefined && room.size >= room.settings.maxPeers) {
+    const s = this.d.settings
+    const existing = this.d.rooms.get(m.room)
+    const tokenOk = existing !== undefined
+      ? tokenMatches(m.token, existing.settings.token)
+      : s.autoCreateRooms && tokenMatches(m.token, this.d.autoToken!)
+    const enrolledKey = this.d.members.keyOf(m.room, m.identity)
+    let via: Admission['via']
+    let inviteName: string | null = null
+    if (provenKey === null) {
+      if (enrolledKey !== undefined) throw new OverlanError('AUTH_FAILED', `this peer identity is enrolled in room ${m.room} with a key: only the peer holding it can join as it`)
+      if (!tokenOk) throw new OverlanError('AUTH_FAILED', authFailed(m.room, s.autoCreateRooms))
+      via = 'token'
+    } else {
+      if (this.d.members.isBanned(m.room, provenKey)) throw new OverlanError('BANNED', `this peer's key is banned from room ${m.room}`)
+      if (enrolledKey !== undefined && enrolledKey !== provenKey) throw new OverlanError('AUTH_FAILED', `this peer identity is enrolled in room ${m.room} with another key`)
+      if (enrolledKey === provenKey) via = 'key'
+      else if (m.invite !== undefined) {
+        const [id = '', secret = ''] = m.invite.split('.')
+        const inv = await this.d.members.redeem(m.room, id, secret, Date.now())
+        inviteName = inv.name
+        via = 'invite'
+      } else if (tokenOk) via = 'token'
+      else throw new OverlanError('AUTH_FAILED', authFailed(m.room, s.autoCreateRooms))
+    }
+    // Re-read after the await: the room may have been created (or expired) meanwhile.
+    let room = this.d.rooms.get(m.room)
+    const created = room === undefined
+    if (room === undefined) {
+      if (!s.autoCreateRooms) throw new OverlanError('AUTH_FAILED', authFailed(m.room, false))
+      if (!ROOM_NAME.test(m.room)) throw new OverlanError('ROOM_UNKNOWN', 'room names are 1-64 letters, digits, ".", "_" or "-"')
+      if (this.d.rooms.size >= s.maxRooms) throw new OverlanError('ROOM_FULL', `this hub already has ${s.maxRooms} rooms`)
+      const settings: RoomSettings = { ...s.autoRoom, name: m.room, token: this.d.autoToken! }
+      room = new Room(settings, this.d.now())
+    }
+    if (room.sessionOf(m.identity) === undefined && room.size >= room.settings.maxPeers) {
       throw new OverlanError('ROOM_FULL', `room ${m.room} is full (${room.settings.maxPeers} peers)`)
     }
-    const name = room.uniqueName(m.name, m.identity)
+    const name = room.uniqueName(inviteName ?? m.name, m.identity)
     const lease = this.d.leases.acquire({
       room: m.room,
       subnet: room.settings.subnet,
@@ -60,34 +101,16 @@ export class JoinDesk {
       now: Date.now(),
       isConnected: (id) => room.sessionOf(id) !== undefined
     })
-    if (!this.d.rooms.has(m.room)) {
+    if (provenKey !== null) this.d.members.enroll(m.room, m.identity, provenKey, name, via === 'invite' ? 'invite' : 'token', Date.now())
+    if (created) {
       this.d.rooms.set(m.room, room)
       this.d.log.info('room.create', { room: m.room, subnet: formatCidr(room.settings.subnet) })
       this.d.onRoomCreated?.(room)
     }
-    return { room, name, lease }
-  }
-
-  /** The room of a hello (a new one, not yet registered, when auto-creation applies). */
-  private roomFor (m: HelloMessage): Room {
-    const room = this.d.rooms.get(m.room)
-    const s = this.d.settings
-    if (room !== undefined) {
-      if (!tokenMatches(m.token, room.settings.token)) throw new OverlanError('AUTH_FAILED', authFailed(m.room, s.autoCreateRooms))
-      return room
-    }
-    if (!s.autoCreateRooms) {
-      // Same answer as a wrong token (and the same constant-time work): names stay secret.
-      tokenMatches(m.token, m.token)
-      throw new OverlanError('AUTH_FAILED', authFailed(m.room, false))
-    }
-    if (!tokenMatches(m.token, this.d.autoToken!)) throw new OverlanError('AUTH_FAILED', authFailed(m.room, true))
-    if (!ROOM_NAME.test(m.room)) throw new OverlanError('ROOM_UNKNOWN', 'room names are 1-64 letters, digits, ".", "_" or "-"')
-    if (this.d.rooms.size >= s.maxRooms) throw new OverlanError('ROOM_FULL', `this hub already has ${s.maxRooms} rooms`)
-    const settings: RoomSettings = { ...s.autoRoom, name: m.room, token: this.d.autoToken! }
-    return new Room(settings, this.d.now())
+    return { room, name, lease, via }
   }
 }
 
+/** Without auto-creation the same sentence for a wrong token and an unknown room: names stay secret. */
 const authFailed = (room: string, autoRooms: boolean): string =>
   autoRooms ? `wrong join token for room ${room}` : `wrong join token, or no room ${room} on this hub`

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { OverlanError } from '../core/errors.js'
 import { formatIpv4, hostRange, parseIpv4, subnetContains, type Subnet } from '../core/ipv4.js'
-import { readJsonFile, removeStaleTemps, writeFileAtomic, writeFileAtomicAsync } from '../core/state-file.js'
+import { CoalescedFile, readJsonFile, removeStaleTemps, writeFileAtomic } from '../core/state-file.js'
 import { formatMac, parseMac } from '../l2/ethernet.js'
 
 export const LEASES_FILE = 'leases.json'
@@ -63,20 +63,15 @@ export interface LeaseStoreDeps {
 export class LeaseStore {
   private readonly rooms = new Map<string, RoomLeases>()
   private readonly file: string | null
-  private readonly deps: LeaseStoreDeps
-  private dirty = false
-  private timer: NodeJS.Timeout | null = null
-  private writing: Promise<void> | null = null
-  /** Background writes done (tests and status). */
-  writes = 0
+  private readonly writer: CoalescedFile | null
 
   /**
    * `stateDir` null keeps leases in memory only (tests). Throws STATE_IO at once when the
    * file is malformed or the directory is not writable, so a hub never starts half-working.
    */
   constructor (stateDir: string | null, deps: LeaseStoreDeps = {}) {
-    this.deps = deps
     this.file = stateDir === null ? null : join(stateDir, LEASES_FILE)
+    this.writer = this.file === null ? null : new CoalescedFile(this.file, () => this.serialize(), FLUSH_MS, deps.onWriteError)
     if (this.file !== null) {
       removeStaleTemps(this.file)
       this.load(this.file)
@@ -84,9 +79,22 @@ export class LeaseStore {
     }
   }
 
+  /** Background writes done (tests and status). */
+  get writes (): number { return this.writer?.writes ?? 0 }
+
   get (room: string, identity: string): LeaseRecord | undefined {
     return this.rooms.get(room)?.get(identity)
   }
+
+  /** Frees the lease of `identity` in `room` (its address and MAC may go to others). True if there was one. */
+  release (room: string, identity: string): boolean {
+    const ok = this.rooms.get(room)?.delete(identity) ?? false
+    if (ok) this.save()
+    return ok
+  }
+
+  /** Leases of a room, identity -> record (a copy). */
+  list (room: string): Array<[string, LeaseRecord]> { return [...this.rooms.get(room) ?? []].map(([id, l]) => [id, { ...l }]) }
 
   /** Grants (and persists) the lease for a join, or throws ADDRESS_UNAVAILABLE / SUBNET_EXHAUSTED. */
   acquire (request: LeaseRequest): LeaseRecord {
@@ -117,11 +125,7 @@ export class LeaseStore {
   }
 
   /** Writes pending changes now; resolves when the file holds them. */
-  async flush (): Promise<void> {
-    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
-    while (this.writing !== null) await this.writing
-    if (this.dirty) await this.write()
-  }
+  async flush (): Promise<void> { await this.writer?.flush() }
 
   private checkRequested (leases: RoomLeases, r: LeaseRequest): string {
     const want = parseIpv4(r.address!)
@@ -218,22 +222,5 @@ export class LeaseStore {
     return JSON.stringify({ version: FILE_VERSION, rooms }, null, 1) + '\n'
   }
 
-  private save (): void {
-    if (this.file === null) return
-    this.dirty = true
-    if (this.timer === null && this.writing === null) {
-      this.timer = setTimeout(() => { this.timer = null; void this.write() }, FLUSH_MS)
-      this.timer.unref()
-    }
-  }
-
-  private async write (): Promise<void> {
-    this.dirty = false
-    const done = writeFileAtomicAsync(this.file!, this.serialize())
-      .then(() => { this.writes++ }, (e: unknown) => { this.dirty = true; this.deps.onWriteError?.(e as Error) })
-      .finally(() => { this.writing = null })
-    this.writing = done
-    await done
-    if (this.dirty && this.timer === null) this.save()
-  }
+  private save (): void { this.writer?.markDirty() }
 }

@@ -84,7 +84,8 @@ export const createSelfSignedCert = (o: SelfSignedOptions): { certPem: string, k
   const notAfter = new Date(o.now.getTime() + o.validDays * 86_400_000)
   const sanEntries = o.names.map(n => isIP(n) !== 0 ? tlv(0x87, ipBytes(n)) : tlv(0x82, Buffer.from(n, 'ascii')))
   const extensions = seq(
-    seq(oid(OID_BASIC_CONSTRAINTS), bool(true), octets(seq(bool(true)))),
+    // cA false: a leaf that peers pin by its key (a CA certificate given to --ca verifies by name instead).
+    seq(oid(OID_BASIC_CONSTRAINTS), bool(true), octets(seq())),
     seq(oid(OID_EXT_KEY_USAGE), octets(seq(oid(OID_SERVER_AUTH)))),
     seq(oid(OID_SAN), octets(seq(...sanEntries)))
   )

@@ -67,6 +67,12 @@ export class Session {
   info: SessionInfo | null = null
   /** Refused or replaced: nothing it sends is processed any more. */
   refused = false
+  /** A hello with a key waits for its proof (the nonce is single-use). */
+  challenge: { hello: import('../core/protocol.js').HelloMessage, nonce: string } | null = null
+  /** A hello is being admitted (an invite check may take a while): no second one. */
+  joining = false
+  /** The public key this session proved, if it joined with one. */
+  key: string | null = null
 
   // set by the room (config or admin API); null = a perfect link
   impairment: Impairment | null = null

@@ -5,8 +5,11 @@ import { loadConfigFile } from '../core/config.js'
 import { EXIT_OK, fail, flagName, validateFlags } from '../core/cli-support.js'
 import { OverlanError } from '../core/errors.js'
 import { loadOrCreateIdentity } from '../core/identity.js'
+import { decodeInvite, looksLikeInvite } from '../core/invite.js'
+import { loadOrCreateKeyPair } from '../core/keys.js'
+import { knownRooms, rememberRoom } from './memberships.js'
 import { createLogger } from '../core/log.js'
-import { DEFAULT_IFACE, PeerFileSchema, defaultPeerConfigFile, resolvePeerSettings, type PeerFileConfig } from './config.js'
+import { DEFAULT_IFACE, PeerFileSchema, defaultPeerConfigFile, defaultPeerStateDir, resolvePeerSettings, type PeerFileConfig } from './config.js'
 import { linuxHostOs } from './os/linux.js'
 import { Peer, type PeerStatus } from './peer.js'
 import { queryPeer, serveStatus } from './status-socket.js'
@@ -19,8 +22,10 @@ import { setGamePorts } from '../l2/ports.js'
 
 const USAGE = `usage:
   peer join --room ROOM [--hub URL] [--token TOKEN] [--name NAME] [--iface NAME]
-            [--address A.B.C.D] [--ca FILE | --insecure] [--config FILE] [--state DIR]
+            [--address A.B.C.D] [--ca FILE | --pin sha256:HEX | --insecure] [--config FILE] [--state DIR]
             [--log-level debug|info|warn|error]
+  peer join INVITE [--name NAME] ...      joins with an invite (overlan://…) and enrols this peer's key;
+                                          later just: peer join --room ROOM (or peer join)
   peer status [--iface NAME] [--json]
   peer list   [--iface NAME] [--json]     who is in the room and what they offer
   peer doctor [--iface NAME] [--fix] [--json]   what on this host breaks LAN apps, and the fixes
@@ -39,8 +44,12 @@ const flags = <O extends ParseArgsConfig['options']>(args: string[], options: O)
 }
 
 const join = async (args: string[]): Promise<void> => {
-  const v = flags(args, {
+  // `peer join INVITE`: the invite is the only positional argument.
+  const invite = args.find(a => looksLikeInvite(a))
+  const inv = invite !== undefined ? decodeInvite(invite) : null
+  const v = flags(args.filter(a => a !== invite), {
     room: { type: 'string' },
+    pin: { type: 'string' },
     hub: { type: 'string' },
     token: { type: 'string' },
     name: { type: 'string' },
@@ -53,18 +62,24 @@ const join = async (args: string[]): Promise<void> => {
     'log-level': { type: 'string' }
   })
   if (v.ca !== undefined && v.insecure === true) throw new OverlanError('USAGE', '--ca and --insecure exclude each other')
+  if (v.pin !== undefined && (v.ca !== undefined || v.insecure === true)) throw new OverlanError('USAGE', '--pin excludes --ca and --insecure')
   const cli: PeerFileConfig = validateFlags(PeerFileSchema, {
-    room: v.room, hub: v.hub, token: v.token, name: v.name, iface: v.iface, address: v.address,
-    ca: v.ca, insecure: v.insecure, state: v.state, logLevel: v['log-level']
+    room: v.room ?? inv?.room, hub: v.hub ?? inv?.hub, token: v.token, name: v.name, iface: v.iface, address: v.address,
+    ca: v.ca, pin: v.pin ?? inv?.pin ?? undefined, insecure: v.insecure, state: v.state, logLevel: v['log-level']
   }, flagName)
   const configFile = v.config ?? defaultPeerConfigFile(process.env)
   const file = configFile !== undefined ? loadConfigFile(configFile, PeerFileSchema) : {}
-  const settings = resolvePeerSettings(file, cli, process.env)
+  const stateDir = cli.state ?? file.state ?? defaultPeerStateDir()
+  const known = knownRooms(stateDir)
+  // Just `peer join` when this peer is enrolled in exactly one room.
+  if (cli.room === undefined && file.room === undefined && Object.keys(known).length === 1) cli.room = Object.keys(known)[0]
+  const settings = resolvePeerSettings(file, cli, process.env, (room) => known[room], inv !== null ? `${inv.id}.${inv.secret}` : undefined)
   if ('missing' in settings) throw new OverlanError('USAGE', `peer join needs ${settings.missing}\n${USAGE}`)
 
   const log = createLogger('peer', { level: settings.logLevel })
   if (settings.insecure) log.warn('tls.insecure', { message: 'hub certificate NOT verified (--insecure): anyone on the path can read and inject LAN traffic' })
   const identity = loadOrCreateIdentity(settings.stateDir)
+  const key = loadOrCreateKeyPair(settings.stateDir)
   // The config's game list also decides which ports count as discovery (classes, storm buckets).
   setGamePorts(settings.gamePorts)
   const presence = new Presence({ ...settings, identity }, { os: linuxHostOs, log: log.child('presence') })
@@ -74,7 +89,12 @@ const join = async (args: string[]): Promise<void> => {
     os: linuxHostOs,
     log,
     identity,
-    onJoined: (m) => { void presence.apply({ ip: m.ip, prefixLength: m.prefixLength, mac: m.mac }) }
+    key,
+    onJoined: (m) => {
+      // Enrolled: later joins of this room need neither token nor hub (peer/memberships.ts).
+      if (m.enrolled === true) rememberRoom(settings.stateDir, m.room, { hub: settings.hub, pin: settings.pin ?? null })
+      void presence.apply({ ip: m.ip, prefixLength: m.prefixLength, mac: m.mac })
+    }
   })
   const statusServer = await serveStatus(settings.iface, {
     status: () => ({ ...peer.status(), presence: presence.status() }),

@@ -19,6 +19,8 @@ export const PeerFileSchema = z.strictObject({
   iface: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'interface names are 1-15 letters, digits, "_", "." or "-"').optional(),
   address: z.string().refine(s => parseIpv4(s) !== null, 'expected a dotted IPv4 address').optional(),
   ca: z.string().optional(),
+  /** The hub's public key pin, "sha256:<hex>" of its SubjectPublicKeyInfo (what invites carry). */
+  pin: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256: and 64 lowercase hex digits').optional(),
   insecure: z.boolean().optional(),
   state: z.string().optional(),
   reconnectMinS: z.number().min(0.1).max(60).optional(),
@@ -51,6 +53,9 @@ export interface PeerSettings {
   iface: string
   address: string | undefined
   caFile: string | undefined
+  pin: string | undefined
+  /** "<id>.<secret>" of an invite being used (peer join INVITE). */
+  invite: string | undefined
   insecure: boolean
   stateDir: string
   reconnectMinMs: number
@@ -81,17 +86,28 @@ export const defaultPeerConfigFile = (env: NodeJS.ProcessEnv): string | undefine
 /** A valid default NetBIOS/mDNS-friendly name from the host name. */
 const defaultName = (): string => (hostname().split('.')[0] ?? 'peer').replace(/[^\w.-]/g, '-').slice(0, 64) || 'peer'
 
-/** Merges; returns the missing required field's flag when hub, room or token are absent. */
-export const resolvePeerSettings = (file: PeerFileConfig, cli: PeerFileConfig, env: NodeJS.ProcessEnv): PeerSettings | { missing: string } => {
+/** What a peer remembers of a room it joined with its key (peer/memberships.ts). */
+export interface KnownRoom { hub: string, pin: string | null }
+
+/**
+ * Merges; returns the missing required field's flag when hub, room or token are absent. A
+ * room this peer is enrolled in (`known`) needs neither hub nor token: its key is enough.
+ */
+export const resolvePeerSettings = (file: PeerFileConfig, cli: PeerFileConfig, env: NodeJS.ProcessEnv, known?: (room: string) => KnownRoom | undefined, invite?: string): PeerSettings | { missing: string } => {
   const c: PeerFileConfig = { ...file, ...definedFields(cli) }
   const token = cli.token ?? (env.OVERLAN_TOKEN !== undefined && env.OVERLAN_TOKEN !== '' ? env.OVERLAN_TOKEN : undefined) ?? file.token
   if (c.room === undefined) return { missing: '--room' }
-  if (c.hub === undefined) return { missing: '--hub (or `hub:` in the config file)' }
-  if (token === undefined) return { missing: '--token (or OVERLAN_TOKEN, or `token:` in the config file)' }
+  const k = known?.(c.room)
+  const hub = c.hub ?? k?.hub
+  if (hub === undefined) return { missing: '--hub (or `hub:` in the config file)' }
+  if (token === undefined && k === undefined && invite === undefined) return { missing: '--token (or OVERLAN_TOKEN, or `token:` in the config file), or an invite' }
+  const pin = c.pin ?? (k !== undefined && k.hub === hub ? k.pin ?? undefined : undefined)
   return {
-    hub: c.hub,
+    hub,
     room: c.room,
-    token,
+    token: token ?? '',
+    pin,
+    invite,
     name: c.name ?? defaultName(),
     iface: c.iface ?? DEFAULT_IFACE,
     address: c.address,

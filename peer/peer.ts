@@ -11,9 +11,7 @@
  * an unreachable hub is retried until joinTimeoutMs, then HUB_UNREACHABLE.
  * The TAP and its address stay up across reconnects, so applications keep their sockets.
  */
-import { X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import type { PeerCertificate } from 'node:tls'
+import type { TLSSocket } from 'node:tls'
 import { WebSocket, type ClientOptions, type RawData } from 'ws'
 import { Backoff } from '../core/backoff.js'
 import { zeroCounts } from '../core/counts.js'
@@ -26,9 +24,11 @@ import { parseMac } from '../l2/ethernet.js'
 import { gratuitousArp } from '../l2/arp.js'
 import { unsolicitedNeighborAdvert } from '../l2/ndp.js'
 import { parseIpv4 } from '../core/ipv4.js'
+import { proveJoin, type KeyPair } from '../core/keys.js'
 import { FramePath, type ClassCounters } from './frame-path.js'
 import type { HostOs, TapDevice } from './os/host-os.js'
 import type { PeerSettings } from './config.js'
+import { checkPin, tlsFailureReason, tlsTrustFor, type TlsTrust } from './tls-trust.js'
 import { limitTcpQueues } from '../core/tcp-queues.js'
 
 /** ws send options, one object for every send (no allocation per frame). */
@@ -59,6 +59,8 @@ export interface PeerDeps {
   os: HostOs
   log: Logger
   identity: string
+  /** The peer's X25519 key pair: presented in hello and proven when the hub challenges. */
+  key?: KeyPair
   now?: () => number
   /** Called after every welcome, once the TAP is configured (presence hooks in here). */
   onJoined?: (m: WelcomeMessage) => void
@@ -94,7 +96,7 @@ export class Peer {
   private readonly deps: PeerDeps
   private readonly now: () => number
   private readonly backoff: Backoff
-  private readonly tlsOptions: { ca?: string, rejectUnauthorized: boolean, checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined }
+  private readonly trust: TlsTrust
   readonly counters = new PeerCounters()
   readonly path = new FramePath()
   private readonly errorLog = new RateLimitedLog(10_000, 5)
@@ -124,7 +126,7 @@ export class Peer {
     this.now = deps.now ?? Date.now
     this.startedAt = this.now()
     this.backoff = new Backoff({ minMs: settings.reconnectMinMs, maxMs: settings.reconnectMaxMs })
-    this.tlsOptions = tlsOptionsFor(settings)
+    this.trust = tlsTrustFor(settings)
     this.done = new Promise<void>((resolve, reject) => { this.ended = { resolve, reject } })
     this.done.catch(() => {}) // observed by callers that care
   }
@@ -245,12 +247,16 @@ export class Peer {
       perMessageDeflate: false,
       maxPayload: MAX_MESSAGE_BYTES,
       handshakeTimeout: 10_000,
-      // tls.connect options pass through ws; @types/ws declares checkServerIdentity differently.
-      ...(this.tlsOptions as unknown as ClientOptions)
+      ...(this.trust.options as ClientOptions)
     })
     this.ws = ws
     ws.on('open', () => {
-      limitTcpQueues((ws as unknown as { _socket: unknown })._socket)
+      const socket = (ws as unknown as { _socket: TLSSocket })._socket
+      if (this.trust.pin !== null) {
+        const wrong = checkPin(socket, this.trust.pin)
+        if (wrong !== null) { this.lastError = wrong.message; this.refusal = wrong; ws.terminate(); return }
+      }
+      limitTcpQueues(socket)
       this.lastRx = this.now()
       this.send({
         type: 'hello',
@@ -261,7 +267,10 @@ export class Peer {
         name: this.settings.name,
         ...(this.settings.address !== undefined ? { address: this.settings.address } : {}),
         ...(this.welcome !== null ? { lease: { mac: this.welcome.mac, ip: this.welcome.ip } } : {}),
-        software: SOFTWARE
+        software: SOFTWARE,
+        ...(this.deps.key !== undefined ? { key: this.deps.key.publicKey } : {}),
+        // An invite is spent by the first welcome; reconnects prove the enrolled key instead.
+        ...(this.deps.key !== undefined && this.settings.invite !== undefined && this.welcome === null ? { invite: this.settings.invite } : {})
       })
     })
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -305,6 +314,11 @@ export class Peer {
         if (code !== 'RATE_LIMITED') this.refusal = new OverlanError(code, m.message)
         break
       }
+      case 'challenge': {
+        if (this.deps.key === undefined) { ws.close(4000, 'BAD_MESSAGE'); break }
+        try { this.send({ type: 'proof', proof: proveJoin(this.deps.key, m.hubKey, m.nonce) }) } catch (e) { this.lastError = String(e); ws.close(4000, 'BAD_MESSAGE') }
+        break
+      }
       case 'bye': this.deps.log.info('hub.bye', { reason: m.reason }); break
       case 'room': {
         const waiting = this.listWaiters
@@ -312,7 +326,7 @@ export class Peer {
         for (const w of waiting) w(m)
         break
       }
-      case 'hello': case 'list': break
+      case 'hello': case 'list': case 'proof': break
     }
   }
 
@@ -346,9 +360,9 @@ export class Peer {
 
   private onSocketError (e: Error): void {
     const code = errnoCode(e)
-    const tls = code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|TLS/.test(code)
+    const tls = code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|TLS/.test(code)
     this.lastError = tls
-      ? `TLS verification of ${this.settings.hub} failed (${code}): pass --ca with the hub's certificate (the hub prints its path) or --insecure`
+      ? `TLS verification of ${this.settings.hub} failed: ${tlsFailureReason(code, this.settings.hub)}`
       : `${code ?? ''} ${e.message}`.trim()
     if (tls && this.firstJoin !== null) this.refusal = new OverlanError('TLS_FAILED', this.lastError)
     const suppressed = this.errorLog.allow(this.now())
@@ -423,37 +437,4 @@ export class Peer {
       this.deps.log.info('tap.close', { iface: this.tap.name })
     }
   }
-}
-
-/**
- * TLS options. `--ca FILE` holding one self-signed certificate (the hub's generated one)
- * pins that certificate: it is trusted whatever name the peer used to reach the hub.
- * Any other CA file is used the usual way, with host name checks.
- */
-const tlsOptionsFor = (s: PeerSettings): { ca?: string, rejectUnauthorized: boolean, checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined } => {
-  if (s.insecure) return { rejectUnauthorized: false }
-  if (s.caFile === undefined) return { rejectUnauthorized: true }
-  let ca: string
-  try {
-    ca = readFileSync(s.caFile, 'utf8')
-  } catch (e) {
-    throw new OverlanError('TLS_FAILED', `cannot read --ca file ${s.caFile}: ${errnoCode(e) ?? (e as Error).message}`, { cause: e })
-  }
-  const pems = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
-  if (pems.length === 0) throw new OverlanError('TLS_FAILED', `--ca file ${s.caFile} holds no PEM certificate`)
-  if (pems.length === 1) {
-    const cert = new X509Certificate(pems[0]!)
-    if (cert.checkIssued(cert) && cert.verify(cert.publicKey)) {
-      const pinned = cert.fingerprint256
-      return {
-        ca,
-        rejectUnauthorized: true,
-        checkServerIdentity: (_host, presented) => {
-          if (presented.fingerprint256 === pinned) return undefined
-          return Object.assign(new Error(`hub certificate ${presented.fingerprint256} is not the pinned ${pinned}`), { code: 'ERR_TLS_CERT_PINNED_MISMATCH' })
-        }
-      }
-    }
-  }
-  return { ca, rejectUnauthorized: true }
 }

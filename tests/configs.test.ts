@@ -33,5 +33,6 @@ test('configs/peer.yaml is valid; CLI and OVERLAN_TOKEN win', t => {
   t.like(full, { mdns: true, netbios: true, ssdp: true, gameDiscovery: true })
   t.deepEqual(!('missing' in full) && full.gamePorts, DEFAULT_GAME_PORTS, 'the example lists exactly the built-in games')
   t.deepEqual(resolvePeerSettings({}, {}, {}), { missing: '--room' })
-  t.deepEqual(resolvePeerSettings({}, { room: 'x', hub: 'wss://h' }, {}), { missing: '--token (or OVERLAN_TOKEN, or `token:` in the config file)' })
+  t.deepEqual(resolvePeerSettings({}, { room: 'x', hub: 'wss://h' }, {}), { missing: '--token (or OVERLAN_TOKEN, or `token:` in the config file), or an invite' })
+  t.like(resolvePeerSettings({}, { room: 'x' }, {}, (r) => r === 'x' ? { hub: 'wss://h:443', pin: null } : undefined), { hub: 'wss://h:443', token: '' }, 'an enrolled room needs neither hub nor token')
 })

@@ -15,6 +15,7 @@ import { MemoryHostOs, type MemoryTap } from '../../peer/os/memory.js'
 import { Peer } from '../../peer/peer.js'
 import type { PeerSettings } from '../../peer/config.js'
 import { ethFrame } from './frames.js'
+import type { KeyPair } from '../../core/keys.js'
 
 export const TOKEN = 'integration-token'
 
@@ -49,6 +50,8 @@ export const peerSettings = (f: Fixture, name: string, room: string, extra: Part
   iface: `ovl-${name}`,
   address: undefined,
   caFile: f.hub.tls!.certFile,
+  pin: undefined,
+  invite: undefined,
   insecure: false,
   stateDir: join(f.dir, name),
   reconnectMinMs: 100,
@@ -67,10 +70,17 @@ export const peerSettings = (f: Fixture, name: string, room: string, extra: Part
 
 export interface RunningPeer { peer: Peer, tap: MemoryTap, mac: string, ip: string }
 
-export const startPeer = async (t: { teardown: (fn: () => unknown) => void }, f: Fixture, name: string, room: string, extra: Partial<PeerSettings> = {}): Promise<RunningPeer> => {
+/** Peer deps beyond the OS and log: its identity (from the name by default) and key. */
+export interface PeerIdentity { identity?: string, key?: KeyPair }
+
+export const makePeer = (f: Fixture, name: string, room: string, extra: Partial<PeerSettings> = {}, who: PeerIdentity = {}): { peer: Peer, os: MemoryHostOs } => {
   const os = new MemoryHostOs()
-  const identity = Buffer.from(name.padEnd(16, '-')).toString('hex')
-  const peer = new Peer(peerSettings(f, name, room, extra), { os, log: silentLogger, identity })
+  const identity = who.identity ?? Buffer.from(name.padEnd(16, '-')).toString('hex')
+  return { peer: new Peer(peerSettings(f, name, room, extra), { os, log: silentLogger, identity, ...(who.key !== undefined ? { key: who.key } : {}) }), os }
+}
+
+export const startPeer = async (t: { teardown: (fn: () => unknown) => void }, f: Fixture, name: string, room: string, extra: Partial<PeerSettings> = {}, who: PeerIdentity = {}): Promise<RunningPeer> => {
+  const { peer, os } = makePeer(f, name, room, extra, who)
   t.teardown(async () => { await peer.stop() })
   await peer.start()
   const link = os.links.get(`ovl-${name}`)!

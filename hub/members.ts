@@ -1,0 +1,197 @@
+/**
+ * Who may join a room besides holders of its token: enrolled keys, bans and invites, kept
+ * in `<state>/members.json` (written off the join path, like leases). The hub stores public
+ * keys, never secrets: an invite's secret is kept as its scrypt hash only.
+ *
+ *   enrolment   identity -> public key, bound on the first join that proved the key (with
+ *               the room's token or an invite). From then on that identity joins only by
+ *               proving the key: its identity string alone is worth nothing.
+ *   bans        by key: a banned key's joins are refused (BANNED) until unbanned
+ *   invites     id -> {hash, uses left, expiry, name}; a use is reserved before the (slow)
+ *               hash check, so two racing joins can never overspend a one-use invite
+ */
+import { join } from 'node:path'
+import { OverlanError } from '../core/errors.js'
+import { newInviteId, newInviteSecret } from '../core/invite.js'
+import { keyFingerprint, parsePublicKey } from '../core/keys.js'
+import { CoalescedFile, readJsonFile, removeStaleTemps, writeFileAtomic } from '../core/state-file.js'
+import { hashSecret, verifySecret } from './secrets.js'
+
+export const MEMBERS_FILE = 'members.json'
+const FILE_VERSION = 1
+const FLUSH_MS = 250
+/** Bounds: invites and bans per room (members are bounded by the room's leases). */
+export const MAX_INVITES_PER_ROOM = 256
+export const MAX_BANS_PER_ROOM = 4096
+
+export interface MemberRecord {
+  key: string
+  name: string
+  enrolledAt: number
+  via: 'token' | 'invite'
+}
+
+export interface InviteRecord {
+  id: string
+  room: string
+  /** Name given to whoever uses it (else the peer's own). */
+  name: string | null
+  hash: string
+  usesLeft: number
+  expiresAt: number
+  createdAt: number
+}
+
+export type InviteInfo = Omit<InviteRecord, 'hash'>
+
+interface RoomMembers {
+  members: Map<string, MemberRecord>
+  /** Banned public keys -> when and the name they had. */
+  bans: Map<string, { name: string, at: number }>
+  invites: Map<string, InviteRecord>
+}
+
+export class MemberStore {
+  private readonly rooms = new Map<string, RoomMembers>()
+  private readonly writer: CoalescedFile | null
+
+  constructor (stateDir: string | null, onWriteError?: (e: Error) => void) {
+    const file = stateDir === null ? null : join(stateDir, MEMBERS_FILE)
+    this.writer = file === null ? null : new CoalescedFile(file, () => this.serialize(), FLUSH_MS, onWriteError)
+    if (file !== null) {
+      removeStaleTemps(file)
+      this.load(file)
+      writeFileAtomic(file, this.serialize())
+    }
+  }
+
+  private room (name: string): RoomMembers {
+    let r = this.rooms.get(name)
+    if (r === undefined) { r = { members: new Map(), bans: new Map(), invites: new Map() }; this.rooms.set(name, r) }
+    return r
+  }
+
+  /** The key an identity is enrolled with in `room`, if any. */
+  keyOf (room: string, identity: string): string | undefined { return this.rooms.get(room)?.members.get(identity)?.key }
+
+  member (room: string, identity: string): MemberRecord | undefined { return this.rooms.get(room)?.members.get(identity) }
+
+  members (room: string): Array<[string, MemberRecord]> { return [...this.rooms.get(room)?.members ?? []] }
+
+  /** Binds identity -> key (first proof wins; the caller checked the key is not another's). */
+  enroll (room: string, identity: string, key: string, name: string, via: MemberRecord['via'], now: number): void {
+    const r = this.room(room)
+    const old = r.members.get(identity)
+    if (old !== undefined && old.key === key && old.name === name) return
+    r.members.set(identity, { key, name, enrolledAt: old?.enrolledAt ?? now, via: old?.via ?? via })
+    this.writer?.markDirty()
+  }
+
+  /** Forgets an enrolment (the key must be enrolled again: token or invite). */
+  unenroll (room: string, identity: string): void {
+    if (this.rooms.get(room)?.members.delete(identity) === true) this.writer?.markDirty()
+  }
+
+  isBanned (room: string, key: string): boolean { return this.rooms.get(room)?.bans.has(key) ?? false }
+
+  bans (room: string): Array<{ key: string, fingerprint: string, name: string, at: number }> {
+    return [...this.rooms.get(room)?.bans ?? []].map(([key, b]) => ({ key, fingerprint: keyFingerprint(key), ...b }))
+  }
+
+  ban (room: string, key: string, name: string, now: number): void {
+    const r = this.room(room)
+    if (!r.bans.has(key) && r.bans.size >= MAX_BANS_PER_ROOM) throw new OverlanError('ROOM_FULL', `room ${room} already has ${MAX_BANS_PER_ROOM} bans`)
+    r.bans.set(key, { name, at: now })
+    this.writer?.markDirty()
+  }
+
+  /** Lifts a ban by name (as shown by `hub peers`) or key fingerprint. True if one was lifted. */
+  unban (room: string, who: string): boolean {
+    const r = this.rooms.get(room)
+    if (r === undefined) return false
+    for (const [key, b] of r.bans) {
+      if (b.name === who || keyFingerprint(key) === who || key === who) { r.bans.delete(key); this.writer?.markDirty(); return true }
+    }
+    return false
+  }
+
+  /** A new invite; returns its id and secret (the only time the secret exists outside the invite). */
+  async createInvite (room: string, o: { name: string | null, uses: number, expiresAt: number, now: number }): Promise<{ id: string, secret: string }> {
+    const r = this.room(room)
+    this.expireInvites(r, o.now)
+    if (r.invites.size >= MAX_INVITES_PER_ROOM) throw new OverlanError('ROOM_FULL', `room ${room} already has ${MAX_INVITES_PER_ROOM} open invites; revoke some`)
+    const id = newInviteId()
+    const secret = newInviteSecret()
+    r.invites.set(id, { id, room, name: o.name, hash: await hashSecret(secret), usesLeft: o.uses, expiresAt: o.expiresAt, createdAt: o.now })
+    this.writer?.markDirty()
+    return { id, secret }
+  }
+
+  invites (room: string, now: number): InviteInfo[] {
+    const r = this.rooms.get(room)
+    if (r === undefined) return []
+    this.expireInvites(r, now)
+    return [...r.invites.values()].map(({ hash: _hash, ...info }) => info)
+  }
+
+  /** Withdraws an invite by id (any room). True if it existed. */
+  revokeInvite (id: string): boolean {
+    for (const r of this.rooms.values()) if (r.invites.delete(id)) { this.writer?.markDirty(); return true }
+    return false
+  }
+
+  /**
+   * Uses one use of invite `id` with `secret` in `room`: resolves with the invite, or throws
+   * INVITE_INVALID (unknown, used up, expired, wrong secret, another room).
+   */
+  async redeem (room: string, id: string, secret: string, now: number): Promise<InviteRecord> {
+    const r = this.rooms.get(room)
+    const inv = r?.invites.get(id)
+    const invalid = new OverlanError('INVITE_INVALID', 'this invite is unknown, used up or expired: ask for a new one')
+    if (r === undefined || inv === undefined || inv.usesLeft <= 0 || inv.expiresAt <= now) throw invalid
+    inv.usesLeft-- // reserved before the await
+    const ok = await verifySecret(secret, inv.hash)
+    if (!ok) { inv.usesLeft++; throw invalid }
+    if (inv.usesLeft <= 0) r.invites.delete(id)
+    this.writer?.markDirty()
+    return inv
+  }
+
+  async flush (): Promise<void> { await this.writer?.flush() }
+
+  private expireInvites (r: RoomMembers, now: number): void {
+    for (const [id, inv] of r.invites) if (inv.expiresAt <= now || inv.usesLeft <= 0) { r.invites.delete(id); this.writer?.markDirty() }
+  }
+
+  private serialize (): string {
+    const rooms: Record<string, unknown> = {}
+    for (const [name, r] of this.rooms) {
+      rooms[name] = { members: Object.fromEntries(r.members), bans: Object.fromEntries(r.bans), invites: [...r.invites.values()] }
+    }
+    return JSON.stringify({ version: FILE_VERSION, rooms }, null, 1) + '\n'
+  }
+
+  private load (file: string): void {
+    const data = readJsonFile(file) as { version?: unknown, rooms?: unknown } | undefined
+    if (data === undefined) return
+    const bad = (why: string): OverlanError => new OverlanError('STATE_IO', `${file}: ${why}; fix it or move it away (members would then join with the token or a new invite again)`)
+    if (typeof data !== 'object' || data === null || data.version !== FILE_VERSION || typeof data.rooms !== 'object' || data.rooms === null) throw bad(`not a version ${FILE_VERSION} members file`)
+    for (const [name, raw] of Object.entries(data.rooms as Record<string, unknown>)) {
+      const v = raw as { members?: unknown, bans?: unknown, invites?: unknown } | null
+      if (typeof v !== 'object' || v === null) throw bad(`room ${name} is not an object`)
+      const r = this.room(name)
+      for (const [identity, m] of Object.entries((v.members ?? {}) as Record<string, Partial<MemberRecord> | null>)) {
+        if (m === null || typeof m.key !== 'string' || parsePublicKey(m.key) === null || !/^[0-9a-f]{16,128}$/.test(identity)) throw bad(`member ${identity} of room ${name} is malformed`)
+        r.members.set(identity, { key: m.key, name: String(m.name ?? ''), enrolledAt: Number(m.enrolledAt ?? 0) || 0, via: m.via === 'invite' ? 'invite' : 'token' })
+      }
+      for (const [key, b] of Object.entries((v.bans ?? {}) as Record<string, { name?: unknown, at?: unknown } | null>)) {
+        if (parsePublicKey(key) === null) throw bad(`a ban in room ${name} is not a key`)
+        r.bans.set(key, { name: String(b?.name ?? ''), at: Number(b?.at ?? 0) || 0 })
+      }
+      for (const inv of (Array.isArray(v.invites) ? v.invites : []) as Array<Partial<InviteRecord> | null>) {
+        if (inv === null || typeof inv.id !== 'string' || typeof inv.hash !== 'string') throw bad(`an invite of room ${name} is malformed`)
+        r.invites.set(inv.id, { id: inv.id, room: name, name: typeof inv.name === 'string' ? inv.name : null, hash: inv.hash, usesLeft: Number(inv.usesLeft ?? 0), expiresAt: Number(inv.expiresAt ?? 0), createdAt: Number(inv.createdAt ?? 0) })
+      }
+    }
+  }
+}
