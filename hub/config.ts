@@ -65,11 +65,18 @@ const switchFields = {
   impairment: ImpairmentSchema.optional()
 }
 
+/** Tokens still accepted after a rotation, until the given time (ISO 8601). */
+const oldTokens = z.array(z.strictObject({ token, until: z.string().refine(s => Number.isFinite(Date.parse(s)), 'expected a date like 2026-12-31T00:00:00Z') })).max(8).optional()
+
 export const RoomConfigSchema = z.strictObject({
-  token,
+  /** Required unless `join: invite`. */
+  token: token.optional(),
+  oldTokens,
+  /** How members get in the first time: the token, invites, or both (default). Enrolled keys always can. */
+  join: z.enum(['token', 'invite', 'both']).optional(),
   subnet: cidr.optional(),
   ...switchFields
-})
+}).refine(r => r.token !== undefined || r.join === 'invite', { message: 'a room needs a token unless join: invite', path: ['token'] })
 
 export const HubFileSchema = z.strictObject({
   listen: hostPort.optional(),
@@ -81,6 +88,7 @@ export const HubFileSchema = z.strictObject({
   publicUrl: z.string().regex(/^wss?:\/\/[^\s/]+\/?$/, 'expected wss://host[:port] (or ws:// behind a proxy)').optional(),
   /** Token and subnet of rooms created on first join. */
   token: token.optional(),
+  oldTokens,
   subnet: cidr.optional(),
   ...switchFields,
   autoCreateRooms: z.boolean().optional(),
@@ -112,7 +120,11 @@ export const hubConfigProblem = (c: HubFileConfig): string | null => {
 
 export interface RoomSettings {
   name: string
+  /** '' for a room that takes no token (join: invite). */
   token: string
+  /** Tokens accepted until `untilMs` (a rotation's grace period). */
+  oldTokens: Array<{ token: string, untilMs: number }>
+  join: 'token' | 'invite' | 'both'
   subnet: Subnet
   mtu: number
   maxPeers: number
@@ -182,6 +194,9 @@ export const splitHostPort = (s: string): { host: string, port: number } => {
   return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) }
 }
 
+const grace = (o: Array<{ token: string, until: string }> | undefined): Array<{ token: string, untilMs: number }> =>
+  (o ?? []).map(t => ({ token: t.token, untilMs: Date.parse(t.until) }))
+
 /** Merges file config and CLI overrides (already validated by the same schema) into settings. */
 export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): HubSettings => {
   const c: HubFileConfig = { ...file, ...definedFields(cli) }
@@ -189,7 +204,7 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
   type SwitchConfig = Pick<HubFileConfig, 'mtu' | 'maxPeers' | 'allowBridging' | 'arpSuppression' | 'snooping' | 'querier' | 'queryIntervalS' | 'storm' | 'tables' | 'impairment'>
   const spec = (i: { delayMs?: number | undefined, jitterMs?: number | undefined, lossPercent?: number | undefined } | undefined): ImpairmentSpec =>
     ({ delayMs: i?.delayMs ?? 0, jitterMs: i?.jitterMs ?? 0, lossPercent: i?.lossPercent ?? 0 })
-  const switchSettings = (r: SwitchConfig): Omit<RoomSettings, 'name' | 'token' | 'subnet' | 'autoCreated'> => ({
+  const switchSettings = (r: SwitchConfig): Omit<RoomSettings, 'name' | 'token' | 'subnet' | 'autoCreated' | 'oldTokens' | 'join'> => ({
     mtu: r.mtu ?? c.mtu ?? DEFAULT_MTU,
     maxPeers: r.maxPeers ?? c.maxPeers ?? DEFAULT_MAX_PEERS,
     allowBridging: r.allowBridging ?? c.allowBridging ?? false,
@@ -206,7 +221,7 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
   })
   const rooms = new Map<string, RoomSettings>()
   for (const [name, r] of Object.entries(c.rooms ?? {})) {
-    rooms.set(name, { name, token: r.token, subnet: parseCidr(r.subnet ?? c.subnet ?? DEFAULT_SUBNET)!, autoCreated: false, ...switchSettings(r) })
+    rooms.set(name, { name, token: r.token ?? '', oldTokens: grace(r.oldTokens), join: r.join ?? 'both', subnet: parseCidr(r.subnet ?? c.subnet ?? DEFAULT_SUBNET)!, autoCreated: false, ...switchSettings(r) })
   }
   const useTls = c.noTls !== true
   return {
@@ -215,7 +230,7 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
     tls: useTls ? { ...(c.tlsCert !== undefined ? { certFile: c.tlsCert } : {}), ...(c.tlsKey !== undefined ? { keyFile: c.tlsKey } : {}) } : null,
     stateDir: c.state ?? defaultHubStateDir(),
     autoCreateRooms: c.autoCreateRooms ?? rooms.size === 0,
-    autoRoom: { token: c.token, subnet: parseCidr(c.subnet ?? DEFAULT_SUBNET)!, autoCreated: true, ...switchSettings({}) },
+    autoRoom: { token: c.token, oldTokens: grace(c.oldTokens), join: 'both', subnet: parseCidr(c.subnet ?? DEFAULT_SUBNET)!, autoCreated: true, ...switchSettings({}) },
     maxRooms: c.maxRooms ?? 1000,
     rooms,
     keepaliveIntervalMs: (c.keepaliveIntervalS ?? 5) * 1000,

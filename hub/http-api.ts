@@ -8,12 +8,20 @@
  *                             X-Forwarded-For address is loopback (the proxy's own host)
  *
  * Every body is validated (400 with a stable `code`, never a crash); unknown rooms are 404.
+ *
+ * Members (the same operations as `hub peers|kick|ban|unban|lease|invite`, hub/member-admin.ts):
+ *   GET  /admin/rooms/R/peers              POST /admin/rooms/R/kick|ban|unban {name}
+ *   POST /admin/rooms/R/leases/release {name}
+ *   GET  /admin/rooms/R/invites            POST /admin/rooms/R/invites {name?, uses?, expires?}
+ *   DELETE /admin/invites/ID
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../core/log.js'
 import { tokenMatches } from './auth.js'
 import { isLoopback, plainAddress, type Doors } from './doors.js'
+import { runControl } from './control-socket.js'
 import { validateImpairment } from './impairment.js'
+import type { MemberAdmin } from './member-admin.js'
 import type { Room } from './room.js'
 
 /** Largest admin request body. */
@@ -27,6 +35,7 @@ export interface HttpApiDeps {
   tls: boolean
   health: () => Record<string, unknown>
   status: () => unknown
+  admin: () => MemberAdmin | null
 }
 
 type Reply = (code: number, body: Record<string, unknown>) => void
@@ -35,7 +44,7 @@ export class HttpApi {
   constructor (private readonly d: HttpApiDeps) {}
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = (req.url ?? '/').split('?')[0]
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
     const reply: Reply = (code, body) => {
       if (res.headersSent) return
       res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' })
@@ -46,9 +55,10 @@ export class HttpApi {
       reply(200, this.d.health())
       return
     }
-    if (path === '/status' || path === '/admin/impairment') {
+    if (path === '/status' || path.startsWith('/admin/')) {
       const why = this.adminRefusal(req)
       if (why !== null) { reply(401, { code: 'ADMIN_ONLY', error: why }); return }
+      if (path.startsWith('/admin/rooms/') || path.startsWith('/admin/invites/')) { this.members(req, path, reply); return }
       if (path === '/status') {
         if (req.method !== 'GET') { reply(405, { code: 'METHOD', error: 'use GET' }); return }
         reply(200, this.d.status() as Record<string, unknown>)
@@ -58,6 +68,36 @@ export class HttpApi {
       return
     }
     reply(404, { code: 'NOT_FOUND', error: 'not found; peers connect with a WebSocket upgrade, health is at /healthz' })
+  }
+
+  /** The member operations over HTTP: each maps to one control request. */
+  private members (req: IncomingMessage, path: string, reply: Reply): void {
+    const admin = this.d.admin()
+    if (admin === null) { reply(503, { code: 'STARTING', error: 'the hub is starting' }); return }
+    const parts = path.split('/').slice(2).map(p => decodeURIComponent(p)) // rooms, R, op… | invites, ID
+    const run = (r: Record<string, unknown> & { cmd: string }): void => {
+      runControl(admin, r).then(result => { reply(200, { ok: true, result }) }, (e: unknown) => {
+        const code = (e as { code?: string }).code ?? 'INTERNAL'
+        reply(code === 'USAGE' ? 400 : 500, { code, error: (e as Error).message })
+      })
+    }
+    if (parts[0] === 'invites' && parts.length === 2 && req.method === 'DELETE') { run({ cmd: 'revoke', id: parts[1] }); return }
+    const [, room, op, sub] = parts
+    if (room === undefined || op === undefined) { reply(404, { code: 'NOT_FOUND', error: 'expected /admin/rooms/ROOM/peers|kick|ban|unban|invites|leases/release' }); return }
+    if (op === 'peers' && req.method === 'GET') { run({ cmd: 'peers', room }); return }
+    if (op === 'invites' && req.method === 'GET') { run({ cmd: 'invites', room }); return }
+    if (req.method !== 'POST') { reply(405, { code: 'METHOD', error: 'use POST (GET for peers and invites)' }); return }
+    const cmd = op === 'invites' ? 'invite' : op === 'leases' && sub === 'release' ? 'release' : ['kick', 'ban', 'unban'].includes(op) ? op : null
+    if (cmd === null) { reply(404, { code: 'NOT_FOUND', error: `no operation ${op}` }); return }
+    readBody(req, MAX_ADMIN_BODY_BYTES, (text) => {
+      if (text === null) { reply(413, { code: 'TOO_LARGE', error: `body over ${MAX_ADMIN_BODY_BYTES} bytes` }); return }
+      let v: unknown
+      try { v = text === '' ? {} : JSON.parse(text) } catch { reply(400, { code: 'BAD_REQUEST', error: 'body is not JSON' }); return }
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) { reply(400, { code: 'BAD_REQUEST', error: 'body must be a JSON object' }); return }
+      const o = v as Record<string, unknown>
+      this.d.log.info('admin.call', { op: cmd, room, by: this.d.doors.clientAddress(req) })
+      run({ ...o, cmd, room })
+    })
   }
 
   /** Null when `req` comes from an admin; else why not, as a sentence. */

@@ -130,7 +130,8 @@ export class Hub {
       adminToken: s.adminToken,
       tls: s.tls !== null,
       health: () => this.health(),
-      status: () => this.status()
+      status: () => this.status(),
+      admin: () => this.admin
     })
     if (s.tls !== null) {
       this.tls = loadTlsMaterial({ ...s.tls, stateDir: s.stateDir, names: ['localhost', '127.0.0.1', '::1'], now: new Date() })

@@ -56,8 +56,8 @@ export class JoinDesk {
     const s = this.d.settings
     const existing = this.d.rooms.get(m.room)
     const tokenOk = existing !== undefined
-      ? tokenMatches(m.token, existing.settings.token)
-      : s.autoCreateRooms && tokenMatches(m.token, this.d.autoToken!)
+      ? roomTokenMatches(existing.settings, m.token, Date.now())
+      : s.autoCreateRooms && (tokenMatches(m.token, this.d.autoToken!) || s.autoRoom.oldTokens.some(o => o.untilMs > Date.now() && tokenMatches(m.token, o.token)))
     const enrolledKey = this.d.members.keyOf(m.room, m.identity)
     let via: Admission['via']
     let inviteName: string | null = null
@@ -70,11 +70,13 @@ export class JoinDesk {
       if (enrolledKey !== undefined && enrolledKey !== provenKey) throw new OverlanError('AUTH_FAILED', `this peer identity is enrolled in room ${m.room} with another key`)
       if (enrolledKey === provenKey) via = 'key'
       else if (m.invite !== undefined) {
+        if (existing?.settings.join === 'token') throw new OverlanError('INVITE_INVALID', `room ${m.room} takes no invites: join with its token`)
         const [id = '', secret = ''] = m.invite.split('.')
         const inv = await this.d.members.redeem(m.room, id, secret, Date.now())
         inviteName = inv.name
         via = 'invite'
       } else if (tokenOk) via = 'token'
+      else if (existing?.settings.join === 'invite') throw new OverlanError('AUTH_FAILED', `room ${m.room} takes new members by invite only: ask for one (hub invite)`)
       else throw new OverlanError('AUTH_FAILED', authFailed(m.room, s.autoCreateRooms))
     }
     // Re-read after the await: the room may have been created (or expired) meanwhile.
@@ -84,7 +86,7 @@ export class JoinDesk {
       if (!s.autoCreateRooms) throw new OverlanError('AUTH_FAILED', authFailed(m.room, false))
       if (!ROOM_NAME.test(m.room)) throw new OverlanError('ROOM_UNKNOWN', 'room names are 1-64 letters, digits, ".", "_" or "-"')
       if (this.d.rooms.size >= s.maxRooms) throw new OverlanError('ROOM_FULL', `this hub already has ${s.maxRooms} rooms`)
-      const settings: RoomSettings = { ...s.autoRoom, name: m.room, token: this.d.autoToken! }
+      const settings: RoomSettings = { ...s.autoRoom, name: m.room, token: this.d.autoToken!, oldTokens: s.autoRoom.oldTokens }
       room = new Room(settings, this.d.now())
     }
     if (room.sessionOf(m.identity) === undefined && room.size >= room.settings.maxPeers) {
@@ -112,5 +114,15 @@ export class JoinDesk {
 }
 
 /** Without auto-creation the same sentence for a wrong token and an unknown room: names stay secret. */
+/**
+ * The room takes tokens (join: token | both) and `given` is its token, or an old one still in
+ * its grace period (a rotation). Every candidate is compared, so timing tells nothing.
+ */
+export const roomTokenMatches = (r: Pick<RoomSettings, 'token' | 'oldTokens' | 'join'>, given: string, now: number): boolean => {
+  let ok = r.token !== '' && tokenMatches(given, r.token)
+  for (const o of r.oldTokens) if (o.untilMs > now && tokenMatches(given, o.token)) ok = true
+  return ok && r.join !== 'invite'
+}
+
 const authFailed = (room: string, autoRooms: boolean): string =>
   autoRooms ? `wrong join token for room ${room}` : `wrong join token, or no room ${room} on this hub`

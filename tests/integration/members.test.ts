@@ -149,3 +149,53 @@ test('protocol: a proof without a challenge, or that does not verify, is refused
   t.is(await d.closed, 4001)
   t.regex(d.messages.at(-1)!, /did not verify/)
 })
+
+test('token rotation: the old token works until its grace ends; enrolled peers need no token at all; invite-only rooms refuse tokens', async t => {
+  const soon = new Date(Date.now() + 3_600_000).toISOString()
+  const past = new Date(Date.now() - 1000).toISOString()
+  const f = await startHub(t, {
+    autoCreateRooms: false,
+    rooms: {
+      friday: { token: 'new-token-123', oldTokens: [{ token: TOKEN, until: soon }, { token: 'ancient-token', until: past }] },
+      saturday: { join: 'invite' }
+    }
+  })
+  t.is((await startPeer(t, f, 'alice', 'friday', { token: TOKEN })).peer.state, 'connected', 'the old token during its grace')
+  t.is((await refusal(makePeer(f, 'bob', 'friday', { token: 'ancient-token' }).peer.start()))?.code, 'AUTH_FAILED', 'an expired old token')
+  const key = generateKeyPair()
+  await startPeer(t, f, 'carol', 'friday', { token: 'new-token-123' }, { key })
+  t.is((await startPeer(t, f, 'carol', 'friday', { token: 'whatever' }, { key })).peer.state, 'connected', 'an enrolled key needs no (current) token')
+  const e = await refusal(makePeer(f, 'dave', 'saturday', { token: TOKEN }, { key: generateKeyPair() }).peer.start())
+  t.is(e?.code, 'AUTH_FAILED')
+  t.regex(e?.message ?? '', /invite only/)
+  const inv = await invite(t, f, 'saturday')
+  t.is((await startPeer(t, f, 'dave', 'saturday', { token: '', invite: inv }, { key: generateKeyPair() })).peer.state, 'connected')
+})
+
+test('the same member operations over the HTTP admin API (Bearer adminToken)', async t => {
+  const f = await startHub(t, { adminToken: 'admin-token-123' })
+  const key = generateKeyPair()
+  const bob = await startPeer(t, f, 'bob', 'friday', {}, { key })
+  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number, body: any }> => {
+    const { request } = await import('node:https')
+    return await new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: f.port, path, method, ca: f.hub.tls!.cert, headers: { authorization: 'Bearer admin-token-123' } }, res => {
+        let s = ''
+        res.on('data', (d: Buffer) => { s += d.toString() })
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: JSON.parse(s) }) })
+      })
+      req.on('error', reject)
+      req.end(body === undefined ? undefined : JSON.stringify(body))
+    })
+  }
+  const peers = await call('GET', '/admin/rooms/friday/peers')
+  t.is(peers.status, 200)
+  t.like(peers.body.result[0], { name: 'bob', online: true })
+  const inv = await call('POST', '/admin/rooms/friday/invites', { uses: 3, expires: '1h' })
+  t.regex(inv.body.result.invite, /^overlan:\/\//)
+  t.is((await call('GET', '/admin/rooms/friday/invites')).body.result.length, 1)
+  t.is((await call('DELETE', `/admin/invites/${inv.body.result.id as string}`)).status, 200)
+  t.is((await call('POST', '/admin/rooms/friday/kick', { name: 'nobody' })).status, 400)
+  t.is((await call('POST', '/admin/rooms/friday/ban', { name: 'bob' })).status, 200)
+  t.is((await refusal(bob.peer.done))?.code, 'BANNED')
+})
