@@ -1,4 +1,5 @@
 /** Shared by the `hub` and `peer` commands: flag validation and fatal-error exits. */
+import { readFileSync } from 'node:fs'
 import type { z } from 'zod'
 import { OverlanError, isOverlanError } from './errors.js'
 
@@ -41,4 +42,47 @@ export const fail = (prog: string, e: unknown): never => {
   const text = isOverlanError(e) ? e.toString() : `INTERNAL: ${(e as Error)?.stack ?? String(e)}`
   process.stderr.write(`${prog}: ${text}\n`)
   process.exit(exitCodeFor(e))
+}
+
+/** Edit distance (Levenshtein), for "did you mean". */
+const distance = (a: string, b: string): number => {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!
+    d[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = cur
+    }
+  }
+  return d[b.length]!
+}
+
+/** " (did you mean X?)" for the nearest candidate within 2 edits (or a prefix), else "". */
+export const didYouMean = (word: string, candidates: readonly string[]): string => {
+  let best: string | null = null
+  let bestD = 3
+  for (const c of candidates) {
+    const dd = c.startsWith(word) && word.length >= 2 ? 1 : distance(word, c)
+    if (dd < bestD) { best = c; bestD = dd }
+  }
+  return best !== null ? ` (did you mean ${best}?)` : ''
+}
+
+/** A parseArgs error as USAGE, with "did you mean --x" for an unknown flag. */
+export const flagError = (e: unknown, known: readonly string[], usage: string): OverlanError => {
+  const msg = (e as Error).message
+  const m = /Unknown option '(--?[^']+)'/.exec(msg)
+  const hint = m !== null ? didYouMean(m[1]!, known.map(k => `--${k}`)) : ''
+  return new OverlanError('USAGE', `${msg}${hint}\n${usage}`)
+}
+
+/** The package version (package.json beside dist/), for --version. */
+export const packageVersion = (): string => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return 'unknown'
+  }
 }

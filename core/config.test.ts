@@ -1,4 +1,5 @@
 import test from 'ava'
+import { didYouMean } from './cli-support.js'
 import { z } from 'zod'
 import { parseConfig, loadConfigFile } from './config.js'
 import { OverlanError } from './errors.js'
@@ -48,4 +49,11 @@ test('a missing file is CONFIG_NOT_FOUND', t => {
   const e = t.throws(() => loadConfigFile('/nonexistent/overlan.yaml', Schema), { instanceOf: OverlanError })
   t.is(e?.code, 'CONFIG_NOT_FOUND')
   t.regex(e?.message ?? '', /\/nonexistent\/overlan.yaml: ENOENT/)
+})
+
+test('did you mean: the nearest command or flag within two edits, or a prefix; nothing when far', t => {
+  t.is(didYouMean('jion', ['join', 'status', 'list']), ' (did you mean join?)')
+  t.is(didYouMean('--hbu', ['--hub', '--name']), ' (did you mean --hub?)')
+  t.is(didYouMean('stat', ['join', 'status']), ' (did you mean status?)')
+  t.is(didYouMean('xyzzy', ['join', 'status']), '')
 })

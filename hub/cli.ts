@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { loadConfigFile } from '../core/config.js'
 import { OverlanError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
-import { EXIT_OK, fail, flagName, validateFlags } from '../core/cli-support.js'
+import { EXIT_OK, didYouMean, fail, flagError, flagName, packageVersion, validateFlags } from '../core/cli-support.js'
 import { formatCidr } from '../core/ipv4.js'
 import { HubFileSchema, defaultHubStateDir, hubConfigProblem, resolveHubSettings, type HubFileConfig } from './config.js'
 import { callControl, type ControlRequest } from './control-socket.js'
@@ -20,6 +20,7 @@ const USAGE = `usage: hub [--config FILE] [--listen HOST:PORT] [--tls-cert FILE 
        hub peers --room ROOM [--state DIR] [--json]
        hub kick | ban | unban --room ROOM NAME [--state DIR]
        hub lease --room ROOM --release NAME [--state DIR]
+       hub --version | hub --help | hub SUBCOMMAND --help
 
 With no config the hub listens on 0.0.0.0:443 with a self-signed certificate it keeps in
 the state directory, creates rooms on first join and prints the peer join line. The other
@@ -34,7 +35,7 @@ const adminCommand = async (cmd: string, args: string[]): Promise<void> => {
   try {
     p = parseArgs({ args, options: { room: { type: 'string' }, name: { type: 'string' }, uses: { type: 'string' }, expires: { type: 'string' }, revoke: { type: 'string' }, release: { type: 'string' }, state: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: true })
   } catch (e) {
-    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
+    throw flagError(e, ['room', 'name', 'uses', 'expires', 'revoke', 'release', 'state', 'config', 'json'], USAGE)
   }
   const v = p.values
   const file = v.config !== undefined ? loadConfigFile(v.config, HubFileSchema) : {}
@@ -51,8 +52,13 @@ const adminCommand = async (cmd: string, args: string[]): Promise<void> => {
 
 const main = async (): Promise<void> => {
   const sub = process.argv[2]
-  if (sub !== undefined && ADMIN_COMMANDS.has(sub)) { await adminCommand(sub, process.argv.slice(3)); return }
-  if (sub !== undefined && !sub.startsWith('-')) throw new OverlanError('USAGE', `unknown command "${sub}"\n${USAGE}`)
+  if (sub === '--version' || sub === '-V' || sub === 'version') { process.stdout.write(`overlan hub ${packageVersion()}\n`); process.exit(EXIT_OK) }
+  if (sub !== undefined && ADMIN_COMMANDS.has(sub)) {
+    if (process.argv.includes('--help') || process.argv.includes('-h')) { process.stdout.write(USAGE); process.exit(EXIT_OK) }
+    await adminCommand(sub, process.argv.slice(3))
+    return
+  }
+  if (sub !== undefined && !sub.startsWith('-')) throw new OverlanError('USAGE', `unknown command "${sub}"${didYouMean(sub, [...ADMIN_COMMANDS, 'version'])}\n${USAGE}`)
   let parsed
   try {
     parsed = parseArgs({
@@ -73,7 +79,7 @@ const main = async (): Promise<void> => {
       allowPositionals: false
     })
   } catch (e) {
-    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
+    throw flagError(e, ['config', 'listen', 'tls-cert', 'tls-key', 'no-tls', 'token', 'subnet', 'state', 'public-url', 'log-level', 'help', 'version'], USAGE)
   }
   const v = parsed.values
   if (v.help === true) { process.stdout.write(USAGE); process.exit(EXIT_OK) }

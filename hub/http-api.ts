@@ -1,6 +1,6 @@
 /**
- * The hub's HTTP side on the WebSocket port: `GET /healthz` for anyone; `GET /status` and
- * `/admin/impairment` for admins only. Who is an admin:
+ * The hub's HTTP side on the WebSocket port: `GET /healthz` for anyone; `GET /status`,
+ * `GET /metrics` (Prometheus text, hub/metrics.ts) and `/admin/*` for admins only. Who is an admin:
  *
  *   adminToken set         ─► `Authorization: Bearer <adminToken>` (constant-time), nothing else
  *   no token, TLS on       ─► requests from loopback (no reverse proxy can stand in front)
@@ -36,6 +36,7 @@ export interface HttpApiDeps {
   health: () => Record<string, unknown>
   status: () => unknown
   admin: () => MemberAdmin | null
+  metrics: () => Promise<{ contentType: string, body: string }>
 }
 
 type Reply = (code: number, body: Record<string, unknown>) => void
@@ -53,6 +54,13 @@ export class HttpApi {
     if (path === '/healthz') {
       if (req.method !== 'GET') { reply(405, { code: 'METHOD', error: 'use GET' }); return }
       reply(200, this.d.health())
+      return
+    }
+    if (path === '/metrics') {
+      const why = this.adminRefusal(req)
+      if (why !== null) { reply(401, { code: 'ADMIN_ONLY', error: why }); return }
+      this.d.metrics().then(m => { res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' }); res.end(m.body) },
+        (e: unknown) => { reply(500, { code: 'INTERNAL', error: String(e) }) })
       return
     }
     if (path === '/status' || path.startsWith('/admin/')) {

@@ -39,6 +39,7 @@ import { publicUrlOf } from './public-url.js'
 import { pinOf } from '../core/tls-pin.js'
 import { JoinDesk } from './join.js'
 import { MemberStore } from './members.js'
+import { HubMetrics } from './metrics.js'
 import { LeaseStore } from './leases.js'
 import { Room } from './room.js'
 import { roomAnswer } from './room-answer.js'
@@ -67,6 +68,7 @@ export class Hub {
   private readonly refusalLog = new RateLimitedLog(10_000, 20)
   private readonly internalLog = new RateLimitedLog(10_000, 5)
   readonly doors: Doors
+  readonly metrics: HubMetrics
 
   // set by start()
   private server: Server | null = null
@@ -101,6 +103,7 @@ export class Hub {
     this.log = deps.log
     this.now = deps.now ?? Date.now
     this.doors = new Doors(settings.doors)
+    this.metrics = new HubMetrics({ rooms: () => this.rooms.values(), doors: this.doors, internalErrors: () => this.internalErrors })
   }
 
   /** Starts listening; resolves with the bound port. Bad state (file or directory) fails here, not at the first join. */
@@ -131,7 +134,8 @@ export class Hub {
       tls: s.tls !== null,
       health: () => this.health(),
       status: () => this.status(),
-      admin: () => this.admin
+      admin: () => this.admin,
+      metrics: () => this.metrics.text()
     })
     if (s.tls !== null) {
       this.tls = loadTlsMaterial({ ...s.tls, stateDir: s.stateDir, names: ['localhost', '127.0.0.1', '::1'], now: new Date() })
@@ -365,6 +369,7 @@ export class Hub {
         name,
         enrolled: key !== null
       }))
+      this.metrics.joins.inc({ via })
       this.audit.record('join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, via, key: key !== null ? keyFingerprint(key) : undefined })
       this.log.info('peer.join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, peers: room.size, via })
     } catch (e) {
@@ -390,6 +395,7 @@ export class Hub {
   private refuse (s: Session, code: RefusalCode | ErrorCode, message: string, closeCode: number): void {
     if (s.refused) return
     s.refused = true
+    this.metrics.refusals.inc({ code })
     const suppressed = this.refusalLog.allow(this.now())
     if (suppressed >= 0) {
       this.log.warn('peer.refused', { remote: s.remote, code, message, suppressed: suppressed || undefined })

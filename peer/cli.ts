@@ -2,7 +2,7 @@
 /** `peer` command: join a room, or show the running peer's status. See README. */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { loadConfigFile } from '../core/config.js'
-import { EXIT_OK, fail, flagName, validateFlags } from '../core/cli-support.js'
+import { EXIT_OK, didYouMean, fail, flagError, flagName, packageVersion, validateFlags } from '../core/cli-support.js'
 import { OverlanError } from '../core/errors.js'
 import { loadOrCreateIdentity } from '../core/identity.js'
 import { decodeInvite, looksLikeInvite } from '../core/invite.js'
@@ -29,17 +29,19 @@ const USAGE = `usage:
   peer status [--iface NAME] [--json]
   peer list   [--iface NAME] [--json]     who is in the room and what they offer
   peer doctor [--iface NAME] [--fix] [--json]   what on this host breaks LAN apps, and the fixes
+  peer --version | peer help | peer SUBCOMMAND --help
 
 The token may also come from OVERLAN_TOKEN. Defaults come from --config, OVERLAN_PEER_CONFIG,
 ~/.config/overlan/peer.yaml or /etc/overlan/peer.yaml (the first that exists).
 `
 
-/** parseArgs for a subcommand; a bad flag is a USAGE error with the usage text. */
+/** parseArgs for a subcommand; `--help` prints the usage; a bad flag is a USAGE error that suggests the nearest one. */
 const flags = <O extends ParseArgsConfig['options']>(args: string[], options: O): ReturnType<typeof parseArgs<{ args: string[], options: O, strict: true, allowPositionals: false }>>['values'] => {
+  if (args.includes('--help') || args.includes('-h')) { process.stdout.write(USAGE); process.exit(EXIT_OK) }
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values
   } catch (e) {
-    throw new OverlanError('USAGE', `${(e as Error).message}\n${USAGE}`)
+    throw flagError(e, Object.keys(options ?? {}), USAGE)
   }
 }
 
@@ -164,7 +166,8 @@ const main = async (): Promise<void> => {
     case 'list': await list(rest); break
     case 'doctor': await doctor(rest); break
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); break
-    default: throw new OverlanError('USAGE', `${cmd === undefined ? 'missing command' : `unknown command "${cmd}"`}\n${USAGE}`)
+    case '-V': case '--version': case 'version': process.stdout.write(`overlan peer ${packageVersion()}\n`); break
+    default: throw new OverlanError('USAGE', `${cmd === undefined ? 'missing command' : `unknown command "${cmd}"${didYouMean(cmd, ['join', 'status', 'list', 'doctor', 'help', 'version'])}`}\n${USAGE}`)
   }
 }
 
