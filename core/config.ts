@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { LineCounter, parseDocument, isNode } from 'yaml'
 import type { z } from 'zod'
+import { didYouMean } from './cli-support.js'
 import { OverlanError, errnoCode } from './errors.js'
 
 export interface ConfigProblem {
@@ -39,7 +40,7 @@ export const parseConfig = <S extends z.ZodType>(text: string, file: string, sch
     let message = issue.message
     if (keys.length > 0) {
       node = findKeyNode(doc, path, keys[0]!)
-      message = `unknown field${keys.length > 1 ? 's' : ''}`
+      message = `unknown field${keys.length > 1 ? 's' : ''}${didYouMean(keys[0]!, knownKeys(schema, path))}`
     } else if (issue.code === 'invalid_key' && path.length > 0) {
       // A bad map key (e.g. a room name): point at the key, say what keys must look like.
       node = findKeyNode(doc, path.slice(0, -1), String(path[path.length - 1]))
@@ -55,6 +56,27 @@ export const parseConfig = <S extends z.ZodType>(text: string, file: string, sch
     }
   })
   throw new OverlanError('CONFIG_INVALID', formatProblems(file, problems))
+}
+
+/** The field names a (zod 4) schema accepts at `path`, best effort; [] where it cannot tell. */
+const knownKeys = (schema: unknown, path: ReadonlyArray<string | number>): string[] => {
+  let s = schema as { shape?: Record<string, unknown>, _zod?: { def?: Record<string, unknown> } } | undefined
+  const unwrap = (): void => {
+    for (let i = 0; i < 8 && s?._zod?.def !== undefined && s.shape === undefined; i++) {
+      const d = s._zod.def
+      const next = (d.innerType ?? d.in ?? d.schema) as typeof s | undefined
+      if (next === undefined) return
+      s = next
+    }
+  }
+  for (const seg of path) {
+    unwrap()
+    if (s?.shape !== undefined && typeof seg === 'string' && seg in s.shape) { s = s.shape[seg] as typeof s; continue }
+    const d = s?._zod?.def
+    s = (d?.valueType ?? d?.element) as typeof s | undefined
+  }
+  unwrap()
+  return s?.shape !== undefined ? Object.keys(s.shape) : []
 }
 
 /** Position of the key node (not the value) of `parent.key`. */

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { formatCidr, formatIpv4, hostRange, parseCidr, parseIpv4, subnetContains } from './ipv4.js'
+import { cidrProblem, formatCidr, formatIpv4, hostRange, parseCidr, parseIpv4, subnetContains } from './ipv4.js'
 
 test('parse and format IPv4', t => {
   t.is(parseIpv4('10.77.0.1'), 0x0a4d0001)
@@ -17,4 +17,12 @@ test('CIDR parsing, containment and host range', t => {
   t.is(parseCidr('10.77.0.1/24'), null, 'host bits set')
   t.is(parseCidr('10.77.0.0/33'), null)
   t.is(parseCidr('10.77.0.0'), null)
+})
+
+test('CIDR problems get their own sentences', t => {
+  t.is(cidrProblem('10.77.0.0/24'), null)
+  t.regex(cidrProblem('10.77.0.0/33')!, /\/33 is not a prefix length/)
+  t.regex(cidrProblem('300.1.1.0/24')!, /300\.1\.1\.0 is not an IPv4 address/)
+  t.regex(cidrProblem('10.77.0.5/24')!, /host bits set: the network is 10\.77\.0\.0\/24/)
+  t.regex(cidrProblem('ten')!, /ADDRESS\/PREFIX/)
 })

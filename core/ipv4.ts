@@ -37,6 +37,16 @@ export const parseCidr = (s: string): Subnet | null => {
   return { network: ip, prefixLength }
 }
 
+/** Why `s` is not a CIDR with zero host bits, as a sentence; null when it is one. */
+export const cidrProblem = (s: string): string | null => {
+  const m = /^([\d.]+)\/(\d{1,3})$/.exec(s)
+  if (m === null) return 'expected ADDRESS/PREFIX, like 10.77.0.0/24'
+  if (parseIpv4(m[1]!) === null) return `${m[1]!} is not an IPv4 address (four numbers 0-255)`
+  if (Number(m[2]) > 32) return `/${m[2]!} is not a prefix length (0-32)`
+  if (parseCidr(s) === null) return `${s} has host bits set: the network is ${formatIpv4((parseIpv4(m[1]!)! & prefixMask(Number(m[2]))) >>> 0)}/${m[2]!}`
+  return null
+}
+
 export const formatCidr = (s: Subnet): string => `${formatIpv4(s.network)}/${s.prefixLength}`
 
 export const subnetContains = (s: Subnet, ip: number): boolean =>

@@ -28,7 +28,7 @@ test('bad hub config values are named with their position', t => {
     try { parseConfig(text, 'hub.yaml', HubFileSchema) } catch (e) { if (e instanceof OverlanError) return e.message }
     return 'no error'
   }
-  t.regex(bad('subnet: 10.77.0.1/24\n'), /hub.yaml:1:9 subnet: expected a CIDR/)
+  t.regex(bad('subnet: 10.77.0.1/24\n'), /hub.yaml:1:9 subnet: 10\.77\.0\.1\/24 has host bits set: the network is 10\.77\.0\.0\/24/)
   t.regex(bad('listen: localhost\n'), /hub.yaml:1:9 listen: expected HOST:PORT/)
   t.regex(bad('listen: 443\n'), /hub.yaml:1:9 listen: Invalid input: expected string, received number/)
   t.regex(bad('rooms:\n  "bad room":\n    token: abcdefghij\n'), /hub.yaml:2:3 rooms.bad room: room names are 1-64 letters/)

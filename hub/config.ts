@@ -7,11 +7,11 @@ import { join } from 'node:path'
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { definedFields } from '../core/config.js'
-import { parseCidr, type Subnet } from '../core/ipv4.js'
+import { cidrProblem, parseCidr, type Subnet } from '../core/ipv4.js'
 import type { StormLimits } from '../l2/storm.js'
 import type { ImpairmentSpec } from './impairment.js'
 
-const cidr = z.string().refine(s => parseCidr(s) !== null, 'expected a CIDR with zero host bits, like 10.77.0.0/24')
+const cidr = z.string().superRefine((s, ctx) => { const p = cidrProblem(s); if (p !== null) ctx.addIssue({ code: 'custom', message: p }) })
   .refine(s => { const c = parseCidr(s); return c === null || (c.prefixLength >= 8 && c.prefixLength <= 30) }, 'prefix length must be 8..30')
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'expected HOST:PORT, like 0.0.0.0:443')
 const roomName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'room names are 1-64 letters, digits, ".", "_" or "-"')

@@ -40,6 +40,7 @@ import { pinOf } from '../core/tls-pin.js'
 import { JoinDesk } from './join.js'
 import { MemberStore } from './members.js'
 import { HubMetrics } from './metrics.js'
+import { isImpaired } from './impairment.js'
 import { LeaseStore } from './leases.js'
 import { Room } from './room.js'
 import { roomAnswer } from './room-answer.js'
@@ -120,6 +121,10 @@ export class Hub {
       const room = new Room(rs, this.now())
       directories.restoreInto(room, this.now())
       this.rooms.set(name, room)
+      // An impairment left in a config slows friends silently: say so at every start.
+      const imp = rs.impairment
+      if (isImpaired(imp.room)) this.log.warn('impairment.active', { room: name, ...imp.room })
+      for (const [peer, spec] of imp.peers) if (isImpaired(spec)) this.log.warn('impairment.active', { room: name, peer, ...spec })
     }
     this.desk = new JoinDesk({
       settings: s, rooms: this.rooms, leases: this.leases, members: this.members, autoToken: this.autoToken, now: this.now, log: this.log,

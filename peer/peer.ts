@@ -146,9 +146,20 @@ export class Peer {
     })
     this.state = 'connecting'
     this.connect()
+    // The deadline holds even while an attempt hangs in its TLS or WebSocket handshake.
+    const deadline = setTimeout(() => {
+      if (this.firstJoin === null) return
+      const ws = this.ws
+      this.ws = null
+      ws?.terminate()
+      if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null }
+      this.fatal(new OverlanError('HUB_UNREACHABLE', `could not join ${this.settings.hub} within ${Math.round(this.settings.joinTimeoutMs / 1000)} s: ${this.lastError ?? 'no answer'}`))
+    }, this.settings.joinTimeoutMs)
     try {
       await joined
+      clearTimeout(deadline)
     } catch (e) {
+      clearTimeout(deadline)
       await this.shutdown(false)
       throw e
     }
@@ -383,7 +394,7 @@ export class Peer {
     }
     this.state = this.welcome === null ? 'connecting' : 'reconnecting'
     const delay = this.backoff.next()
-    this.counters.reconnects++
+    if (wasConnected) this.counters.reconnects++ // outages, not attempts
     this.deps.log.info('hub.reconnect', { attempt: this.backoff.attempts, inMs: delay, hub: this.settings.hub })
     this.retryTimer = setTimeout(() => { this.retryTimer = null; this.connect() }, delay)
   }

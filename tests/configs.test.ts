@@ -1,5 +1,7 @@
 /** The example configs in configs/ stay valid and mean what their comments say. */
 import test from 'ava'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfigFile } from '../core/config.js'
@@ -35,4 +37,14 @@ test('configs/peer.yaml is valid; CLI and OVERLAN_TOKEN win', t => {
   t.deepEqual(resolvePeerSettings({}, {}, {}), { missing: '--room' })
   t.deepEqual(resolvePeerSettings({}, { room: 'x', hub: 'wss://h' }, {}), { missing: '--token (or OVERLAN_TOKEN, or `token:` in the config file), or an invite' })
   t.like(resolvePeerSettings({}, { room: 'x' }, {}, (r) => r === 'x' ? { hub: 'wss://h:443', pin: null } : undefined), { hub: 'wss://h:443', token: '' }, 'an enrolled room needs neither hub nor token')
+})
+
+test('an unknown config key names the nearest known one, also nested', t => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlan-cfg-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'hub.yaml')
+  writeFileSync(file, 'listn: 0.0.0.0:443\n')
+  t.regex(t.throws(() => loadConfigFile(file, HubFileSchema))?.message ?? '', /hub\.yaml:1:1 listn: unknown field \(did you mean listen\?\)/)
+  writeFileSync(file, 'rooms:\n  friday:\n    token: long-enough-token\n    storm: { broadcastPPS: 5 }\n')
+  t.regex(t.throws(() => loadConfigFile(file, HubFileSchema))?.message ?? '', /did you mean broadcastPps\?/)
 })

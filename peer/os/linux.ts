@@ -161,8 +161,11 @@ export const linuxHostOs: HostOs = {
   },
 
   bindToDevice (socket: Socket, iface: string): void {
-    // Node exposes no SO_BINDTODEVICE; the fd of a bound dgram socket is on its handle.
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
+    // Node exposes no SO_BINDTODEVICE; the fd of a bound dgram socket is on its handle. Read
+    // through dgram's state symbol, not the `_handle` getter, which warns (DEP0112) each time.
+    const state = Object.getOwnPropertySymbols(socket).find(k => k.description === 'state symbol')
+    const handle = state !== undefined ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle : undefined
+    const fd = handle?.fd ?? (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
     if (fd === undefined || fd < 0) throw new OverlanError('LINK_CONFIG_FAILED', 'socket has no file descriptor (bind it first)')
     const name = Buffer.from(iface + '\0')
     const c = libc()
