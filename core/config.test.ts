@@ -33,7 +33,7 @@ test('schema errors name file, line, column and field', t => {
 
 test('unknown fields point at the key itself', t => {
   t.is(errorOf('listen: x\nlisten_port: 5\n'), 'CONFIG_INVALID hub.yaml:2:1 listen_port: unknown field')
-  t.is(errorOf('rooms:\n  friday:\n    token: abcdefgh\n    tokn: x\n'), 'CONFIG_INVALID hub.yaml:4:5 rooms.friday.tokn: unknown field')
+  t.is(errorOf('rooms:\n  friday:\n    token: abcdefgh\n    tokn: x\n'), 'CONFIG_INVALID hub.yaml:4:5 rooms.friday.tokn: unknown field (did you mean token?)')
 })
 
 test('a missing required field is reported at its parent', t => {
