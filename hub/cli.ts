@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `hub` command: see README "Running a hub" and DESIGN.md's command-line contract. */
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfigFile } from '../core/config.js'
 import { OverlanError } from '../core/errors.js'
@@ -131,7 +132,8 @@ const printBanner = (hub: Hub, port: number): void => {
   const line = (room: string, token: string): string => ['peer', 'join', '--hub', hub.publicUrl, '--room', room, '--token', token, ...trust].map(sq).join(' ')
   if (s.autoCreateRooms) {
     out.push(`rooms are created on first join, subnet ${formatCidr(s.autoRoom.subnet)}, MTU ${s.autoRoom.mtu}; peers join with:`)
-    out.push(`  ${line('friday', hub.autoToken!)}`)
+    if (hub.autoToken !== undefined) out.push(`  ${line('friday', hub.autoToken)}`)
+    else out.push(`  the join token shown when it was made (the hub keeps only its scrypt hash; move ${join(s.stateDir, 'join-token.json')} away for a new one), or an invite`)
   }
   for (const r of s.rooms.values()) {
     out.push(`room ${r.name}: subnet ${formatCidr(r.subnet)}, MTU ${r.mtu}, up to ${r.maxPeers} peers; join with:`)

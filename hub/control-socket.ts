@@ -21,8 +21,7 @@ export type ControlRequest = Record<string, unknown> & { cmd: string }
 const str = (v: unknown, what: string): string => { if (typeof v !== 'string' || v === '') throw new OverlanError('USAGE', `${what} is required`); return v }
 
 /** Runs one request against the admin operations (also used by tests). */
-export const runControl = async (admin: MemberAdmin, r: ControlRequest): Promise<unknown> => {
-  const by = 'control-socket'
+export const runControl = async (admin: MemberAdmin, r: ControlRequest, by = 'control-socket'): Promise<unknown> => {
   switch (r.cmd) {
     case 'invite': {
       const uses = r.uses === undefined ? 1 : Number(r.uses)

@@ -22,6 +22,7 @@ import { isLoopback, plainAddress, type Doors } from './doors.js'
 import { runControl } from './control-socket.js'
 import { validateImpairment } from './impairment.js'
 import type { MemberAdmin } from './member-admin.js'
+import type { AuditLog } from './audit.js'
 import type { Room } from './room.js'
 
 /** Largest admin request body. */
@@ -37,6 +38,7 @@ export interface HttpApiDeps {
   status: () => unknown
   admin: () => MemberAdmin | null
   metrics: () => Promise<{ contentType: string, body: string }>
+  audit?: AuditLog
 }
 
 type Reply = (code: number, body: Record<string, unknown>) => void
@@ -83,8 +85,9 @@ export class HttpApi {
     const admin = this.d.admin()
     if (admin === null) { reply(503, { code: 'STARTING', error: 'the hub is starting' }); return }
     const parts = path.split('/').slice(2).map(p => decodeURIComponent(p)) // rooms, R, op… | invites, ID
+    const by = `http ${this.d.doors.clientAddress(req)}`
     const run = (r: Record<string, unknown> & { cmd: string }): void => {
-      runControl(admin, r).then(result => { reply(200, { ok: true, result }) }, (e: unknown) => {
+      runControl(admin, r, by).then(result => { reply(200, { ok: true, result }) }, (e: unknown) => {
         const code = (e as { code?: string }).code ?? 'INTERNAL'
         reply(code === 'USAGE' ? 400 : 500, { code, error: (e as Error).message })
       })
@@ -144,6 +147,7 @@ export class HttpApi {
       const spec = validateImpairment(o)
       if (typeof spec === 'string') { reply(400, { code: 'BAD_REQUEST', error: spec }); return }
       room.setImpairment(o.peer ?? null, spec)
+      this.d.audit?.record('impairment_set', { room: room.settings.name, peer: o.peer, delayMs: spec.delayMs, jitterMs: spec.jitterMs, lossPercent: spec.lossPercent, by: this.d.doors.clientAddress(req) })
       this.d.log.info('impairment.set', { room: room.settings.name, peer: o.peer, delayMs: spec.delayMs, jitterMs: spec.jitterMs, lossPercent: spec.lossPercent, by: this.d.doors.clientAddress(req) })
       reply(200, current())
     })

@@ -14,7 +14,6 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
@@ -26,13 +25,14 @@ import {
   REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type HelloMessage, type RefusalCode
 } from '../core/protocol.js'
 import { keyFingerprint, loadOrCreateKeyPair, newNonce, parsePublicKey, verifyJoin, type KeyPair } from '../core/keys.js'
-import { ensureDir, readJsonFile, writeFileAtomic } from '../core/state-file.js'
+import { ensureDir } from '../core/state-file.js'
 import { limitTcpQueues } from '../core/tcp-queues.js'
 import type { HubSettings } from './config.js'
 import { DirectoryStore, SAVE_MS } from './directory-store.js'
 import { Doors } from './doors.js'
 import { HttpApi } from './http-api.js'
 import { AuditLog } from './audit.js'
+import { AutoToken } from './auto-token.js'
 import { serveControl } from './control-socket.js'
 import { MemberAdmin } from './member-admin.js'
 import { publicUrlOf } from './public-url.js'
@@ -88,7 +88,9 @@ export class Hub {
   private directories: DirectoryStore | null = null
   private timers: NodeJS.Timeout[] = []
   tls: TlsMaterial | null = null
+  /** The auto rooms' token in the clear, when known (given, or generated at this start). */
   autoToken: string | undefined
+  private autoTokens: AutoToken | null = null
   startedAt = 0
 
   // owned by the connection handlers
@@ -115,7 +117,11 @@ export class Hub {
     this.members = new MemberStore(s.stateDir, (e) => { this.log.error('members.write_failed', { error: e.message }) })
     this.key = loadOrCreateKeyPair(s.stateDir)
     this.audit = new AuditLog(s.stateDir, this.log)
-    if (s.autoCreateRooms) this.autoToken = s.autoRoom.token ?? this.loadOrCreateAutoToken()
+    if (s.autoCreateRooms) {
+      const t = s.autoRoom.token !== undefined ? AutoToken.given(s.autoRoom.token) : await AutoToken.load(s.stateDir)
+      this.autoTokens = t
+      this.autoToken = t.plain ?? undefined
+    }
     const directories = this.directories = new DirectoryStore(s.stateDir, this.log)
     for (const [name, rs] of s.rooms) {
       const room = new Room(rs, this.now())
@@ -127,7 +133,8 @@ export class Hub {
       for (const [peer, spec] of imp.peers) if (isImpaired(spec)) this.log.warn('impairment.active', { room: name, peer, ...spec })
     }
     this.desk = new JoinDesk({
-      settings: s, rooms: this.rooms, leases: this.leases, members: this.members, autoToken: this.autoToken, now: this.now, log: this.log,
+      settings: s, rooms: this.rooms, leases: this.leases, members: this.members, now: this.now, log: this.log,
+      autoToken: async (given) => this.autoTokens !== null && await this.autoTokens.matches(given),
       onRoomCreated: (room) => { directories.restoreInto(room, this.now()) }
     })
 
@@ -140,7 +147,8 @@ export class Hub {
       health: () => this.health(),
       status: () => this.status(),
       admin: () => this.admin,
-      metrics: () => this.metrics.text()
+      metrics: () => this.metrics.text(),
+      audit: this.audit
     })
     if (s.tls !== null) {
       this.tls = loadTlsMaterial({ ...s.tls, stateDir: s.stateDir, names: ['localhost', '127.0.0.1', '::1'], now: new Date() })
@@ -440,12 +448,4 @@ export class Hub {
     for (const r of this.rooms.values()) for (const s of r.list()) check(s)
   }
 
-  private loadOrCreateAutoToken (): string {
-    const file = join(this.settings.stateDir, 'join-token.json')
-    const existing = readJsonFile(file) as { token?: unknown } | undefined
-    if (typeof existing?.token === 'string' && existing.token.length >= 8) return existing.token
-    const token = randomBytes(18).toString('base64url')
-    writeFileAtomic(file, JSON.stringify({ token }) + '\n')
-    return token
-  }
 }

@@ -29,8 +29,8 @@ export interface JoinDeskDeps {
   rooms: Map<string, Room>
   leases: LeaseStore
   members: MemberStore
-  /** Token of rooms created on first join (auto-creation on). */
-  autoToken: string | undefined
+  /** Checks the token of rooms created on first join (auto-creation on; hub/auto-token.ts). */
+  autoToken: (given: string) => Promise<boolean>
   now: () => number
   log: Logger
   /** Called once for a room created on first join, before its first member joins. */
@@ -55,9 +55,10 @@ export class JoinDesk {
     }
     const s = this.d.settings
     const existing = this.d.rooms.get(m.room)
-    const tokenOk = existing !== undefined
-      ? roomTokenMatches(existing.settings, m.token, Date.now())
-      : s.autoCreateRooms && (tokenMatches(m.token, this.d.autoToken!) || s.autoRoom.oldTokens.some(o => o.untilMs > Date.now() && tokenMatches(m.token, o.token)))
+    const now = Date.now()
+    const tokenOk = existing !== undefined && !existing.settings.autoCreated
+      ? roomTokenMatches(existing.settings, m.token, now)
+      : s.autoCreateRooms && (s.autoRoom.oldTokens.some(o => o.untilMs > now && tokenMatches(m.token, o.token)) || await this.d.autoToken(m.token))
     const enrolledKey = this.d.members.keyOf(m.room, m.identity)
     let via: Admission['via']
     let inviteName: string | null = null
@@ -86,7 +87,8 @@ export class JoinDesk {
       if (!s.autoCreateRooms) throw new OverlanError('AUTH_FAILED', authFailed(m.room, false))
       if (!ROOM_NAME.test(m.room)) throw new OverlanError('ROOM_UNKNOWN', 'room names are 1-64 letters, digits, ".", "_" or "-"')
       if (this.d.rooms.size >= s.maxRooms) throw new OverlanError('ROOM_FULL', `this hub already has ${s.maxRooms} rooms`)
-      const settings: RoomSettings = { ...s.autoRoom, name: m.room, token: this.d.autoToken!, oldTokens: s.autoRoom.oldTokens }
+      // The token of auto rooms is checked by the hub (possibly only as a hash), never stored per room.
+      const settings: RoomSettings = { ...s.autoRoom, name: m.room, token: '', oldTokens: s.autoRoom.oldTokens }
       room = new Room(settings, this.d.now())
     }
     if (room.sessionOf(m.identity) === undefined && room.size >= room.settings.maxPeers) {
