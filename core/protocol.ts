@@ -12,6 +12,8 @@
  *   either        bye      orderly leave; the other side closes with 1000
  *   peer -> hub   list     asks for the room: members and the directory of services
  *   hub  -> peer  room     the answer: members and services (see Service below)
+ *   hub  -> peer  members  the room's members now (joins, leaves, RTTs; at most once a second,
+ *                          and every MEMBERS_REFRESH_MS), at most MAX_MEMBERS_PUSHED of them
  *   hub  -> peer  challenge  after a hello with `key`: a fresh nonce and the hub's key
  *   peer -> hub   proof    HMAC over the nonce keyed by X25519(peer, hub) (core/keys.ts)
  *
@@ -109,7 +111,23 @@ export interface Member {
   name: string
   mac: string
   ip: string
+  /** ms since epoch the member's session began (members/room messages). */
+  since?: number
+  /** The member's RTT to the hub (median, ms), as the hub measures it; null before a sample. */
+  hubRttMs?: number | null
 }
+
+export interface MembersMessage {
+  type: 'members'
+  room: string
+  members: Member[]
+  truncated?: boolean
+}
+
+/** Members pushed at most this often, and at least this often for RTT updates. */
+export const MEMBERS_PUSH_MIN_MS = 1000
+export const MEMBERS_REFRESH_MS = 10_000
+export const MAX_MEMBERS_PUSHED = 256
 
 export interface HelloMessage {
   type: 'hello'
@@ -200,7 +218,7 @@ export interface RoomMessage {
   truncated?: boolean
 }
 
-export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage | ChallengeMessage | ProofMessage
+export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage | ChallengeMessage | ProofMessage | MembersMessage
 
 export type DecodeResult =
   | { ok: true, message: ControlMessage }
@@ -230,6 +248,10 @@ const check = (o: Record<string, unknown>): string | null => {
       if (o.software !== undefined && !isStr(o.software, 128)) return 'hello.software must be a short string'
       if (o.key !== undefined && (!isStr(o.key, 43) || !/^[A-Za-z0-9_-]{43}$/.test(o.key))) return 'hello.key must be a base64url X25519 public key'
       if (o.invite !== undefined && (!isStr(o.invite, 64) || o.key === undefined)) return 'hello.invite must be "<id>.<secret>" and comes with hello.key'
+      return null
+    case 'members':
+      if (!isStr(o.room, 64) || !Array.isArray(o.members)) return 'members.members must be a list'
+      o.members = o.members.slice(0, MAX_MEMBERS_PUSHED).filter(isMember)
       return null
     case 'challenge':
       if (!isStr(o.nonce, 64) || !isStr(o.hubKey, 64)) return 'challenge.nonce and challenge.hubKey must be strings'
@@ -270,7 +292,7 @@ const isService = (v: unknown): v is Service =>
   typeof v === 'object' && v !== null && isStr((v as Service).peer, 64) && isStr((v as Service).type, 256) &&
   isStr((v as Service).name, 256) && isStr((v as Service).kind, 16) && isStr((v as Service).address, 64)
 
-const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye', 'list', 'room', 'challenge', 'proof'])
+const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye', 'list', 'room', 'challenge', 'proof', 'members'])
 
 /** Decodes one text message. Never throws: bad input is a reason string. */
 export const decodeControl = (text: string): DecodeResult => {

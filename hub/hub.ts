@@ -287,7 +287,15 @@ export class Hub {
         this.internalError(s, e)
       }
     })
-    ws.on('pong', () => { s.lastSeen = this.now() })
+    ws.on('pong', () => {
+      s.lastSeen = this.now()
+      if (s.pingSentAt > 0) {
+        const ms = performance.now() - s.pingSentAt
+        s.rtt.add(ms)
+        this.metrics.rtt.observe(ms / 1000)
+        s.pingSentAt = 0
+      }
+    })
     ws.on('error', (e) => { this.log.debug('peer.ws_error', { remote, error: e.message }) })
     ws.on('close', (code, reason) => {
       clearTimeout(helloTimer)
@@ -423,6 +431,8 @@ export class Hub {
     const now = this.now()
     for (const [name, r] of this.rooms) {
       r.tick(now)
+      const push = r.membersPush(now)
+      if (push !== null) for (const s of r.list()) s.sendControl(push)
       if (r.settings.autoCreated && r.emptySince !== null && now - r.emptySince >= this.settings.emptyRoomTtlMs) {
         this.rooms.delete(name)
         this.log.info('room.expire', { room: name, emptyS: Math.round((now - r.emptySince) / 1000) })
@@ -442,7 +452,7 @@ export class Hub {
         if (s.info !== null) this.rooms.get(s.info.room)?.leave(s, now)
         return
       }
-      if (s.ws.readyState === WebSocket.OPEN) s.ws.ping()
+      if (s.ws.readyState === WebSocket.OPEN) { s.pingSentAt = performance.now(); s.ws.ping() }
     }
     for (const s of this.pending) check(s)
     for (const r of this.rooms.values()) for (const s of r.list()) check(s)

@@ -5,7 +5,7 @@
  * loop lag, GC). Values are read from the hub's own counters when scraped: nothing is
  * counted twice and the forwarding path does no extra work.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { FRAME_CLASS_NAMES } from '../l2/packet.js'
 import type { Doors } from './doors.js'
 import type { Room } from './room.js'
@@ -20,6 +20,8 @@ export class HubMetrics {
   readonly registry = new Registry()
   readonly joins: Counter<'via'>
   readonly refusals: Counter<'code'>
+  /** Hub <-> peer WebSocket round trips (keepalive ping/pong). */
+  readonly rtt: Histogram
 
   constructor (src: MetricsSource) {
     const r = this.registry
@@ -74,6 +76,7 @@ export class HubMetrics {
     })
     new Counter({ name: 'overlan_internal_errors_total', help: 'Messages that made a decoder throw (each dropped)', registers: [r], collect () { this.reset(); const n = src.internalErrors(); if (n > 0) this.inc(n) } })
     this.joins = new Counter({ name: 'overlan_joins_total', help: 'Joins, by how the peer got in', labelNames: ['via'] as const, registers: [r] })
+    this.rtt = new Histogram({ name: 'overlan_peer_rtt_seconds', help: 'Round-trip time between the hub and its peers (WebSocket ping/pong)', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1], registers: [r] })
     this.refusals = new Counter({ name: 'overlan_refusals_total', help: 'Join refusals and session ends, by code', labelNames: ['code'] as const, registers: [r] })
   }
 

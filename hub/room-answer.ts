@@ -10,7 +10,7 @@ export const roomAnswer = (room: Room, now: number): string => {
   const m: RoomMessage = {
     type: 'room',
     room: room.settings.name,
-    members: room.list().map(o => ({ name: o.info!.name, mac: o.info!.mac, ip: o.info!.ip })),
+    members: room.memberList(),
     // Only members' services: after a restart, entries of peers not back yet wait unseen.
     services: ((names) => room.directory.list(now).filter(e => names.has(e.peer)))(room.memberNames())
   }

@@ -9,7 +9,7 @@
  *                      else copy each frame into its destinations' pending batches, flush
  */
 import { createHash } from 'node:crypto'
-import { BATCH_LEN_PREFIX, MAX_MESSAGE_BYTES, countFrames, encodeBatch } from '../core/protocol.js'
+import { BATCH_LEN_PREFIX, MAX_MEMBERS_PUSHED, MAX_MESSAGE_BYTES, MEMBERS_PUSH_MIN_MS, MEMBERS_REFRESH_MS, countFrames, encodeBatch, encodeControl, type Member } from '../core/protocol.js'
 import { formatIpv4, parseIpv4 } from '../core/ipv4.js'
 import { RoomDirectory } from '../discovery/directory.js'
 import { CLASS_DHCP, CLASS_GAME, CLASS_LLMNR, CLASS_MDNS, CLASS_WSD, IPV4_SRC, UDP_HEADER_LEN } from '../l2/packet.js'
@@ -52,6 +52,9 @@ export class Room {
   private lastSweep = 0
   /** Since when the room has had no member (null while it has some). */
   emptySince: number | null
+  /** Membership changed since the last `members` push; when that push went. */
+  private membersChanged = true
+  private membersPushedAt = 0
   /** When restored directory entries of absent peers go (0: nothing restored pending). */
   private restoreGraceUntil = 0
 
@@ -130,6 +133,7 @@ export class Room {
     this.byIdentity.set(info.identity, s)
     this.members = [...this.sessions.values()]
     this.emptySince = null
+    this.membersChanged = true
     if (this.queryBatch !== null) this.joinQueries.set(s, now + JOIN_QUERY_DELAY_MS)
     return true
   }
@@ -143,6 +147,7 @@ export class Room {
     this.switch.removePort(s.port)
     if (s.info !== null) { this.feed.removePeer(s.info.name); this.directory.removePeer(s.info.name) }
     this.members = [...this.sessions.values()]
+    this.membersChanged = true
     if (this.members.length === 0) this.emptySince = now
   }
 
@@ -151,6 +156,25 @@ export class Room {
     const n = this.directory.restore(saved, now)
     if (n > 0) this.restoreGraceUntil = now + RESTORE_GRACE_MS
     return n
+  }
+
+  /** The members as the protocol lists them (name, addresses, since, the hub's RTT to each). */
+  memberList (): Member[] {
+    return this.members.map(s => ({ name: s.info!.name, mac: s.info!.mac, ip: s.info!.ip, since: s.connectedAt, hubRttMs: s.rtt.median }))
+  }
+
+  /**
+   * The `members` message to push now (after a join or leave, at most once a second; every
+   * MEMBERS_REFRESH_MS for the RTTs), or null.
+   */
+  membersPush (now: number): string | null {
+    if (this.members.length === 0) return null
+    const due = this.membersChanged ? now - this.membersPushedAt >= MEMBERS_PUSH_MIN_MS : now - this.membersPushedAt >= MEMBERS_REFRESH_MS
+    if (!due) return null
+    this.membersChanged = false
+    this.membersPushedAt = now
+    const all = this.memberList()
+    return encodeControl({ type: 'members', room: this.settings.name, members: all.slice(0, MAX_MEMBERS_PUSHED), ...(all.length > MAX_MEMBERS_PUSHED ? { truncated: true } : {}) })
   }
 
   /** Names of the members now. */

@@ -10,6 +10,7 @@
 import { WebSocket } from 'ws'
 import { BATCH_LEN_PREFIX, LIST_BURST, LIST_PER_S } from '../core/protocol.js'
 import { zeroCounts } from '../core/counts.js'
+import { RttStats } from '../core/rtt.js'
 import type { Impairment } from './impairment.js'
 
 /** ws send options, one object for every send (no allocation per frame). */
@@ -78,6 +79,11 @@ export class Session {
   impairment: Impairment | null = null
   /** Bytes held back by the impairment delay (bounded by IMPAIRMENT_HOLD_BYTES). */
   private delayedBytes = 0
+
+  /** RTT to this peer, from the WebSocket pings the hub sends for keepalive. */
+  readonly rtt = new RttStats()
+  /** When the last ping left (hrtime ms), 0 when none is out. */
+  pingSentAt = 0
 
   // owned by the hub's receive path
   lastSeen: number

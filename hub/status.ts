@@ -1,5 +1,6 @@
 /** JSON snapshot of the hub for `GET /status`: rooms, peers, counters. Built on demand, never on the hot path. */
 import { formatCidr } from '../core/ipv4.js'
+import type { RttStats } from '../core/rtt.js'
 import { formatMac } from '../l2/ethernet.js'
 import { FRAME_CLASS_NAMES } from '../l2/packet.js'
 import type { TrafficCounters } from '../l2/switch.js'
@@ -23,6 +24,8 @@ export interface PeerStatus {
   byClass: ClassCounts
   /** Session drops (queue_full, bad_batch…) and switch drops of its frames, by reason; zeros left out. */
   drops: Record<string, number>
+  /** RTT hub <-> peer (keepalive ping/pong). */
+  rtt: ReturnType<RttStats['toJSON']>
 }
 
 export interface RoomStatus {
@@ -107,7 +110,8 @@ export const hubStatus = (rooms: Iterable<Room>, pending: number, now: number, s
           txFrames: s.counters.txFrames,
           txBytes: s.counters.txBytes,
           byClass: pc !== undefined ? byClass(pc) : { frames: {}, bytes: {} },
-          drops: nonZero(s.counters.drops, pc?.drops ?? {})
+          drops: nonZero(s.counters.drops, pc?.drops ?? {}),
+          rtt: s.rtt.toJSON()
         }
       }),
       switch: {

@@ -25,6 +25,7 @@ import { gratuitousArp } from '../l2/arp.js'
 import { unsolicitedNeighborAdvert } from '../l2/ndp.js'
 import { parseIpv4 } from '../core/ipv4.js'
 import { proveJoin, type KeyPair } from '../core/keys.js'
+import { RttStats } from '../core/rtt.js'
 import { FramePath, type ClassCounters } from './frame-path.js'
 import type { HostOs, TapDevice } from './os/host-os.js'
 import type { PeerSettings } from './config.js'
@@ -36,7 +37,8 @@ const BINARY = { binary: true } as const
 
 /** Unsent bytes allowed in the WebSocket before TAP frames are dropped (latency over depth). */
 export const SEND_HIGH_WATER_BYTES = 64 * 1024
-const KEEPALIVE_CHECK_MS = 5_000
+/** Keepalive and RTT probe towards the hub. */
+const KEEPALIVE_CHECK_MS = 2_000
 const SOFTWARE = 'overlan-peer/0.1'
 
 export type PeerState = 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'stopped'
@@ -75,7 +77,10 @@ export interface PeerStatus {
   address: string | null
   mac: string | null
   mtu: number | null
-  members: Member[]
+  /** Every other member of the room, kept current by the hub's pushes. */
+  members: Array<Member & { path: 'direct' | 'relay', rttMs: number | null }>
+  /** RTT to the hub: last, median, p95 (ms). */
+  hubRtt: ReturnType<RttStats['toJSON']>
   startedAt: number
   connectedAt: number | null
   uptimeS: number
@@ -112,6 +117,11 @@ export class Peer {
   private lastError: string | null = null
   private refusal: OverlanError | null = null
   private lastRx = 0
+  /** RTT to the hub (WebSocket ping/pong every KEEPALIVE_CHECK_MS). */
+  readonly hubRtt = new RttStats()
+  private pingSentAt = 0
+  /** The room's members as the hub last pushed them (the welcome's list until then). */
+  private members: Member[] = []
   private listWaiters: Array<(m: RoomMessage) => void> = []
   private retryTimer: NodeJS.Timeout | null = null
   private keepaliveTimer: NodeJS.Timeout | null = null
@@ -199,7 +209,14 @@ export class Peer {
       address: w !== null ? `${w.ip}/${w.prefixLength}` : null,
       mac: w?.mac ?? null,
       mtu: w?.mtu ?? null,
-      members: w?.members ?? [],
+      // Every other member, and how it is reached: through the hub (the relay path) for
+      // now; its RTT is this peer's to the hub plus the member's, as the hub measured it.
+      members: this.members.filter(x => x.mac !== w?.mac).map(x => ({
+        ...x,
+        path: 'relay' as const,
+        rttMs: this.hubRtt.median !== null && x.hubRttMs !== undefined && x.hubRttMs !== null ? Math.round((this.hubRtt.median + x.hubRttMs) * 1000) / 1000 : null
+      })),
+      hubRtt: this.hubRtt.toJSON(),
       startedAt: this.startedAt,
       connectedAt: this.connectedAt,
       uptimeS: Math.round((now - this.startedAt) / 1000),
@@ -293,7 +310,10 @@ export class Peer {
       this.handleControl(ws, (data as Buffer).toString('utf8'))
     })
     ws.on('ping', () => { this.lastRx = this.now() })
-    ws.on('pong', () => { this.lastRx = this.now() })
+    ws.on('pong', () => {
+      this.lastRx = this.now()
+      if (this.pingSentAt > 0) { this.hubRtt.add(performance.now() - this.pingSentAt); this.pingSentAt = 0 }
+    })
     ws.on('unexpected-response', (_req, res) => {
       this.lastError = `hub answered HTTP ${res.statusCode} instead of upgrading`
       if (res.statusCode === 400) this.refusal = new OverlanError('PROTOCOL_VERSION', `${this.lastError}: is ${this.settings.hub} an overlan hub of a compatible version?`)
@@ -330,6 +350,7 @@ export class Peer {
         try { this.send({ type: 'proof', proof: proveJoin(this.deps.key, m.hubKey, m.nonce) }) } catch (e) { this.lastError = String(e); ws.close(4000, 'BAD_MESSAGE') }
         break
       }
+      case 'members': if (m.room === this.settings.room) this.members = m.members; break
       case 'bye': this.deps.log.info('hub.bye', { reason: m.reason }); break
       case 'room': {
         const waiting = this.listWaiters
@@ -355,6 +376,7 @@ export class Peer {
     }
     if (this.state === 'stopped') return // stopped while the link was being configured
     this.welcome = m
+    this.members = m.members
     this.path.setMtu(m.mtu)
     this.path.copy.address = parseIpv4(m.ip) ?? -1
     this.path.copy.mac = parseMac(m.mac) ?? -1
@@ -407,6 +429,7 @@ export class Peer {
       this.ws.terminate()
       return
     }
+    this.pingSentAt = performance.now()
     this.ws.ping()
   }
 

@@ -10,6 +10,7 @@ const bytes = (n: number): string => {
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++ }
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]!}`
 }
+const ms = (x: number | null): string => x === null ? '-' : `${x < 10 ? x.toFixed(2) : x.toFixed(0)} ms`
 const duration = (s: number | null): string => {
   if (s === null) return '-'
   const h = Math.floor(s / 3600); const m = Math.floor((s % 3600) / 60)
@@ -42,7 +43,9 @@ export const formatStatus = (s: PeerStatus): string => {
   lines.push(`  recv by    ${classes(s.receivedByClass.frames)}`)
   if (s.mssClamped > 0) lines.push(`  mss        ${s.mssClamped} TCP SYNs clamped to the room MTU`)
   if (s.lastError !== null) lines.push(`  last error ${s.lastError}`)
-  lines.push(`  members    ${s.members.length === 0 ? '(none at join)' : s.members.map(m => `${m.name} ${m.ip}`).join(', ')}`)
+  const r = s.hubRtt
+  lines.push(`  hub rtt    ${r.samples === 0 ? '-' : `last ${ms(r.lastMs)}, median ${ms(r.medianMs)}, p95 ${ms(r.p95Ms)} (${r.samples} samples)`}`)
+  lines.push(`  members    ${s.members.length === 0 ? '(none)' : s.members.map(m => `${m.name} ${m.ip} ${m.path}${m.rttMs !== null ? ` ${ms(m.rttMs)}` : ''}`).join(', ')}`)
   return lines.join('\n') + '\n'
 }
 
@@ -53,7 +56,10 @@ export const formatRoom = (r: RoomMessage): string => {
   const lines = [`room ${r.room}: ${r.members.length} peer(s)`]
   for (const m of [...r.members].sort((a, b) => a.name.localeCompare(b.name))) {
     const offers = services.get(m.name) ?? []
-    lines.push(`  ${m.name.padEnd(width)}  ${m.ip.padEnd(15)}${offers.length > 0 ? ` — ${offers.join(', ')}` : ''}`)
+    const since = m.since !== undefined ? `online ${duration(Math.max(0, Math.round((Date.now() - m.since) / 1000)))}` : null
+    const rtt = m.hubRttMs !== undefined && m.hubRttMs !== null ? `hub RTT ${ms(m.hubRttMs)}` : null
+    const facts = [since, rtt].filter(x => x !== null).join(', ')
+    lines.push(`  ${m.name.padEnd(width)}  ${m.ip.padEnd(15)}${offers.length > 0 ? ` — ${offers.join(', ')}` : ''}${facts !== '' ? `${offers.length > 0 ? '; ' : ' '}(${facts})` : ''}`)
   }
   return lines.join('\n') + '\n'
 }

@@ -241,3 +241,18 @@ test('impairment from hub.yaml and the admin API: delay towards a peer, loss cou
   a.tap.inject(marked(b.mac, a.mac, 4))
   await waitFor('cleared', () => received(b, 4) === 1)
 })
+
+test('the member list is kept current by the hub (joins and leaves pushed), with RTTs both ways', async t => {
+  const f = await startHub(t, { keepaliveIntervalS: 1 })
+  const a = await startPeer(t, f, 'alice', 'friday')
+  t.deepEqual(a.peer.status().members, [], 'alone at join')
+  const b = await startPeer(t, f, 'bob', 'friday')
+  await waitFor('bob pushed to alice', () => a.peer.status().members.some(m => m.name === 'bob' && m.path === 'relay'), 5000)
+  await waitFor('RTTs measured', () => a.peer.status().hubRtt.samples > 0 && (f.hub.status().rooms[0]!.peers.every(p => p.rtt.samples > 0)), 8000)
+  await waitFor('the relay RTT of bob', () => a.peer.status().members.find(m => m.name === 'bob')?.rttMs !== null, 15_000)
+  const bob = a.peer.status().members.find(m => m.name === 'bob')!
+  t.true(bob.rttMs! > 0 && bob.rttMs! < 1000, `${bob.rttMs}`)
+  t.true(typeof bob.since === 'number')
+  await b.peer.stop()
+  await waitFor('bob\'s leave pushed', () => a.peer.status().members.length === 0, 5000)
+})
