@@ -41,7 +41,7 @@ test('bad control input is a reason, never a throw', t => {
 })
 
 test('unknown message types are tolerated for forward compatibility', t => {
-  t.deepEqual(decodeControl('{"type":"members","list":[]}'), { ok: true, message: null, unknownType: 'members' })
+  t.deepEqual(decodeControl('{"type":"presence","list":[]}'), { ok: true, message: null, unknownType: 'presence' })
 })
 
 const f1 = Buffer.alloc(60, 1)
