@@ -117,6 +117,8 @@ export class Peer {
   private lastError: string | null = null
   private refusal: OverlanError | null = null
   private lastRx = 0
+  /** This attempt's upgrade was answered with an HTTP status (lastError says which). */
+  private upgradeRefused = false
   /** RTT to the hub (WebSocket ping/pong every KEEPALIVE_CHECK_MS). */
   readonly hubRtt = new RttStats()
   private pingSentAt = 0
@@ -271,6 +273,7 @@ export class Peer {
   private connect (): void {
     if (this.state === 'stopped') return
     this.refusal = null
+    this.upgradeRefused = false
     const ws = new WebSocket(this.settings.hub, [SUBPROTOCOL], {
       perMessageDeflate: false,
       maxPayload: MAX_MESSAGE_BYTES,
@@ -315,8 +318,15 @@ export class Peer {
       if (this.pingSentAt > 0) { this.hubRtt.add(performance.now() - this.pingSentAt); this.pingSentAt = 0 }
     })
     ws.on('unexpected-response', (_req, res) => {
-      this.lastError = `hub answered HTTP ${res.statusCode} instead of upgrading`
-      if (res.statusCode === 400) this.refusal = new OverlanError('PROTOCOL_VERSION', `${this.lastError}: is ${this.settings.hub} an overlan hub of a compatible version?`)
+      // Our hub refuses an upgrade with 400 (no overlan subprotocol), 429 or 503, saying why in
+      // a text/plain body; anything else comes from something in front of it.
+      const status = res.statusCode ?? 0
+      const fromHub = /overlan|subprotocol|hub shutting down|too many connections/.test(String(res.headers['content-type'] ?? '')) || [400, 429, 503].includes(status)
+      this.lastError = fromHub
+        ? `hub answered HTTP ${status} instead of upgrading`
+        : `HTTP ${status} from the proxy: is WebSocket upgrade forwarded? (Upgrade and Connection headers, HTTP/1.1 to the hub)`
+      if (status === 400) this.refusal = new OverlanError('PROTOCOL_VERSION', `${this.lastError}: is ${this.settings.hub} an overlan hub of a compatible version?`)
+      this.upgradeRefused = true
       res.resume()
       ws.terminate()
     })
@@ -392,6 +402,8 @@ export class Peer {
   }
 
   private onSocketError (e: Error): void {
+    // The HTTP answer that refused the upgrade says more than the close that follows it.
+    if (this.upgradeRefused) return
     const code = errnoCode(e)
     const tls = code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|TLS/.test(code)
     this.lastError = tls
