@@ -20,6 +20,9 @@ import type { Logger } from '../core/log.js'
 import { tokenMatches } from './auth.js'
 import { isLoopback, plainAddress, type Doors } from './doors.js'
 import { runControl } from './control-socket.js'
+import { DashboardFeed } from './dashboard-feed.js'
+import { DASHBOARD_PAGE, LOGIN_PAGE } from './dashboard-page.js'
+import { DashboardSessions } from './dashboard-sessions.js'
 import { validateImpairment } from './impairment.js'
 import type { MemberAdmin } from './member-admin.js'
 import type { AuditLog } from './audit.js'
@@ -44,7 +47,12 @@ export interface HttpApiDeps {
 type Reply = (code: number, body: Record<string, unknown>) => void
 
 export class HttpApi {
-  constructor (private readonly d: HttpApiDeps) {}
+  private readonly sessions = new DashboardSessions()
+  readonly feed: DashboardFeed
+
+  constructor (private readonly d: HttpApiDeps) {
+    this.feed = new DashboardFeed(() => d.rooms.values(), () => Number((d.health() as { uptimeS?: number }).uptimeS ?? 0))
+  }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
@@ -53,6 +61,7 @@ export class HttpApi {
       res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' })
       res.end(JSON.stringify(body) + '\n')
     }
+    if (path === '/' || path === '/login' || path === '/logout' || path === '/events') { this.dashboard(req, res, path, reply); return }
     if (path === '/healthz') {
       if (req.method !== 'GET') { reply(405, { code: 'METHOD', error: 'use GET' }); return }
       reply(200, this.d.health())
@@ -68,6 +77,11 @@ export class HttpApi {
     if (path === '/status' || path.startsWith('/admin/')) {
       const why = this.adminRefusal(req)
       if (why !== null) { reply(401, { code: 'ADMIN_ONLY', error: why }); return }
+      // A browser page of another site can POST a form to a hub that trusts loopback or a
+      // cookie, but cannot send JSON or a custom header without CORS, which the hub never grants.
+      const bearer = (req.headers.authorization ?? '').startsWith('Bearer ')
+      const json = String(req.headers['content-type'] ?? '').startsWith('application/json') || req.headers['x-overlan'] === '1'
+      if (req.method !== 'GET' && !bearer && !json) { reply(403, { code: 'CSRF', error: 'changes need "Content-Type: application/json" (or the Bearer token)' }); return }
       if (path.startsWith('/admin/rooms/') || path.startsWith('/admin/invites/')) { this.members(req, path, reply); return }
       if (path === '/status') {
         if (req.method !== 'GET') { reply(405, { code: 'METHOD', error: 'use GET' }); return }
@@ -111,12 +125,49 @@ export class HttpApi {
     })
   }
 
+  /**
+   * The dashboard: `/` is the page for admins and a sign-in form for the others (with an
+   * adminToken); `POST /login` sets the session cookie; `/events` is the live feed.
+   */
+  private dashboard (req: IncomingMessage, res: ServerResponse, path: string, reply: Reply): void {
+    const html = (code: number, body: string, headers: Record<string, string> = {}): void => {
+      res.writeHead(code, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'", 'x-content-type-options': 'nosniff', ...headers })
+      res.end(body)
+    }
+    const see = (where: string, headers: Record<string, string> = {}): void => { res.writeHead(303, { location: where, ...headers }); res.end() }
+    if (path === '/login') {
+      if (req.method !== 'POST') { see('/'); return }
+      readBody(req, 1024, (text) => {
+        const token = new URLSearchParams(text ?? '').get('token') ?? ''
+        const t = this.d.adminToken
+        const id = t !== undefined ? this.sessions.login(token, t, Date.now()) : null
+        if (id === null) { this.d.audit?.record('admin_login_failed', { by: this.d.doors.clientAddress(req) }); see('/?failed'); return }
+        this.d.audit?.record('admin_login', { by: this.d.doors.clientAddress(req) })
+        see('/', { 'set-cookie': this.sessions.cookie(id, this.d.tls) })
+      })
+      return
+    }
+    if (path === '/logout') { this.sessions.logout(req); see('/', { 'set-cookie': this.sessions.cookie('', this.d.tls).replace(/Max-Age=\d+/, 'Max-Age=0') }); return }
+    const why = this.adminRefusal(req)
+    if (path === '/events') {
+      if (why !== null) { reply(401, { code: 'ADMIN_ONLY', error: why }); return }
+      if (!this.feed.open(res)) reply(503, { code: 'TOO_MANY', error: 'too many dashboards open' })
+      return
+    }
+    if (why === null) { html(200, DASHBOARD_PAGE); return }
+    if (this.d.adminToken !== undefined) { html(200, LOGIN_PAGE); return }
+    html(401, `<!doctype html><meta charset="utf-8"><title>overlan hub</title><p>${why.replace(/[<>&"]/g, c => `&#${c.charCodeAt(0)};`)}</p>`)
+  }
+
   /** Null when `req` comes from an admin; else why not, as a sentence. */
   adminRefusal (req: IncomingMessage): string | null {
     const t = this.d.adminToken
     if (t !== undefined) {
       const h = req.headers.authorization ?? ''
-      return h.startsWith('Bearer ') && tokenMatches(h.slice(7), t) ? null : 'needs "Authorization: Bearer <adminToken>"'
+      if (h.startsWith('Bearer ') && tokenMatches(h.slice(7), t)) return null
+      // A dashboard session; what changes something must also carry the page's own header (CSRF).
+      if (this.sessions.valid(req, Date.now()) && (req.method === 'GET' || req.headers['x-overlan'] === '1')) return null
+      return 'needs "Authorization: Bearer <adminToken>" (or the dashboard\'s sign-in)'
     }
     const peer = plainAddress(req.socket.remoteAddress)
     if (this.d.tls) return isLoopback(peer) ? null : 'needs a request from loopback, or "Authorization: Bearer <adminToken>" once adminToken is set'

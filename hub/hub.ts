@@ -85,6 +85,7 @@ export class Hub {
   publicUrl = ''
   pin: string | null = null
   private control: import('node:net').Server | null = null
+  private api: HttpApi | null = null
   private directories: DirectoryStore | null = null
   private timers: NodeJS.Timeout[] = []
   tls: TlsMaterial | null = null
@@ -138,7 +139,7 @@ export class Hub {
       onRoomCreated: (room) => { directories.restoreInto(room, this.now()) }
     })
 
-    const api = new HttpApi({
+    const api = this.api = new HttpApi({
       rooms: this.rooms,
       doors: this.doors,
       log: this.log,
@@ -226,6 +227,7 @@ export class Hub {
     for (const s of all) s.ws.terminate()
     this.wss?.close()
     this.control?.close()
+    this.api?.feed.stop()
     await new Promise<void>(resolve => {
       if (this.server === null) { resolve(); return }
       this.server.close(() => { resolve() })

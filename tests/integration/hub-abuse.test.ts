@@ -150,7 +150,8 @@ test('rooms created on first join have their own settings: impairing friday leav
   const a = await startPeer(t, f, 'alice', 'friday')
   const c = await startPeer(t, f, 'carol', 'saturday')
   const d = await startPeer(t, f, 'dave', 'saturday')
-  t.is((await http(f, 'PUT', '/admin/impairment', { body: '{"room":"friday","lossPercent":100}' })).status, 200)
+  t.is((await http(f, 'PUT', '/admin/impairment', { body: '{"room":"friday","lossPercent":100}' })).status, 403, 'a form-like request (no JSON content type) is refused: CSRF')
+  t.is((await http(f, 'PUT', '/admin/impairment', { headers: { 'content-type': 'application/json' }, body: '{"room":"friday","lossPercent":100}' })).status, 200)
   const rooms = f.hub.status().rooms
   t.is(rooms.find(r => r.name === 'friday')!.impairment.room.lossPercent, 100)
   t.is(rooms.find(r => r.name === 'saturday')!.impairment.room.lossPercent, 0)

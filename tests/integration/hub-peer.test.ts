@@ -225,7 +225,7 @@ test('impairment from hub.yaml and the admin API: delay towards a peer, loss cou
   t.true(Date.now() - start < 140, 'only frames towards bob are delayed')
 
   const put = async (body: unknown): Promise<number> => await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: f.port, path: '/admin/impairment', method: 'PUT', ca: f.hub.tls!.cert }, res => { res.resume(); resolve(res.statusCode ?? 0) })
+    const req = request({ host: '127.0.0.1', port: f.port, path: '/admin/impairment', method: 'PUT', headers: { 'content-type': 'application/json' }, ca: f.hub.tls!.cert }, res => { res.resume(); resolve(res.statusCode ?? 0) })
     req.on('error', reject)
     req.end(JSON.stringify(body))
   })

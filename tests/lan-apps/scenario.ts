@@ -45,7 +45,7 @@ export const scenario = (tag: string, options: ScenarioOptions): { o: Overlay, s
 /** Sets the room's impairment through the hub's admin API (loopback in the hub namespace). */
 export const impair = async (o: Overlay, room: string, spec: { delayMs?: number, jitterMs?: number, lossPercent?: number }): Promise<void> => {
   const body = JSON.stringify({ room, ...spec })
-  const script = `const r=require('https').request({host:'127.0.0.1',port:443,path:'/admin/impairment',method:'PUT',rejectUnauthorized:false},res=>{res.resume();process.exit(res.statusCode===200?0:1)});r.on('error',()=>process.exit(1));r.end(${JSON.stringify(body)})`
+  const script = `const r=require('https').request({host:'127.0.0.1',port:443,path:'/admin/impairment',method:'PUT',headers:{'content-type':'application/json'},rejectUnauthorized:false},res=>{res.resume();process.exit(res.statusCode===200?0:1)});r.on('error',()=>process.exit(1));r.end(${JSON.stringify(body)})`
   const r = await o.topo.run(o.topo.hubNs, 'node', ['-e', script])
   if (r.code !== 0) throw new Error(`impairment not set: ${r.stderr}`)
 }
