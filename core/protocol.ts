@@ -14,6 +14,10 @@
  *   hub  -> peer  room     the answer: members and services (see Service below)
  *   hub  -> peer  members  the room's members now (joins, leaves, RTTs; at most once a second,
  *                          and every MEMBERS_REFRESH_MS), at most MAX_MEMBERS_PUSHED of them
+ *   peer -> hub   test     a throughput test (peer test): "up" — the hub counts and drops this
+ *                          session's binary data for `ms`; "down" — the hub sends filler
+ *                          batches for `ms` (the peer discards them); one each way per TEST_EVERY_MS
+ *   hub  -> peer  test_result  bytes the hub received (up) or sent (down) and over how long
  *   hub  -> peer  challenge  after a hello with `key`: a fresh nonce and the hub's key
  *   peer -> hub   proof    HMAC over the nonce keyed by X25519(peer, hub) (core/keys.ts)
  *
@@ -148,6 +152,23 @@ export interface HelloMessage {
   invite?: string
 }
 
+export interface TestMessage {
+  type: 'test'
+  direction: 'up' | 'down'
+  ms: number
+}
+
+export interface TestResultMessage {
+  type: 'test_result'
+  direction: 'up' | 'down'
+  bytes: number
+  ms: number
+}
+
+/** Longest test phase, and how often a session may start one. */
+export const TEST_MAX_MS = 10_000
+export const TEST_EVERY_MS = 10_000
+
 export interface ChallengeMessage {
   type: 'challenge'
   /** 32 random bytes, base64url; valid for this connection only. */
@@ -218,7 +239,7 @@ export interface RoomMessage {
   truncated?: boolean
 }
 
-export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage | ChallengeMessage | ProofMessage | MembersMessage
+export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage | ChallengeMessage | ProofMessage | MembersMessage | TestMessage | TestResultMessage
 
 export type DecodeResult =
   | { ok: true, message: ControlMessage }
@@ -248,6 +269,12 @@ const check = (o: Record<string, unknown>): string | null => {
       if (o.software !== undefined && !isStr(o.software, 128)) return 'hello.software must be a short string'
       if (o.key !== undefined && (!isStr(o.key, 43) || !/^[A-Za-z0-9_-]{43}$/.test(o.key))) return 'hello.key must be a base64url X25519 public key'
       if (o.invite !== undefined && (!isStr(o.invite, 64) || o.key === undefined)) return 'hello.invite must be "<id>.<secret>" and comes with hello.key'
+      return null
+    case 'test':
+      if ((o.direction !== 'up' && o.direction !== 'down') || !isInt(o.ms, 100, TEST_MAX_MS)) return `test needs direction "up" or "down" and ms 100..${TEST_MAX_MS}`
+      return null
+    case 'test_result':
+      if ((o.direction !== 'up' && o.direction !== 'down') || !isInt(o.bytes, 0, Number.MAX_SAFE_INTEGER) || !isInt(o.ms, 0, 3_600_000)) return 'test_result needs direction, bytes and ms'
       return null
     case 'members':
       if (!isStr(o.room, 64) || !Array.isArray(o.members)) return 'members.members must be a list'
@@ -292,7 +319,7 @@ const isService = (v: unknown): v is Service =>
   typeof v === 'object' && v !== null && isStr((v as Service).peer, 64) && isStr((v as Service).type, 256) &&
   isStr((v as Service).name, 256) && isStr((v as Service).kind, 16) && isStr((v as Service).address, 64)
 
-const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye', 'list', 'room', 'challenge', 'proof', 'members'])
+const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye', 'list', 'room', 'challenge', 'proof', 'members', 'test', 'test_result'])
 
 /** Decodes one text message. Never throws: bad input is a reason string. */
 export const decodeControl = (text: string): DecodeResult => {

@@ -1,3 +1,5 @@
+import { quantileOf } from './rtt-math.js'
+
 /** Round-trip time samples (ms) of one path: the last, the median and the 95th percentile of a bounded window. */
 export const RTT_WINDOW = 64
 
@@ -18,9 +20,7 @@ export class RttStats {
   get count (): number { return this.n }
 
   private quantile (q: number): number | null {
-    if (this.n === 0) return null
-    const s = Array.from(this.samples.subarray(0, this.n)).sort((a, b) => a - b)
-    return s[Math.min(this.n - 1, Math.floor(q * this.n))]!
+    return this.n === 0 ? null : quantileOf(Array.from(this.samples.subarray(0, this.n)), q)
   }
 
   get median (): number | null { return this.quantile(0.5) }

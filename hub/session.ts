@@ -23,6 +23,7 @@ export const SESSION_DROP_REASONS = [
   'before_welcome', // binary data before the join completed
   'impaired_loss', // lost on purpose by the room's impairment
   'list_rate', // a `list` over LIST_PER_S: ignored
+  'test_rate', // a throughput test within TEST_EVERY_MS of the last: ignored
   'internal_error' // a message that made a decoder throw: dropped, logged with its stack
 ] as const
 export type SessionDropReason = typeof SESSION_DROP_REASONS[number]
@@ -74,6 +75,9 @@ export class Session {
   joining = false
   /** The public key this session proved, if it joined with one. */
   key: string | null = null
+  /** A throughput test in progress (peer test): its direction, end, bytes; when the last began. */
+  test: { direction: 'up' | 'down', until: number, bytes: number, start: number } | null = null
+  readonly lastTestAt = { up: -Infinity, down: -Infinity }
 
   // set by the room (config or admin API); null = a perfect link
   impairment: Impairment | null = null

@@ -13,7 +13,8 @@ import { DEFAULT_IFACE, PeerFileSchema, defaultPeerConfigFile, defaultPeerStateD
 import { linuxHostOs } from './os/linux.js'
 import { Peer, type PeerStatus } from './peer.js'
 import { queryPeer, serveStatus } from './status-socket.js'
-import { formatDoctor, formatRoom, formatStatus } from './status-format.js'
+import { formatDoctor, formatRoom, formatSpeedTest, formatStatus } from './status-format.js'
+import type { SpeedTestResult } from './speed-test.js'
 import { diagnose } from './doctor.js'
 import { applyFix, gatherFacts } from './os/linux-probe.js'
 import type { RoomMessage } from '../core/protocol.js'
@@ -29,6 +30,7 @@ const USAGE = `usage:
   peer status [--iface NAME] [--json]
   peer list   [--iface NAME] [--json]     who is in the room and what they offer
   peer doctor [--iface NAME] [--fix] [--json]   what on this host breaks LAN apps, and the fixes
+  peer test   [--iface NAME] [--json]     bufferbloat test towards the hub: RTT idle and under load, throughput
   peer --version | peer help | peer SUBCOMMAND --help
 
 The token may also come from OVERLAN_TOKEN. Defaults come from --config, OVERLAN_PEER_CONFIG,
@@ -100,7 +102,8 @@ const join = async (args: string[]): Promise<void> => {
   })
   const statusServer = await serveStatus(settings.iface, {
     status: () => ({ ...peer.status(), presence: presence.status() }),
-    list: async () => await peer.list()
+    list: async () => await peer.list(),
+    test: async () => await peer.speedTest()
   })
 
   // Presence goes first (goodbyes, game routes removed), then bye and the TAP.
@@ -137,6 +140,13 @@ const list = async (args: string[]): Promise<void> => {
   process.stdout.write(v.json === true ? JSON.stringify(r, null, 2) + '\n' : formatRoom(r))
 }
 
+const speedTest = async (args: string[]): Promise<void> => {
+  const v = flags(args, { iface: { type: 'string' }, json: { type: 'boolean' } })
+  process.stderr.write('testing: 2 s idle, 5 s upload, 5 s download through the hub…\n')
+  const r = await queryPeer(v.iface ?? DEFAULT_IFACE, 'test', 30_000) as SpeedTestResult
+  process.stdout.write(v.json === true ? JSON.stringify(r, null, 2) + '\n' : formatSpeedTest(r))
+}
+
 const doctor = async (args: string[]): Promise<void> => {
   const v = flags(args, { iface: { type: 'string' }, fix: { type: 'boolean' }, json: { type: 'boolean' } })
   const iface = v.iface ?? DEFAULT_IFACE
@@ -165,9 +175,10 @@ const main = async (): Promise<void> => {
     case 'status': await status(rest); break
     case 'list': await list(rest); break
     case 'doctor': await doctor(rest); break
+    case 'test': await speedTest(rest); break
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); break
     case '-V': case '--version': case 'version': process.stdout.write(`overlan peer ${packageVersion()}\n`); break
-    default: throw new OverlanError('USAGE', `${cmd === undefined ? 'missing command' : `unknown command "${cmd}"${didYouMean(cmd, ['join', 'status', 'list', 'doctor', 'help', 'version'])}`}\n${USAGE}`)
+    default: throw new OverlanError('USAGE', `${cmd === undefined ? 'missing command' : `unknown command "${cmd}"${didYouMean(cmd, ['join', 'status', 'list', 'doctor', 'test', 'help', 'version'])}`}\n${USAGE}`)
   }
 }
 

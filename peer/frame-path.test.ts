@@ -1,4 +1,5 @@
 import test from 'ava'
+import { bufferbloatGrade } from './speed-test.js'
 import { decodeBatch, encodeBatch } from '../core/protocol.js'
 import { BROADCAST, ethFrame, tcpSyn, udp4Frame } from '../tests/support/frames.js'
 import { CLASS_ARP, CLASS_MDNS, CLASS_UNICAST } from '../l2/packet.js'
@@ -48,4 +49,8 @@ test('incoming: oversize frames are not written; malformed batches are refused w
   t.deepEqual(written, [114])
   t.is(p.oversizeIn, 1)
   t.is(p.incoming(Buffer.from([0, 200, 1]), () => t.fail()), -1)
+})
+
+test('bufferbloat grades by the latency added under load', t => {
+  t.deepEqual([1, 10, 45, 100, 300, 500].map(bufferbloatGrade), ['A+', 'A', 'B', 'C', 'D', 'F'])
 })

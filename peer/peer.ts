@@ -18,7 +18,7 @@ import { zeroCounts } from '../core/counts.js'
 import { OverlanError, errnoCode, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
-  CLOSE_NORMAL, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, decodeControl, encodeBatch, encodeControl, isRefusalCode, type ControlMessage, type Member, type RoomMessage, type WelcomeMessage
+  CLOSE_NORMAL, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, decodeControl, encodeBatch, encodeControl, isRefusalCode, type ControlMessage, type Member, type RoomMessage, type TestResultMessage, type WelcomeMessage
 } from '../core/protocol.js'
 import { parseMac } from '../l2/ethernet.js'
 import { gratuitousArp } from '../l2/arp.js'
@@ -26,6 +26,7 @@ import { unsolicitedNeighborAdvert } from '../l2/ndp.js'
 import { parseIpv4 } from '../core/ipv4.js'
 import { proveJoin, type KeyPair } from '../core/keys.js'
 import { RttStats } from '../core/rtt.js'
+import { runSpeedTest, type SpeedTestResult, type TestLink } from './speed-test.js'
 import { FramePath, type ClassCounters } from './frame-path.js'
 import type { HostOs, TapDevice } from './os/host-os.js'
 import type { PeerSettings } from './config.js'
@@ -117,6 +118,11 @@ export class Peer {
   private lastError: string | null = null
   private refusal: OverlanError | null = null
   private lastRx = 0
+  /** During `peer test`: pings of the probe (answered in order), discarding the hub's filler, results waited for. */
+  private probes: Array<(at: number) => void> = []
+  private sinking = false
+  private testing = false
+  private testResults: Array<{ direction: 'up' | 'down', resolve: (m: TestResultMessage) => void }> = []
   /** This attempt's upgrade was answered with an HTTP status (lastError says which). */
   private upgradeRefused = false
   /** RTT to the hub (WebSocket ping/pong every KEEPALIVE_CHECK_MS). */
@@ -197,6 +203,39 @@ export class Peer {
       this.listWaiters.push(done)
       this.send({ type: 'list' })
     })
+  }
+
+  /** `peer test`: the bufferbloat test towards the hub (peer/speed-test.ts). */
+  async speedTest (phaseMs = 5000): Promise<SpeedTestResult> {
+    if (this.state !== 'connected' || this.ws === null) throw new OverlanError('HUB_UNREACHABLE', `not connected to the hub (${this.state})`)
+    const ws = this.ws
+    const filler = encodeBatch(Array.from({ length: 32 }, () => Buffer.alloc(1414)))
+    // Frames the hub counts and drops: addressed nowhere, from this peer's MAC (it checks the source only when switching).
+    const link: TestLink = {
+      start: (direction, ms) => { this.send({ type: 'test', direction, ms }) },
+      sendFiller: () => { if (ws.readyState !== 1 || ws.bufferedAmount > SEND_HIGH_WATER_BYTES) return false; ws.send(filler, BINARY); return true },
+      ping: () => new Promise((resolve, reject) => {
+        if (ws.readyState !== 1) { reject(new OverlanError('HUB_UNREACHABLE', 'the connection to the hub went away during the test')); return }
+        const at = performance.now()
+        this.probes.push((done) => { resolve(done - at) })
+        ws.ping()
+      }),
+      result: (direction) => new Promise((resolve, reject) => {
+        const t = setTimeout(() => { reject(new OverlanError('HUB_UNREACHABLE', 'the hub sent no test result (is it older than this peer?)')) }, phaseMs + 5000)
+        this.testResults.push({ direction, resolve: (m) => { clearTimeout(t); resolve(m) } })
+      }),
+      sink: (on) => { this.sinking = on }
+    }
+    if (this.testing) throw new OverlanError('USAGE', 'a test is already running')
+    this.testing = true
+    this.pingSentAt = 0
+    try {
+      return await runSpeedTest(link, phaseMs)
+    } finally {
+      this.testing = false
+      this.sinking = false
+      this.probes = []
+    }
   }
 
   status (): PeerStatus {
@@ -307,7 +346,7 @@ export class Peer {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       this.lastRx = this.now()
       if (isBinary) {
-        if (this.state === 'connected') this.fromHub(data as Buffer)
+        if (this.state === 'connected' && !this.sinking) this.fromHub(data as Buffer)
         return
       }
       this.handleControl(ws, (data as Buffer).toString('utf8'))
@@ -315,6 +354,8 @@ export class Peer {
     ws.on('ping', () => { this.lastRx = this.now() })
     ws.on('pong', () => {
       this.lastRx = this.now()
+      const probe = this.probes.shift()
+      if (probe !== undefined) { probe(performance.now()); return }
       if (this.pingSentAt > 0) { this.hubRtt.add(performance.now() - this.pingSentAt); this.pingSentAt = 0 }
     })
     ws.on('unexpected-response', (_req, res) => {
@@ -361,6 +402,12 @@ export class Peer {
         break
       }
       case 'members': if (m.room === this.settings.room) this.members = m.members; break
+      case 'test_result': {
+        const i = this.testResults.findIndex(w => w.direction === m.direction)
+        if (i >= 0) this.testResults.splice(i, 1)[0]!.resolve(m)
+        break
+      }
+      case 'test': break
       case 'bye': this.deps.log.info('hub.bye', { reason: m.reason }); break
       case 'room': {
         const waiting = this.listWaiters
@@ -441,6 +488,7 @@ export class Peer {
       this.ws.terminate()
       return
     }
+    if (this.testing) return // the test's own pings keep the line alive; pongs must pair with them
     this.pingSentAt = performance.now()
     this.ws.ping()
   }

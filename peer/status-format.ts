@@ -3,6 +3,7 @@ import type { PeerStatus } from './peer.js'
 import type { RoomMessage } from '../core/protocol.js'
 import type { Finding } from './doctor.js'
 import { describeServices } from '../discovery/directory.js'
+import type { SpeedTestResult } from './speed-test.js'
 
 const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
 const bytes = (n: number): string => {
@@ -77,3 +78,11 @@ export const formatDoctor = (findings: readonly Finding[], applied: readonly str
   lines.push(problems === 0 ? 'no problems found' : `${problems} problem(s) found`)
   return lines.join('\n') + '\n'
 }
+
+/** `peer test`, as a bufferbloat test prints it. */
+export const formatSpeedTest = (r: SpeedTestResult): string => [
+  `idle      RTT ${ms(r.idle.medianMs)} (p95 ${ms(r.idle.p95Ms)})`,
+  `upload    ${r.up.mbit.toFixed(1)} Mbit/s, RTT ${ms(r.up.medianMs)} (p95 ${ms(r.up.p95Ms)}), +${ms(r.up.addedMs)} under load`,
+  `download  ${r.down.mbit.toFixed(1)} Mbit/s, RTT ${ms(r.down.medianMs)} (p95 ${ms(r.down.p95Ms)}), +${ms(r.down.addedMs)} under load`,
+  `bufferbloat grade ${r.grade}`
+].join('\n') + '\n'

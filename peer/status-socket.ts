@@ -10,7 +10,7 @@ import { OverlanError } from '../core/errors.js'
 
 export const statusSocketPath = (iface: string): string => `\0overlan-peer/${iface}`
 
-export type LocalCommand = 'status' | 'list'
+export type LocalCommand = 'status' | 'list' | 'test'
 export type LocalHandlers = Record<LocalCommand, () => unknown>
 
 export const serveStatus = async (iface: string, handlers: LocalHandlers): Promise<Server> => {
@@ -24,6 +24,7 @@ export const serveStatus = async (iface: string, handlers: LocalHandlers): Promi
       const cmd = line.split('\n')[0]!.trim()
       const handler = (handlers as Record<string, (() => unknown) | undefined>)[cmd]
       if (handler === undefined) { c.end(JSON.stringify({ error: `unknown command "${cmd.slice(0, 32)}"` }) + '\n'); return }
+      c.setTimeout(60_000) // a test runs for seconds; the command is in, the client waits
       Promise.resolve().then(handler).then(
         (v) => { c.end(JSON.stringify(v) + '\n') },
         (e: unknown) => { c.end(JSON.stringify({ error: e instanceof OverlanError ? e.toString() : String(e) }) + '\n') }

@@ -256,3 +256,18 @@ test('the member list is kept current by the hub (joins and leaves pushed), with
   await b.peer.stop()
   await waitFor('bob\'s leave pushed', () => a.peer.status().members.length === 0, 5000)
 })
+
+test('peer test: idle RTT, then RTT while saturating the upload and the download through the hub; throughput and a grade', async t => {
+  const f = await startHub(t)
+  const a = await startPeer(t, f, 'alice', 'friday')
+  const b = await startPeer(t, f, 'bob', 'friday')
+  const before = b.tap.written.length
+  const r = await a.peer.speedTest(1500)
+  t.true(r.up.mbit > 1 && r.down.mbit > 1, `up ${r.up.mbit} down ${r.down.mbit} Mbit/s`)
+  t.true(Number.isFinite(r.idle.medianMs) && r.idle.medianMs > 0)
+  t.true(r.up.medianMs >= 0 && r.down.p95Ms >= r.down.medianMs)
+  t.regex(r.grade, /^(A\+|A|B|C|D|F)$/)
+  t.is(a.tap.written.filter(x => x.readUInt16BE(12) === 0x88b5 && x.length === 1414).length, 0, 'the download filler never reached the TAP')
+  t.is(b.tap.written.length - before, b.tap.written.filter((x, i) => i >= before && x.readUInt16BE(12) !== 0x88b5).length, 'nothing of the test reached another peer')
+  t.log(`idle ${r.idle.medianMs.toFixed(2)} ms; up ${r.up.mbit.toFixed(0)} Mbit/s +${r.up.addedMs.toFixed(1)} ms; down ${r.down.mbit.toFixed(0)} Mbit/s +${r.down.addedMs.toFixed(1)} ms; grade ${r.grade}`)
+})
