@@ -40,7 +40,8 @@ export const exitCodeFor = (e: unknown): number => {
 /** Prints "<prog>: CODE: sentence" and exits with the code's exit status. */
 export const fail = (prog: string, e: unknown): never => {
   const text = isOverlanError(e) ? e.toString() : `INTERNAL: ${(e as Error)?.stack ?? String(e)}`
-  process.stderr.write(`${prog}: ${text}\n`)
+  // Abstract socket names start with NUL (peer/status-socket.ts): print them as ss does, with @.
+  process.stderr.write(`${prog}: ${text.replaceAll('\0', '@')}\n`)
   process.exit(exitCodeFor(e))
 }
 

@@ -32,7 +32,7 @@ export const serveStatus = async (iface: string, handlers: LocalHandlers): Promi
     })
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => { reject(new OverlanError('TAP_OPEN_FAILED', `another peer already runs on ${iface} here: ${(e as Error).message}`, { cause: e })) })
+    server.once('error', (e) => { reject(new OverlanError('TAP_OPEN_FAILED', `another peer already runs on ${iface} here: ${(e as Error).message.replaceAll('\0', '@')}`, { cause: e })) })
     server.listen(statusSocketPath(iface), () => { resolve() })
   })
   server.unref()

@@ -154,6 +154,7 @@ serial('after the peers exit, the hosts\' rules, routes and nftables are what th
     t.is(await routing(n), before[n]!, `${n}: routing restored`)
   }
   t.is(await routing('carol'), before.carol!, 'a host that never joined is untouched')
+  for (const n of ['alice', 'bob']) t.false(o.peers.get(n)!.output.includes('DEP0112'), `${n}: no deprecation warning (SO_BINDTODEVICE without _handle)`)
   const r = await o.topo.run(ns('bob'), 'node', [PEER, 'status'])
   t.not(r.code, 0)
 })

@@ -97,7 +97,7 @@ test('after a hub restart peers come back with the same MAC and IP and traffic f
   t.is(a.peer.status().mac, a.mac)
   t.is(a.peer.status().address, `${a.ip}/24`)
   t.is(b.peer.status().address, `${b.ip}/24`)
-  t.true(a.peer.status().counters.reconnects >= 1)
+  t.is(a.peer.status().counters.reconnects, 1, 'one outage, however many attempts it took')
   a.tap.inject(marked(b.mac, a.mac, 1))
   await waitFor('unicast after restart', () => received(b, 1) === 1)
 })
@@ -270,4 +270,19 @@ test('peer test: idle RTT, then RTT while saturating the upload and the download
   t.is(a.tap.written.filter(x => x.readUInt16BE(12) === 0x88b5 && x.length === 1414).length, 0, 'the download filler never reached the TAP')
   t.is(b.tap.written.length - before, b.tap.written.filter((x, i) => i >= before && x.readUInt16BE(12) !== 0x88b5).length, 'nothing of the test reached another peer')
   t.log(`idle ${r.idle.medianMs.toFixed(2)} ms; up ${r.up.mbit.toFixed(0)} Mbit/s +${r.up.addedMs.toFixed(1)} ms; down ${r.down.mbit.toFixed(0)} Mbit/s +${r.down.addedMs.toFixed(1)} ms; grade ${r.grade}`)
+})
+
+test('joinTimeoutS holds even when the hub accepts TCP and never answers TLS', async t => {
+  const { createServer } = await import('node:net')
+  const held: import('node:net').Socket[] = []
+  const silent = createServer(c => { held.push(c) }) // accepts, says nothing
+  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', () => { resolve() }))
+  t.teardown(() => { for (const c of held) c.destroy(); silent.close() })
+  const port = (silent.address() as { port: number }).port
+  const f = await startHub(t)
+  const p = new Peer(peerSettings(f, 'alice', 'friday', { hub: `wss://127.0.0.1:${port}`, joinTimeoutMs: 1500 }), { os: new MemoryHostOs(), log: silentLogger, identity: 'c'.repeat(32) })
+  const start = Date.now()
+  const e = await t.throwsAsync(p.start(), { instanceOf: OverlanError })
+  t.is(e?.code, 'HUB_UNREACHABLE')
+  t.true(Date.now() - start < 3000, `gave up after ${Date.now() - start} ms for a 1.5 s timeout`)
 })
