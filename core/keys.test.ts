@@ -34,3 +34,14 @@ test('the key pair is kept in the state directory (0600) and fingerprints are st
   writeFileSync(join(dir, 'key.json'), '{"x25519":"bm9wZQ=="}')
   t.is(t.throws(() => loadOrCreateKeyPair(dir), { instanceOf: OverlanError })?.code, 'STATE_IO')
 })
+
+test('low-order and non-canonical public keys are refused without a throw', t => {
+  const hub = generateKeyPair()
+  t.false(verifyJoin(hub, 'A'.repeat(43), newNonce(), 'A'.repeat(43)), 'the all-zero point')
+  const k = generateKeyPair().publicKey
+  const last = k[42]!
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const other = alphabet[(alphabet.indexOf(last) & ~3) | ((alphabet.indexOf(last) + 1) & 3)]!
+  t.is(parsePublicKey(k.slice(0, 42) + other), null, 'a second spelling of the same 32 bytes')
+  t.truthy(parsePublicKey(k))
+})

@@ -33,7 +33,9 @@ export const publicKeyOf = (privateKey: KeyObject): string =>
 export const parsePublicKey = (b64: string): KeyObject | null => {
   if (!/^[A-Za-z0-9_-]{43}$/.test(b64)) return null
   const raw = Buffer.from(b64, 'base64url')
-  if (raw.length !== 32) return null
+  // One spelling per key: the last character's two spare bits must be zero (bans and
+  // enrolments compare the strings).
+  if (raw.length !== 32 || raw.toString('base64url') !== b64) return null
   try { return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' }) } catch { return null }
 }
 
@@ -80,7 +82,9 @@ export const proveJoin = (peer: KeyPair, hubKey: string, nonce: string): string 
 export const verifyJoin = (hub: KeyPair, peerKey: string, nonce: string, proof: string): boolean => {
   const peer = parsePublicKey(peerKey)
   if (peer === null || !/^[A-Za-z0-9_-]{43}$/.test(proof)) return false
-  const want = mac(diffieHellman({ privateKey: hub.privateKey, publicKey: peer }), nonce, hub.publicKey, peerKey)
+  let shared: Buffer
+  try { shared = diffieHellman({ privateKey: hub.privateKey, publicKey: peer }) } catch { return false } // a low-order point
+  const want = mac(shared, nonce, hub.publicKey, peerKey)
   const got = Buffer.from(proof, 'base64url')
   return got.length === want.length && timingSafeEqual(got, want)
 }

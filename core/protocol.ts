@@ -16,7 +16,8 @@
  *                          and every MEMBERS_REFRESH_MS), at most MAX_MEMBERS_PUSHED of them
  *   peer -> hub   test     a throughput test (peer test): "up" — the hub counts and drops this
  *                          session's binary data for `ms`; "down" — the hub sends filler
- *                          batches for `ms` (the peer discards them); one each way per TEST_EVERY_MS
+ *                          batches for `ms` (the peer discards them); each way at most once per
+ *                          TEST_EVERY_MS, counted from the end of the last
  *   hub  -> peer  test_result  bytes the hub received (up) or sent (down) and over how long
  *   hub  -> peer  challenge  after a hello with `key`: a fresh nonce and the hub's key
  *   peer -> hub   proof    HMAC over the nonce keyed by X25519(peer, hub) (core/keys.ts)
@@ -167,7 +168,7 @@ export interface TestResultMessage {
 
 /** Longest test phase, and how often a session may start one. */
 export const TEST_MAX_MS = 10_000
-export const TEST_EVERY_MS = 10_000
+export const TEST_EVERY_MS = 30_000
 
 export interface ChallengeMessage {
   type: 'challenge'

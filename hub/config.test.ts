@@ -1,4 +1,5 @@
 import test from 'ava'
+import { addressKey } from './doors.js'
 import { parseConfig } from '../core/config.js'
 import { OverlanError } from '../core/errors.js'
 import { formatCidr } from '../core/ipv4.js'
@@ -33,4 +34,12 @@ test('bad hub config values are named with their position', t => {
   t.regex(bad('listen: 443\n'), /hub.yaml:1:9 listen: Invalid input: expected string, received number/)
   t.regex(bad('rooms:\n  "bad room":\n    token: abcdefghij\n'), /hub.yaml:2:3 rooms.bad room: room names are 1-64 letters/)
   t.regex(bad('mtu: 100\n'), /hub.yaml:1:6 mtu: Too small/)
+})
+
+test('per-address limits count an IPv6 address by its /64', t => {
+  t.is(addressKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64')
+  t.is(addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64')
+  t.is(addressKey('2001:db8::1'), '2001:db8:0:0::/64')
+  t.is(addressKey('::1'), '0:0:0:0::/64')
+  t.is(addressKey('192.0.2.7'), '192.0.2.7')
 })

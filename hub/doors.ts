@@ -46,6 +46,19 @@ export const plainAddress = (a: string | undefined): string => (a ?? '?').replac
 
 export const isLoopback = (a: string): boolean => a === '::1' || /^127\./.test(a)
 
+/**
+ * What per-address limits count under: an IPv4 address, or an IPv6 address's /64 (a host
+ * usually owns a whole /64 and could rotate through it).
+ */
+export const addressKey = (a: string): string => {
+  if (!a.includes(':')) return a
+  const [head = '', tail = ''] = a.split('::')
+  const h = head === '' ? [] : head.split(':')
+  const t = a.includes('::') ? (tail === '' ? [] : tail.split(':')) : []
+  const full = a.includes('::') ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h
+  return `${full.slice(0, 4).map(x => x.replace(/^0+(?=.)/, '')).join(':')}::/64`
+}
+
 interface Conn {
   socket: Socket
   /** Address the connection is counted under while it is not joined. */
@@ -86,7 +99,7 @@ export class Doors {
     if (socket.remoteAddress === undefined) return false // already gone
     const addr = plainAddress(socket.remoteAddress)
     if (this.conns.size >= this.s.maxConnections) { this.refused.connections_full++; return false }
-    const counted = this.isTrustedProxy(addr) ? null : addr
+    const counted = this.isTrustedProxy(addr) ? null : addressKey(addr)
     if (counted !== null && !this.countPreAuth(counted)) return false
     const key = keyOf(socket)
     this.conns.set(key, { socket, addr: counted, since: now, joined: false })
@@ -98,8 +111,8 @@ export class Doors {
   admitProxied (socket: Socket, client: string): boolean {
     const c = this.conns.get(keyOf(socket))
     if (c === undefined || c.joined || c.addr !== null || client === plainAddress(socket.remoteAddress)) return true
-    if (!this.countPreAuth(client)) return false
-    c.addr = client
+    if (!this.countPreAuth(addressKey(client))) return false
+    c.addr = addressKey(client)
     return true
   }
 
@@ -112,7 +125,8 @@ export class Doors {
   }
 
   /** One join attempt from `addr`; false (counted `join_rate`) over the rate. */
-  allowJoin (addr: string, now: number): boolean {
+  allowJoin (address: string, now: number): boolean {
+    const addr = addressKey(address)
     const ratePerMs = this.s.joinAttemptsPerMinute / 60_000
     let b = this.joinBuckets.get(addr)
     if (b === undefined) {
@@ -142,12 +156,21 @@ export class Doors {
    * X-Forwarded-For entry that is not a trusted proxy itself.
    */
   clientAddress (req: IncomingMessage): string {
-    const peer = plainAddress(req.socket.remoteAddress)
-    if (!this.isTrustedProxy(peer)) return peer
+    return this.forwardedClient(req) ?? plainAddress(req.socket.remoteAddress)
+  }
+
+  /**
+   * Behind a trusted proxy, the client its X-Forwarded-For names (the rightmost entry that is
+   * not a trusted proxy; a chain of only trusted proxies names the leftmost); null when the TCP
+   * peer is no trusted proxy or the header names nobody. Never the proxy itself: a proxy that
+   * sends no header must not make every client look local.
+   */
+  forwardedClient (req: IncomingMessage): string | null {
+    if (!this.isTrustedProxy(plainAddress(req.socket.remoteAddress))) return null
     const header = req.headers['x-forwarded-for']
     const hops = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map(h => plainAddress(h.trim())).filter(h => isIP(h) !== 0)
     for (let i = hops.length - 1; i >= 0; i--) if (!this.isTrustedProxy(hops[i]!)) return hops[i]!
-    return peer
+    return hops[0] ?? null
   }
 
   private countPreAuth (addr: string): boolean {

@@ -55,6 +55,15 @@ export class HttpApi {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      this.route(req, res)
+    } catch (e) {
+      // A bad path escape or a bug in a route: a 400/500 for this request, never the process.
+      if (!res.headersSent) { res.writeHead(e instanceof URIError ? 400 : 500, { 'content-type': 'application/json' }); res.end(JSON.stringify({ code: e instanceof URIError ? 'BAD_REQUEST' : 'INTERNAL', error: String(e) }) + '\n') }
+    }
+  }
+
+  private route (req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     const reply: Reply = (code, body) => {
       if (res.headersSent) return
@@ -151,7 +160,8 @@ export class HttpApi {
     const why = this.adminRefusal(req)
     if (path === '/events') {
       if (why !== null) { reply(401, { code: 'ADMIN_ONLY', error: why }); return }
-      if (!this.feed.open(res)) reply(503, { code: 'TOO_MANY', error: 'too many dashboards open' })
+      if (!this.feed.open(res)) { reply(503, { code: 'TOO_MANY', error: 'too many dashboards open' }); return }
+      this.d.doors.joined(req.socket) // an admin's long-lived stream: not a connection waiting to join
       return
     }
     if (why === null) { html(200, DASHBOARD_PAGE); return }
@@ -170,10 +180,14 @@ export class HttpApi {
       return 'needs "Authorization: Bearer <adminToken>" (or the dashboard\'s sign-in)'
     }
     const peer = plainAddress(req.socket.remoteAddress)
+    // Behind a proxy every request arrives from the proxy: loopback proves nothing, only
+    // what a trusted proxy says of the client does (and a missing header says nothing).
+    if (this.d.doors.isTrustedProxy(peer)) {
+      const client = this.d.doors.forwardedClient(req)
+      return client !== null && isLoopback(client) ? null : 'needs "Authorization: Bearer <adminToken>" or a request from the proxy host itself'
+    }
     if (this.d.tls) return isLoopback(peer) ? null : 'needs a request from loopback, or "Authorization: Bearer <adminToken>" once adminToken is set'
-    // Behind a reverse proxy every request arrives from the proxy: loopback proves nothing.
-    if (!this.d.doors.isTrustedProxy(peer)) return 'with --no-tls set adminToken (or name the reverse proxy in trustedProxies): behind a proxy every request looks local'
-    return isLoopback(this.d.doors.clientAddress(req)) ? null : 'needs "Authorization: Bearer <adminToken>" or a request from the proxy host itself'
+    return 'with --no-tls set adminToken (or name the reverse proxy in trustedProxies): behind a proxy every request looks local'
   }
 
   /**

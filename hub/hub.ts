@@ -427,6 +427,7 @@ export class Hub {
     const finish = (): void => {
       if (s.test !== test) return
       s.test = null
+      s.lastTestAt[direction] = performance.now() // the gap counts from the end: no back-to-back phases
       s.sendControl(encodeControl({ type: 'test_result', direction, bytes: test.bytes, ms: Math.round(performance.now() - test.start) }))
     }
     if (direction === 'up') { setTimeout(finish, ms).unref(); return }
@@ -434,8 +435,11 @@ export class Hub {
     const pump = (): void => {
       if (s.test !== test || s.ws.readyState !== WebSocket.OPEN) return
       if (performance.now() >= test.until) { finish(); return }
-      for (let i = 0; i < 16 && s.ws.bufferedAmount < this.settings.sendQueueBytes; i++) { s.ws.send(filler, { binary: true }); test.bytes += filler.length }
-      setImmediate(pump)
+      let sent = 0
+      for (; sent < 16 && s.ws.bufferedAmount < this.settings.sendQueueBytes; sent++) { s.ws.send(filler, { binary: true }); test.bytes += filler.length }
+      // A full queue (a peer that stopped reading) waits a millisecond instead of spinning.
+      if (sent === 0) setTimeout(pump, 1)
+      else setImmediate(pump)
     }
     pump()
   }

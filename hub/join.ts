@@ -19,7 +19,7 @@ import { PROTOCOL_VERSION, type HelloMessage } from '../core/protocol.js'
 import { tokenMatches } from './auth.js'
 import type { HubSettings, RoomSettings } from './config.js'
 import type { LeaseRecord, LeaseStore } from './leases.js'
-import type { MemberStore } from './members.js'
+import type { InviteRecord, MemberStore } from './members.js'
 import { Room } from './room.js'
 
 const ROOM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -62,6 +62,11 @@ export class JoinDesk {
     const enrolledKey = this.d.members.keyOf(m.room, m.identity)
     let via: Admission['via']
     let inviteName: string | null = null
+    let spent: InviteRecord | null = null
+    // Full before anything is spent (an invite's use is not wasted on a refused join).
+    if (existing !== undefined && existing.sessionOf(m.identity) === undefined && existing.size >= existing.settings.maxPeers) {
+      throw new OverlanError('ROOM_FULL', `room ${m.room} is full (${existing.settings.maxPeers} peers)`)
+    }
     if (provenKey === null) {
       if (enrolledKey !== undefined) throw new OverlanError('AUTH_FAILED', `this peer identity is enrolled in room ${m.room} with a key: only the peer holding it can join as it`)
       if (!tokenOk) throw new OverlanError('AUTH_FAILED', authFailed(m.room, s.autoCreateRooms))
@@ -71,15 +76,31 @@ export class JoinDesk {
       if (enrolledKey !== undefined && enrolledKey !== provenKey) throw new OverlanError('AUTH_FAILED', `this peer identity is enrolled in room ${m.room} with another key`)
       if (enrolledKey === provenKey) via = 'key'
       else if (m.invite !== undefined) {
-        if (existing?.settings.join === 'token') throw new OverlanError('INVITE_INVALID', `room ${m.room} takes no invites: join with its token`)
+        // A token-only room answers as to any invalid invite (nothing about the room leaks).
+        if (existing?.settings.join === 'token') throw new OverlanError('INVITE_INVALID', 'this invite is unknown, used up or expired: ask for a new one')
         const [id = '', secret = ''] = m.invite.split('.')
-        const inv = await this.d.members.redeem(m.room, id, secret, Date.now())
-        inviteName = inv.name
+        spent = await this.d.members.redeem(m.room, id, secret, Date.now())
+        inviteName = spent.name
         via = 'invite'
+        // Banned while the secret was checked: the ban wins.
+        if (this.d.members.isBanned(m.room, provenKey)) { this.d.members.refund(spent); throw new OverlanError('BANNED', `this peer's key is banned from room ${m.room}`) }
       } else if (tokenOk) via = 'token'
-      else if (existing?.settings.join === 'invite') throw new OverlanError('AUTH_FAILED', `room ${m.room} takes new members by invite only: ask for one (hub invite)`)
+      else if (existing?.settings.join === 'invite') {
+        throw new OverlanError('AUTH_FAILED', s.autoCreateRooms ? `room ${m.room} takes new members by invite only: ask for one (hub invite)` : authFailed(m.room, false))
+      }
       else throw new OverlanError('AUTH_FAILED', authFailed(m.room, s.autoCreateRooms))
     }
+    try {
+      return this.place(m, provenKey, via, inviteName)
+    } catch (e) {
+      if (spent !== null) this.d.members.refund(spent)
+      throw e
+    }
+  }
+
+  /** After the checks: the room (made when it is new), the name, the lease, the enrolment. */
+  private place (m: HelloMessage, provenKey: string | null, via: Admission['via'], inviteName: string | null): Admission {
+    const s = this.d.settings
     // Re-read after the await: the room may have been created (or expired) meanwhile.
     let room = this.d.rooms.get(m.room)
     const created = room === undefined

@@ -23,6 +23,8 @@ const FLUSH_MS = 250
 /** Bounds: invites and bans per room (members are bounded by the room's leases). */
 export const MAX_INVITES_PER_ROOM = 256
 export const MAX_BANS_PER_ROOM = 4096
+/** Enrolled identities per room (a token holder could otherwise enrol new identities forever). */
+export const MAX_MEMBERS_PER_ROOM = 4096
 
 export interface MemberRecord {
   key: string
@@ -40,9 +42,11 @@ export interface InviteRecord {
   usesLeft: number
   expiresAt: number
   createdAt: number
+  /** Uses taken by joins still checking the secret (not saved). */
+  reserved?: number
 }
 
-export type InviteInfo = Omit<InviteRecord, 'hash'>
+export type InviteInfo = Omit<InviteRecord, 'hash' | 'reserved'>
 
 interface RoomMembers {
   members: Map<string, MemberRecord>
@@ -83,6 +87,7 @@ export class MemberStore {
     const r = this.room(room)
     const old = r.members.get(identity)
     if (old !== undefined && old.key === key && old.name === name) return
+    if (old === undefined && r.members.size >= MAX_MEMBERS_PER_ROOM) throw new OverlanError('ROOM_FULL', `room ${room} already has ${MAX_MEMBERS_PER_ROOM} enrolled members`)
     r.members.set(identity, { key, name, enrolledAt: old?.enrolledAt ?? now, via: old?.via ?? via })
     this.writer?.markDirty()
   }
@@ -131,7 +136,7 @@ export class MemberStore {
     const r = this.rooms.get(room)
     if (r === undefined) return []
     this.expireInvites(r, now)
-    return [...r.invites.values()].map(({ hash: _hash, ...info }) => info)
+    return [...r.invites.values()].map(({ hash: _hash, reserved: _reserved, ...info }) => info)
   }
 
   /** Withdraws an invite by id (any room). True if it existed. */
@@ -150,23 +155,38 @@ export class MemberStore {
     const invalid = new OverlanError('INVITE_INVALID', 'this invite is unknown, used up or expired: ask for a new one')
     if (r === undefined || inv === undefined || inv.usesLeft <= 0 || inv.expiresAt <= now) throw invalid
     inv.usesLeft-- // reserved before the await
+    inv.reserved = (inv.reserved ?? 0) + 1
     const ok = await verifySecret(secret, inv.hash)
-    if (!ok) { inv.usesLeft++; throw invalid }
-    if (inv.usesLeft <= 0) r.invites.delete(id)
+    inv.reserved--
+    // Revoked (or replaced) while the secret was checked: no join.
+    if (!ok || r.invites.get(id) !== inv) { inv.usesLeft++; throw invalid }
+    if (inv.usesLeft <= 0 && inv.reserved === 0) r.invites.delete(id)
     this.writer?.markDirty()
     return inv
+  }
+
+  /** Gives a use back (the join it was spent on was refused afterwards). */
+  refund (inv: InviteRecord): void {
+    const r = this.rooms.get(inv.room)
+    if (r === undefined) return
+    inv.usesLeft++
+    if (!r.invites.has(inv.id) && inv.expiresAt > Date.now()) r.invites.set(inv.id, inv)
+    this.writer?.markDirty()
   }
 
   async flush (): Promise<void> { await this.writer?.flush() }
 
   private expireInvites (r: RoomMembers, now: number): void {
-    for (const [id, inv] of r.invites) if (inv.expiresAt <= now || inv.usesLeft <= 0) { r.invites.delete(id); this.writer?.markDirty() }
+    for (const [id, inv] of r.invites) {
+      if ((inv.reserved ?? 0) > 0) continue // a join is checking it: its use may come back
+      if (inv.expiresAt <= now || inv.usesLeft <= 0) { r.invites.delete(id); this.writer?.markDirty() }
+    }
   }
 
   private serialize (): string {
     const rooms: Record<string, unknown> = {}
     for (const [name, r] of this.rooms) {
-      rooms[name] = { members: Object.fromEntries(r.members), bans: Object.fromEntries(r.bans), invites: [...r.invites.values()] }
+      rooms[name] = { members: Object.fromEntries(r.members), bans: Object.fromEntries(r.bans), invites: [...r.invites.values()].map(({ reserved: _r, ...inv }) => inv) }
     }
     return JSON.stringify({ version: FILE_VERSION, rooms }, null, 1) + '\n'
   }

@@ -128,6 +128,7 @@ test('admin API: under --no-tls loopback is not trusted; X-Forwarded-For only fr
   const proxied = await startHub(t, { noTls: true, trustedProxies: ['127.0.0.1'] })
   t.is((await http(proxied, 'GET', '/status', { tls: false, headers: { 'x-forwarded-for': '203.0.113.7' } })).status, 401)
   t.is((await http(proxied, 'GET', '/status', { tls: false, headers: { 'x-forwarded-for': '127.0.0.1' } })).status, 200)
+  t.is((await http(proxied, 'GET', '/status', { tls: false })).status, 401, 'a proxy that sends no X-Forwarded-For does not make its clients local')
   t.is((await http(proxied, 'PUT', '/admin/impairment', { tls: false, headers: { 'x-forwarded-for': '203.0.113.7' }, body: '{"room":"friday","lossPercent":100}' })).status, 401)
 })
 
@@ -142,6 +143,7 @@ test('admin API: every body is validated, unknown rooms are 404, and the hub liv
     t.is(typeof r.body.code, 'string')
   }
   t.is((await http(f, 'GET', '/status')).status, 401, 'loopback alone is not enough once adminToken is set')
+  t.is((await http(f, 'GET', '/admin/rooms/%E0%A4%A/peers', { headers: auth })).status, 400, 'a bad escape is a 400, not a crash')
   t.is((await http(f, 'GET', '/healthz')).status, 200)
 })
 
