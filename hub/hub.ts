@@ -22,12 +22,11 @@ import { OverlanError, errnoCode, isOverlanError, type ErrorCode } from '../core
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
   CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, HELLO_TIMEOUT_MS, MAX_MESSAGE_BYTES,
-  REFUSAL_CLOSE_CODES, SUBPROTOCOL, TEST_EVERY_MS, decodeControl, encodeBatch, encodeControl, type HelloMessage, type RefusalCode
+  REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type HelloMessage, type RefusalCode
 } from '../core/protocol.js'
 import { keyFingerprint, loadOrCreateKeyPair, newNonce, parsePublicKey, verifyJoin, type KeyPair } from '../core/keys.js'
 import { ensureDir } from '../core/state-file.js'
 import { limitTcpQueues } from '../core/tcp-queues.js'
-import { parseMac } from '../l2/ethernet.js'
 import type { HubSettings } from './config.js'
 import { DirectoryStore, SAVE_MS } from './directory-store.js'
 import { Doors } from './doors.js'
@@ -45,6 +44,7 @@ import { isImpaired } from './impairment.js'
 import { LeaseStore } from './leases.js'
 import { Room } from './room.js'
 import { roomAnswer } from './room-answer.js'
+import { speedTestPhase } from './speed-test.js'
 import { loadTlsMaterial, type TlsMaterial } from './self-signed-cert.js'
 import { Session } from './session.js'
 import { hubStatus, type HubStatus } from './status.js'
@@ -328,7 +328,7 @@ export class Hub {
       this.handleHello(s, m, client, socket)
     } else if (m.type === 'test') {
       if (s.info === null) { this.refuse(s, 'BAD_MESSAGE', 'test before welcome', CLOSE_BAD_MESSAGE); return }
-      this.speedTest(s, m.direction, m.ms)
+      speedTestPhase(s, m.direction, m.ms, this.settings.sendQueueBytes)
     } else if (m.type === 'proof') {
       this.handleProof(s, m.proof, socket)
     } else if (m.type === 'bye') {
@@ -414,36 +414,6 @@ export class Hub {
     }
   }
 
-  /**
-   * One throughput phase of `peer test`: up — this session's binary data is counted and
-   * dropped; down — filler batches go out as fast as its send queue takes them. One phase per
-   * TEST_EVERY_MS per session and direction (a member cannot make the hub a traffic generator for long).
-   */
-  private speedTest (s: Session, direction: 'up' | 'down', ms: number): void {
-    const now = performance.now()
-    if (s.test !== null || now - s.lastTestAt[direction] < TEST_EVERY_MS) { s.counters.drops.test_rate++; return }
-    s.lastTestAt[direction] = now
-    const test = s.test = { direction, until: now + ms, bytes: 0, start: now }
-    const finish = (): void => {
-      if (s.test !== test) return
-      s.test = null
-      s.lastTestAt[direction] = performance.now() // the gap counts from the end: no back-to-back phases
-      s.sendControl(encodeControl({ type: 'test_result', direction, bytes: test.bytes, ms: Math.round(performance.now() - test.start) }))
-    }
-    if (direction === 'up') { setTimeout(finish, ms).unref(); return }
-    const filler = fillerBatch(s.info!.mac)
-    const pump = (): void => {
-      if (s.test !== test || s.ws.readyState !== WebSocket.OPEN) return
-      if (performance.now() >= test.until) { finish(); return }
-      let sent = 0
-      for (; sent < 16 && s.ws.bufferedAmount < this.settings.sendQueueBytes; sent++) { s.ws.send(filler, { binary: true }); test.bytes += filler.length }
-      // A full queue (a peer that stopped reading) waits a millisecond instead of spinning.
-      if (sent === 0) setTimeout(pump, 1)
-      else setImmediate(pump)
-    }
-    pump()
-  }
-
   /** Ends a session now (kick, ban): a refusal, and it leaves its room at once. */
   disconnect (s: Session, code: RefusalCode, message: string): void {
     this.refuse(s, code, message, REFUSAL_CLOSE_CODES[code])
@@ -495,13 +465,4 @@ export class Hub {
     for (const r of this.rooms.values()) for (const s of r.list()) check(s)
   }
 
-}
-
-/** 32 full-size frames to the peer itself (it discards them during a test), EtherType 0x88b5 (local experimental). */
-const fillerBatch = (mac: string): Buffer => {
-  const frame = Buffer.alloc(1414)
-  frame.writeUIntBE(parseMac(mac)!, 0, 6)
-  frame.writeUIntBE(0x060000000001, 6, 6)
-  frame.writeUInt16BE(0x88b5, 12)
-  return encodeBatch(Array.from({ length: 32 }, () => frame))
 }
