@@ -120,6 +120,8 @@ export interface Member {
   since?: number
   /** The member's RTT to the hub (median, ms), as the hub measures it; null before a sample. */
   hubRttMs?: number | null
+  /** The member's proven X25519 public key (the direct path's responder key); absent without one. */
+  key?: string
 }
 
 export interface MembersMessage {
@@ -196,6 +198,8 @@ export interface WelcomeMessage {
   name?: string
   /** The peer's key is enrolled: later joins need no token. */
   enrolled?: boolean
+  /** UDP port of the hub's reflector on the hub's host (core/reflect.ts); null: none. */
+  udpPort?: number | null
 }
 
 export interface ErrorMessage {
@@ -295,6 +299,7 @@ const check = (o: Record<string, unknown>): string | null => {
       if (!Array.isArray(o.members) || !o.members.every(isMember)) return 'welcome.members must be a list of {name, mac, ip}'
       if (o.name !== undefined && !isStr(o.name, 64)) return 'welcome.name must be a string of at most 64 characters'
       if (o.enrolled !== undefined && typeof o.enrolled !== 'boolean') return 'welcome.enrolled must be a boolean'
+      if (o.udpPort !== undefined && o.udpPort !== null && !isInt(o.udpPort, 1, 65535)) return 'welcome.udpPort must be a port or null'
       return null
     case 'error':
       if (!isStr(o.code, 64) || !isStr(o.message, 1024)) return 'error.code and error.message must be strings'

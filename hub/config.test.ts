@@ -42,4 +42,12 @@ test('per-address limits count an IPv6 address by its /64', t => {
   t.is(addressKey('2001:db8::1'), '2001:db8:0:0::/64')
   t.is(addressKey('::1'), '0:0:0:0::/64')
   t.is(addressKey('192.0.2.7'), '192.0.2.7')
+  t.is(addressKey('::ffff:192.0.2.7'), '192.0.2.7', 'a dual-stack socket\'s IPv4 client is not lumped into ::/64')
+})
+
+test('udpListen: the WebSocket\'s host and port by default, its own address, or off', t => {
+  t.deepEqual(resolveHubSettings({}, { listen: '127.0.0.1:9443' }).udpListen, { host: '127.0.0.1', port: 9443 })
+  t.deepEqual(resolveHubSettings(parseConfig('udpListen: 0.0.0.0:3478\n', 'hub.yaml', HubFileSchema), {}).udpListen, { host: '0.0.0.0', port: 3478 })
+  t.is(resolveHubSettings(parseConfig('udpListen: "off"\n', 'hub.yaml', HubFileSchema), {}).udpListen, null)
+  t.throws(() => parseConfig('udpListen: 3478\n', 'hub.yaml', HubFileSchema), { message: /hub.yaml:1:12 udpListen/ })
 })

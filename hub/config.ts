@@ -80,6 +80,8 @@ export const RoomConfigSchema = z.strictObject({
 
 export const HubFileSchema = z.strictObject({
   listen: hostPort.optional(),
+  /** UDP for the direct path's rendezvous (reflexive addresses); default: listen's host and port; "off" for none. */
+  udpListen: z.union([hostPort, z.literal('off')]).optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   noTls: z.boolean().optional(),
@@ -145,6 +147,8 @@ export interface RoomSettings {
 export interface HubSettings {
   listenHost: string
   listenPort: number
+  /** The UDP reflector's address (null: off). */
+  udpListen: { host: string, port: number } | null
   tls: { certFile?: string, keyFile?: string } | null
   stateDir: string
   autoCreateRooms: boolean
@@ -227,6 +231,7 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
   return {
     listenHost: host,
     listenPort: port,
+    udpListen: c.udpListen === 'off' ? null : c.udpListen !== undefined ? splitHostPort(c.udpListen) : { host, port },
     tls: useTls ? { ...(c.tlsCert !== undefined ? { certFile: c.tlsCert } : {}), ...(c.tlsKey !== undefined ? { keyFile: c.tlsKey } : {}) } : null,
     stateDir: c.state ?? defaultHubStateDir(),
     autoCreateRooms: c.autoCreateRooms ?? rooms.size === 0,

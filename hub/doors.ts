@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs'
 import { isIP, type Socket } from 'node:net'
 import type { IncomingMessage } from 'node:http'
 import { zeroCounts } from '../core/counts.js'
+import { ipv6Words } from '../core/ipv6.js'
 import type { DoorSettings } from './config.js'
 
 export const DOOR_REFUSALS = ['connections_full', 'preauth_full', 'preauth_timeout', 'join_rate'] as const
@@ -50,13 +51,10 @@ export const isLoopback = (a: string): boolean => a === '::1' || /^127\./.test(a
  * What per-address limits count under: an IPv4 address, or an IPv6 address's /64 (a host
  * usually owns a whole /64 and could rotate through it).
  */
-export const addressKey = (a: string): string => {
-  if (!a.includes(':')) return a
-  const [head = '', tail = ''] = a.split('::')
-  const h = head === '' ? [] : head.split(':')
-  const t = a.includes('::') ? (tail === '' ? [] : tail.split(':')) : []
-  const full = a.includes('::') ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h
-  return `${full.slice(0, 4).map(x => x.replace(/^0+(?=.)/, '')).join(':')}::/64`
+export const addressKey = (address: string): string => {
+  const a = plainAddress(address)
+  const w = ipv6Words(a)
+  return w === null ? a : `${w.slice(0, 4).map(x => x.toString(16)).join(':')}::/64`
 }
 
 interface Conn {

@@ -45,6 +45,7 @@ import { LeaseStore } from './leases.js'
 import { Room } from './room.js'
 import { roomAnswer } from './room-answer.js'
 import { speedTestPhase } from './speed-test.js'
+import { UdpReflector } from './udp-reflector.js'
 import { loadTlsMaterial, type TlsMaterial } from './self-signed-cert.js'
 import { Session } from './session.js'
 import { hubStatus, type HubStatus } from './status.js'
@@ -87,6 +88,9 @@ export class Hub {
   pin: string | null = null
   private control: import('node:net').Server | null = null
   private api: HttpApi | null = null
+  readonly reflector = new UdpReflector()
+  /** The UDP port peers ask their reflexive address at (null: off). */
+  udpPort: number | null = null
   private directories: DirectoryStore | null = null
   private timers: NodeJS.Timeout[] = []
   tls: TlsMaterial | null = null
@@ -195,6 +199,15 @@ export class Hub {
       })
     })
     this.publicUrl = publicUrlOf(s, port)
+    if (s.udpListen !== null) {
+      // Port 0 (tests) means "the WebSocket's": a peer finds the reflector where it found the hub.
+      try {
+        this.udpPort = await this.reflector.start(s.udpListen.host, s.udpListen.port === 0 ? port : s.udpListen.port)
+      } catch (e) {
+        // The direct path is a bonus: without UDP every frame simply goes through the hub.
+        this.log.warn('hub.udp_unavailable', { error: (e as Error).message })
+      }
+    }
     this.control = await serveControl(s.stateDir, this.admin)
     this.startedAt = this.now()
     this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
@@ -228,6 +241,7 @@ export class Hub {
     for (const s of all) s.ws.terminate()
     this.wss?.close()
     this.control?.close()
+    this.reflector.stop()
     this.api?.feed.stop()
     await new Promise<void>(resolve => {
       if (this.server === null) { resolve(); return }
@@ -249,6 +263,7 @@ export class Hub {
     return {
       ...hubStatus(this.rooms.values(), this.pending.size, this.now(), this.startedAt),
       doors: { connections: this.doors.connections, preAuth: this.doors.preAuthConnections, refused: { ...this.doors.refused } },
+      udp: this.udpPort === null ? null : { port: this.udpPort, answered: this.reflector.counters.answered, drops: { ...this.reflector.counters.drops } },
       internalErrors: this.internalErrors
     }
   }
@@ -395,7 +410,8 @@ export class Hub {
         mtu: room.settings.mtu,
         members,
         name,
-        enrolled: key !== null
+        enrolled: key !== null,
+        udpPort: this.udpPort
       }))
       this.metrics.joins.inc({ via })
       this.audit.record('join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, via, key: key !== null ? keyFingerprint(key) : undefined })

@@ -160,7 +160,7 @@ export class Room {
 
   /** The members as the protocol lists them (name, addresses, since, the hub's RTT to each). */
   memberList (): Member[] {
-    return this.members.map(s => ({ name: s.info!.name, mac: s.info!.mac, ip: s.info!.ip, since: s.connectedAt, hubRttMs: s.rtt.median }))
+    return this.members.map(s => ({ name: s.info!.name, mac: s.info!.mac, ip: s.info!.ip, since: s.connectedAt, hubRttMs: s.rtt.median, ...(s.key !== null ? { key: s.key } : {}) }))
   }
 
   /**

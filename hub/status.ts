@@ -69,6 +69,8 @@ export interface HubStatus {
   doors?: { connections: number, preAuth: number, refused: Record<string, number> }
   /** Messages that made a decoder throw (each dropped and logged). */
   internalErrors?: number
+  /** The UDP reflector for the direct path: its port, answers, drops by reason. */
+  udp?: { port: number, answered: number, drops: Record<string, number> } | null
 }
 
 const byClass = (t: TrafficCounters): ClassCounts => ({

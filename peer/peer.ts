@@ -27,6 +27,7 @@ import { parseIpv4 } from '../core/ipv4.js'
 import { proveJoin, type KeyPair } from '../core/keys.js'
 import { RttStats } from '../core/rtt.js'
 import { runSpeedTest, type SpeedTestResult, type TestLink } from './speed-test.js'
+import { Reflexive } from './reflexive.js'
 import { FramePath, type ClassCounters } from './frame-path.js'
 import type { HostOs, TapDevice } from './os/host-os.js'
 import type { PeerSettings } from './config.js'
@@ -82,6 +83,8 @@ export interface PeerStatus {
   members: Array<Member & { path: 'direct' | 'relay', rttMs: number | null }>
   /** RTT to the hub: last, median, p95 (ms). */
   hubRtt: ReturnType<RttStats['toJSON']>
+  /** The direct path's UDP socket: its port and the address the hub's reflector saw. */
+  direct: { reflexive: string | null, localPort: number | null }
   startedAt: number
   connectedAt: number | null
   uptimeS: number
@@ -128,6 +131,8 @@ export class Peer {
   /** RTT to the hub (WebSocket ping/pong every KEEPALIVE_CHECK_MS). */
   readonly hubRtt = new RttStats()
   private pingSentAt = 0
+  /** The direct path's UDP socket and its reflexive address (peer/reflexive.ts). */
+  readonly reflexive = new Reflexive()
   /** The room's members as the hub last pushed them (the welcome's list until then). */
   private members: Member[] = []
   private listWaiters: Array<(m: RoomMessage) => void> = []
@@ -258,6 +263,7 @@ export class Peer {
         rttMs: this.hubRtt.median !== null && x.hubRttMs !== undefined && x.hubRttMs !== null ? Math.round((this.hubRtt.median + x.hubRttMs) * 1000) / 1000 : null
       })),
       hubRtt: this.hubRtt.toJSON(),
+      direct: { reflexive: this.reflexive.address, localPort: this.reflexive.localPort },
       startedAt: this.startedAt,
       connectedAt: this.connectedAt,
       uptimeS: Math.round((now - this.startedAt) / 1000),
@@ -446,6 +452,10 @@ export class Peer {
     this.firstJoin?.resolve()
     this.firstJoin = null
     this.deps.onJoined?.(m)
+    if (m.udpPort !== undefined && m.udpPort !== null) {
+      const host = new URL(this.settings.hub).hostname.replace(/^\[|\]$/g, '')
+      void this.reflexive.ask(host, m.udpPort).then(a => { if (a !== null) this.deps.log.info('direct.reflexive', { address: a, localPort: this.reflexive.localPort ?? undefined }) })
+    }
   }
 
   private onSocketError (e: Error): void {
@@ -512,6 +522,7 @@ export class Peer {
     this.state = 'stopped'
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer)
+    this.reflexive.close()
     const ws = this.ws
     this.ws = null
     if (ws !== null) {
