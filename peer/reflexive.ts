@@ -15,6 +15,7 @@ export class Reflexive {
   /** "ip:port" as the hub saw this peer's UDP socket; null until answered. */
   address: string | null = null
   localPort: number | null = null
+  private closed = false
 
   /** Asks the reflector at host:port (again); resolves with the answer or null. */
   async ask (host: string, port: number): Promise<string | null> {
@@ -41,17 +42,23 @@ export class Reflexive {
     })
   }
 
-  close (): void { this.socket?.close(); this.socket = null }
+  /** Final: a peer that stopped never opens the socket again. */
+  close (): void { this.closed = true; this.socket?.close(); this.socket = null }
 
   private async open (): Promise<Socket | null> {
-    if (this.socket !== null) return this.socket
+    if (this.socket !== null || this.closed) return this.socket
     const s = createSocket({ type: 'udp4' })
     s.on('error', () => {})
+    // Never what keeps a process alive: the peer's WebSocket and timers decide that.
+    s.unref()
     try {
       await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(0, '0.0.0.0', () => { s.off('error', reject); resolve() }) })
     } catch {
+      s.close()
       return null
     }
+    // The peer may have stopped while the bind was under way.
+    if (this.closed || this.socket !== null) { s.close(); return this.socket }
     this.socket = s
     this.localPort = s.address().port
     return s
