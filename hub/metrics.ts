@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { FRAME_CLASS_NAMES } from '../l2/packet.js'
 import type { Doors } from './doors.js'
 import type { Room } from './room.js'
+import type { Session } from './session.js'
 
 export interface MetricsSource {
   rooms: () => Iterable<Room>
@@ -33,32 +34,24 @@ export class HubMetrics {
       name: 'overlan_send_queue_bytes', help: 'Bytes queued towards peers, not yet written (sum over peers)', registers: [r],
       collect () { let n = 0; for (const x of rooms()) for (const s of x.list()) n += s.ws.bufferedAmount; this.set(n) }
     })
-    new Counter({
-      name: 'overlan_frames_total', help: 'Frames switched: rx by class (from peers), tx (to peers)', labelNames: ['direction', 'class'] as const, registers: [r],
-      collect () {
-        this.reset()
-        for (const x of rooms()) {
-          const f = x.switch.counters.frames
-          FRAME_CLASS_NAMES.forEach((c, i) => { if (f[i]! > 0) this.inc({ direction: 'rx', class: c }, f[i]!) })
-          let tx = 0
-          for (const s of x.list()) tx += s.counters.txFrames
-          if (tx > 0) this.inc({ direction: 'tx', class: 'all' }, tx)
+    // Frames and bytes share one shape: rx per class from the switch, tx summed over sessions.
+    const switched = (name: string, help: string, rx: (x: Room) => ArrayLike<number>, tx: (s: Session) => number): void => {
+      new Counter({
+        name, help, labelNames: ['direction', 'class'] as const, registers: [r],
+        collect () {
+          this.reset()
+          for (const x of rooms()) {
+            const v = rx(x)
+            FRAME_CLASS_NAMES.forEach((c, i) => { if (v[i]! > 0) this.inc({ direction: 'rx', class: c }, v[i]!) })
+            let sum = 0
+            for (const s of x.list()) sum += tx(s)
+            if (sum > 0) this.inc({ direction: 'tx', class: 'all' }, sum)
+          }
         }
-      }
-    })
-    new Counter({
-      name: 'overlan_bytes_total', help: 'Bytes switched: rx by class, tx to peers', labelNames: ['direction', 'class'] as const, registers: [r],
-      collect () {
-        this.reset()
-        for (const x of rooms()) {
-          const b = x.switch.counters.bytes
-          FRAME_CLASS_NAMES.forEach((c, i) => { if (b[i]! > 0) this.inc({ direction: 'rx', class: c }, b[i]!) })
-          let tx = 0
-          for (const s of x.list()) tx += s.counters.txBytes
-          if (tx > 0) this.inc({ direction: 'tx', class: 'all' }, tx)
-        }
-      }
-    })
+      })
+    }
+    switched('overlan_frames_total', 'Frames switched: rx by class (from peers), tx (to peers)', x => x.switch.counters.frames, s => s.counters.txFrames)
+    switched('overlan_bytes_total', 'Bytes switched: rx by class, tx to peers', x => x.switch.counters.bytes, s => s.counters.txBytes)
     new Counter({
       name: 'overlan_drops_total', help: 'Frames and messages dropped, by reason (switch and peer sessions)', labelNames: ['reason'] as const, registers: [r],
       collect () {
