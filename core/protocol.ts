@@ -21,6 +21,11 @@
  *   hub  -> peer  test_result  bytes the hub received (up) or sent (down) and over how long
  *   hub  -> peer  challenge  after a hello with `key`: a fresh nonce and the hub's key
  *   peer -> hub   proof    HMAC over the nonce keyed by X25519(peer, hub) (core/keys.ts)
+ *   peer -> hub   direct   the peer's direct-path candidates ("a.b.c.d:port", at most
+ *                          MAX_ENDPOINTS) and how many members it reaches directly; the hub
+ *                          passes the candidates on in `members` (as Member.endpoints) when
+ *                          the room allows direct paths (welcome.directPath), at most
+ *                          DIRECT_PER_S a second per session (more are ignored)
  *
  * Join with a key: hello {key, token | invite | neither} -> challenge -> proof -> welcome.
  * The first proven join with the room's token or an invite enrols identity -> key; after
@@ -122,7 +127,23 @@ export interface Member {
   hubRttMs?: number | null
   /** The member's proven X25519 public key (the direct path's responder key); absent without one. */
   key?: string
+  /** The member's direct-path candidates, "a.b.c.d:port" (members pushes only). */
+  endpoints?: string[]
+  /** How this peer reaches the member (added by the peer to `peer list` answers, never on the wire). */
+  path?: 'direct' | 'relay'
+  rttMs?: number | null
 }
+
+export interface DirectMessage {
+  type: 'direct'
+  endpoints: string[]
+  /** Members this peer reaches directly now (the hub's /status shows it). */
+  reaching: number
+}
+
+/** Candidates a peer may announce; `direct` messages a session may send per second. */
+export const MAX_ENDPOINTS = 8
+export const DIRECT_PER_S = 2
 
 export interface MembersMessage {
   type: 'members'
@@ -153,6 +174,8 @@ export interface HelloMessage {
   key?: string
   /** "<id>.<secret>" of an invite (with `key`): joins and enrols without the token. */
   invite?: string
+  /** The peer's direct-path candidates, as in `direct` (so the first members push has them). */
+  endpoints?: string[]
 }
 
 export interface TestMessage {
@@ -200,6 +223,10 @@ export interface WelcomeMessage {
   enrolled?: boolean
   /** UDP port of the hub's reflector on the hub's host (core/reflect.ts); null: none. */
   udpPort?: number | null
+  /** The room allows direct paths between members (hub.yaml `directPath`, default true). */
+  directPath?: boolean
+  /** Members may send from MACs other than their lease (the direct path enforces it too). */
+  allowBridging?: boolean
 }
 
 export interface ErrorMessage {
@@ -244,7 +271,7 @@ export interface RoomMessage {
   truncated?: boolean
 }
 
-export type ControlMessage = HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage | ChallengeMessage | ProofMessage | MembersMessage | TestMessage | TestResultMessage
+export type ControlMessage = DirectMessage | HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage | ChallengeMessage | ProofMessage | MembersMessage | TestMessage | TestResultMessage
 
 export type DecodeResult =
   | { ok: true, message: ControlMessage }
@@ -257,8 +284,10 @@ const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
 const isLease = (v: unknown): v is Lease =>
   typeof v === 'object' && v !== null && isStr((v as Lease).mac, 17) && isStr((v as Lease).ip, 15)
+const isEndpoints = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.length <= MAX_ENDPOINTS && v.every(e => isStr(e, 64))
 const isMember = (v: unknown): v is Member =>
-  isLease(v) && isStr((v as Member).name, 64)
+  isLease(v) && isStr((v as Member).name, 64) && ((v as Member).endpoints === undefined || isEndpoints((v as Member).endpoints))
 
 /** Checks field by field; returns the first problem as a sentence naming the field. */
 const check = (o: Record<string, unknown>): string | null => {
@@ -274,6 +303,11 @@ const check = (o: Record<string, unknown>): string | null => {
       if (o.software !== undefined && !isStr(o.software, 128)) return 'hello.software must be a short string'
       if (o.key !== undefined && (!isStr(o.key, 43) || !/^[A-Za-z0-9_-]{43}$/.test(o.key))) return 'hello.key must be a base64url X25519 public key'
       if (o.invite !== undefined && (!isStr(o.invite, 64) || o.key === undefined)) return 'hello.invite must be "<id>.<secret>" and comes with hello.key'
+      if (o.endpoints !== undefined && !isEndpoints(o.endpoints)) return `hello.endpoints must be a list of at most ${MAX_ENDPOINTS} "ip:port" strings`
+      return null
+    case 'direct':
+      if (!isEndpoints(o.endpoints)) return `direct.endpoints must be a list of at most ${MAX_ENDPOINTS} "ip:port" strings`
+      if (!isInt(o.reaching, 0, 0xffff)) return 'direct.reaching must be a count'
       return null
     case 'test':
       if ((o.direction !== 'up' && o.direction !== 'down') || !isInt(o.ms, 100, TEST_MAX_MS)) return `test needs direction "up" or "down" and ms 100..${TEST_MAX_MS}`
@@ -300,6 +334,8 @@ const check = (o: Record<string, unknown>): string | null => {
       if (o.name !== undefined && !isStr(o.name, 64)) return 'welcome.name must be a string of at most 64 characters'
       if (o.enrolled !== undefined && typeof o.enrolled !== 'boolean') return 'welcome.enrolled must be a boolean'
       if (o.udpPort !== undefined && o.udpPort !== null && !isInt(o.udpPort, 1, 65535)) return 'welcome.udpPort must be a port or null'
+      if (o.directPath !== undefined && typeof o.directPath !== 'boolean') return 'welcome.directPath must be a boolean'
+      if (o.allowBridging !== undefined && typeof o.allowBridging !== 'boolean') return 'welcome.allowBridging must be a boolean'
       return null
     case 'error':
       if (!isStr(o.code, 64) || !isStr(o.message, 1024)) return 'error.code and error.message must be strings'
@@ -325,7 +361,7 @@ const isService = (v: unknown): v is Service =>
   typeof v === 'object' && v !== null && isStr((v as Service).peer, 64) && isStr((v as Service).type, 256) &&
   isStr((v as Service).name, 256) && isStr((v as Service).kind, 16) && isStr((v as Service).address, 64)
 
-const KNOWN_TYPES = new Set(['hello', 'welcome', 'error', 'bye', 'list', 'room', 'challenge', 'proof', 'members', 'test', 'test_result'])
+const KNOWN_TYPES = new Set(['direct', 'hello', 'welcome', 'error', 'bye', 'list', 'room', 'challenge', 'proof', 'members', 'test', 'test_result'])
 
 /** Decodes one text message. Never throws: bad input is a reason string. */
 export const decodeControl = (text: string): DecodeResult => {
@@ -380,6 +416,18 @@ export const countFrames = (buf: Buffer): number => {
     n++
   }
   return off === buf.length && n > 0 ? n : -1
+}
+
+/** A copy of `batch` without the frames whose `skip[i]` is non-zero (the frame path's drops, the direct path's sends). */
+export const compactBatch = (batch: Buffer, frames: number, skip: Uint8Array): Buffer => {
+  const parts: Buffer[] = []
+  let off = 0
+  for (let i = 0; i < frames; i++) {
+    const end = off + BATCH_LEN_PREFIX + batch.readUInt16BE(off)
+    if (skip[i] === 0) parts.push(batch.subarray(off, end))
+    off = end
+  }
+  return Buffer.concat(parts)
 }
 
 /** Encodes frames into one batch (copying). For tests and control paths, not the hot path. */

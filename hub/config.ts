@@ -56,6 +56,8 @@ const switchFields = {
   mtu: mtu.optional(),
   maxPeers: z.number().int().min(1).max(4096).optional(),
   allowBridging: z.boolean().optional(),
+  /** Members may exchange unicast frames peer to peer over encrypted UDP (default true). */
+  directPath: z.boolean().optional(),
   arpSuppression: z.boolean().optional(),
   snooping: z.boolean().optional(),
   querier: z.boolean().optional(),
@@ -131,6 +133,7 @@ export interface RoomSettings {
   mtu: number
   maxPeers: number
   allowBridging: boolean
+  directPath: boolean
   arpSuppression: boolean
   snooping: boolean
   querier: boolean
@@ -205,13 +208,14 @@ const grace = (o: Array<{ token: string, until: string }> | undefined): Array<{ 
 export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): HubSettings => {
   const c: HubFileConfig = { ...file, ...definedFields(cli) }
   const { host, port } = splitHostPort(c.listen ?? DEFAULT_LISTEN)
-  type SwitchConfig = Pick<HubFileConfig, 'mtu' | 'maxPeers' | 'allowBridging' | 'arpSuppression' | 'snooping' | 'querier' | 'queryIntervalS' | 'storm' | 'tables' | 'impairment'>
+  type SwitchConfig = Pick<HubFileConfig, 'mtu' | 'maxPeers' | 'allowBridging' | 'directPath' | 'arpSuppression' | 'snooping' | 'querier' | 'queryIntervalS' | 'storm' | 'tables' | 'impairment'>
   const spec = (i: { delayMs?: number | undefined, jitterMs?: number | undefined, lossPercent?: number | undefined } | undefined): ImpairmentSpec =>
     ({ delayMs: i?.delayMs ?? 0, jitterMs: i?.jitterMs ?? 0, lossPercent: i?.lossPercent ?? 0 })
   const switchSettings = (r: SwitchConfig): Omit<RoomSettings, 'name' | 'token' | 'subnet' | 'autoCreated' | 'oldTokens' | 'join'> => ({
     mtu: r.mtu ?? c.mtu ?? DEFAULT_MTU,
     maxPeers: r.maxPeers ?? c.maxPeers ?? DEFAULT_MAX_PEERS,
     allowBridging: r.allowBridging ?? c.allowBridging ?? false,
+    directPath: r.directPath ?? c.directPath ?? true,
     arpSuppression: r.arpSuppression ?? c.arpSuppression ?? true,
     snooping: r.snooping ?? c.snooping ?? true,
     querier: r.querier ?? c.querier ?? true,

@@ -39,6 +39,7 @@ import { publicUrlOf } from './public-url.js'
 import { pinOf } from '../core/tls-pin.js'
 import { JoinDesk } from './join.js'
 import { MemberStore } from './members.js'
+import { parseEndpoint } from '../core/direct/wire.js'
 import { HubMetrics } from './metrics.js'
 import { isImpaired } from './impairment.js'
 import { LeaseStore } from './leases.js'
@@ -91,6 +92,8 @@ export class Hub {
   readonly reflector = new UdpReflector()
   /** The UDP port peers ask their reflexive address at (null: off). */
   udpPort: number | null = null
+  /** One pending members push per room (pushMembers). */
+  private readonly pushTimers = new Map<Room, NodeJS.Timeout>()
   private directories: DirectoryStore | null = null
   private timers: NodeJS.Timeout[] = []
   tls: TlsMaterial | null = null
@@ -225,6 +228,8 @@ export class Hub {
     this.stopping = true
     for (const t of this.timers) clearInterval(t)
     this.timers = []
+    for (const t of this.pushTimers.values()) clearTimeout(t)
+    this.pushTimers.clear()
     // Before the goodbyes: leaving peers take their directory entries with them.
     await this.directories?.save(this.rooms.values(), true)
     const all = [...this.pending, ...[...this.rooms.values()].flatMap(r => [...r.list()])]
@@ -320,7 +325,8 @@ export class Hub {
       clearTimeout(helloTimer)
       this.pending.delete(s)
       if (s.info === null) return
-      this.rooms.get(s.info.room)?.leave(s, this.now())
+      const room = this.rooms.get(s.info.room)
+      if (room !== undefined) { room.leave(s, this.now()); if (!this.stopping) this.pushMembers(room, this.now()) }
       this.log.info('peer.leave', { room: s.info.room, name: s.info.name, ip: s.info.ip, code, reason: reason.toString() })
     })
   }
@@ -341,6 +347,14 @@ export class Hub {
     if (m.type === 'hello') {
       if (s.info !== null || s.joining || s.challenge !== null) { this.refuse(s, 'BAD_MESSAGE', 'second hello on one connection', CLOSE_BAD_MESSAGE); return }
       this.handleHello(s, m, client, socket)
+    } else if (m.type === 'direct') {
+      const room = s.info !== null ? this.rooms.get(s.info.room) : undefined
+      if (room === undefined) { this.refuse(s, 'BAD_MESSAGE', 'direct before welcome', CLOSE_BAD_MESSAGE); return }
+      if (!s.allowDirect(this.now())) return
+      s.reaching = m.reaching
+      // Only well-formed candidates are passed on to the other members.
+      const endpoints = m.endpoints.filter(e => parseEndpoint(e) !== null)
+      if (endpoints.join(',') !== s.endpoints.join(',')) { s.endpoints = endpoints; room.candidatesChanged(); this.pushMembers(room, this.now()) }
     } else if (m.type === 'test') {
       if (s.info === null) { this.refuse(s, 'BAD_MESSAGE', 'test before welcome', CLOSE_BAD_MESSAGE); return }
       speedTestPhase(s, m.direction, m.ms, this.settings.sendQueueBytes)
@@ -396,6 +410,8 @@ export class Hub {
       }
       s.info = { room: m.room, identity: m.identity, name, mac: lease.mac, ip: lease.ip }
       s.key = key
+      // Candidates in the hello: the first members push can carry them (a path in one push).
+      s.endpoints = (m.endpoints ?? []).filter(e => parseEndpoint(e) !== null)
       const members = room.list().map(o => ({ name: o.info!.name, mac: o.info!.mac, ip: o.info!.ip }))
       if (!room.join(s, this.now())) throw new OverlanError('ADDRESS_UNAVAILABLE', `MAC ${lease.mac} is in use by another member of room ${m.room}`)
       this.pending.delete(s)
@@ -411,10 +427,13 @@ export class Hub {
         members,
         name,
         enrolled: key !== null,
-        udpPort: this.udpPort
+        udpPort: this.udpPort,
+        directPath: room.settings.directPath && this.udpPort !== null,
+        allowBridging: room.settings.allowBridging
       }))
       this.metrics.joins.inc({ via })
       this.audit.record('join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, via, key: key !== null ? keyFingerprint(key) : undefined })
+      this.pushMembers(room, this.now())
       this.log.info('peer.join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, peers: room.size, via })
     } catch (e) {
       s.info = null
@@ -454,14 +473,24 @@ export class Hub {
     const now = this.now()
     for (const [name, r] of this.rooms) {
       r.tick(now)
-      const push = r.membersPush(now)
-      if (push !== null) for (const s of r.list()) s.sendControl(push)
+      this.pushMembers(r, now)
       if (r.settings.autoCreated && r.emptySince !== null && now - r.emptySince >= this.settings.emptyRoomTtlMs) {
         this.rooms.delete(name)
         this.log.info('room.expire', { room: name, emptyS: Math.round((now - r.emptySince) / 1000) })
       }
     }
     this.doors.sweep(now)
+  }
+
+  /** The members push, when due: right after a join or new candidates, else when the room's gap allows (a timer), or on the tick. */
+  private pushMembers (r: Room, now: number): void {
+    const push = r.membersPush(now)
+    if (push !== null) for (const s of r.list()) s.sendControl(push)
+    const wait = r.pushDelay(now)
+    if (wait === null || wait === 0 || this.pushTimers.has(r)) return
+    const t = setTimeout(() => { this.pushTimers.delete(r); if (!this.stopping && this.rooms.get(r.settings.name) === r) this.pushMembers(r, this.now()) }, wait)
+    t.unref()
+    this.pushTimers.set(r, t)
   }
 
   /** Pings every connection; terminates those silent for longer than the timeout. */

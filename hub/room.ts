@@ -160,16 +160,37 @@ export class Room {
 
   /** The members as the protocol lists them (name, addresses, since, the hub's RTT to each). */
   memberList (): Member[] {
-    return this.members.map(s => ({ name: s.info!.name, mac: s.info!.mac, ip: s.info!.ip, since: s.connectedAt, hubRttMs: s.rtt.median, ...(s.key !== null ? { key: s.key } : {}) }))
+    const direct = this.settings.directPath
+    return this.members.map(s => ({
+      name: s.info!.name, mac: s.info!.mac, ip: s.info!.ip, since: s.connectedAt, hubRttMs: s.rtt.median,
+      ...(s.key !== null ? { key: s.key } : {}),
+      ...(direct && s.key !== null && s.endpoints.length > 0 ? { endpoints: s.endpoints } : {})
+    }))
+  }
+
+  /** A member's candidates changed: push the members soon. */
+  candidatesChanged (): void { this.membersChanged = true }
+
+  /**
+   * Least time between two pushes after changes: 10 ms per member, from 100 ms up to
+   * MEMBERS_PUSH_MIN_MS. A push costs members² entries, so a small room learns of a join (and
+   * its direct-path candidates) at once, and a join storm in a big one stays bounded.
+   */
+  private pushGap (): number { return Math.min(MEMBERS_PUSH_MIN_MS, Math.max(100, this.members.length * 10)) }
+
+  /** ms until a pending change may be pushed (0: now), or null when nothing is pending. */
+  pushDelay (now: number): number | null {
+    if (!this.membersChanged || this.members.length === 0) return null
+    return Math.max(0, this.membersPushedAt + this.pushGap() - now)
   }
 
   /**
-   * The `members` message to push now (after a join or leave, at most once a second; every
-   * MEMBERS_REFRESH_MS for the RTTs), or null.
+   * The `members` message to push now (after a join, leave or new candidates, at most once
+   * per pushGap(); every MEMBERS_REFRESH_MS for the RTTs), or null.
    */
   membersPush (now: number): string | null {
     if (this.members.length === 0) return null
-    const due = this.membersChanged ? now - this.membersPushedAt >= MEMBERS_PUSH_MIN_MS : now - this.membersPushedAt >= MEMBERS_REFRESH_MS
+    const due = this.membersChanged ? now - this.membersPushedAt >= this.pushGap() : now - this.membersPushedAt >= MEMBERS_REFRESH_MS
     if (!due) return null
     this.membersChanged = false
     this.membersPushedAt = now

@@ -8,7 +8,7 @@
  * members send, even within their storm buckets, never starve this peer's unicast.
  */
 import { WebSocket } from 'ws'
-import { BATCH_LEN_PREFIX, LIST_BURST, LIST_PER_S } from '../core/protocol.js'
+import { BATCH_LEN_PREFIX, DIRECT_PER_S, LIST_BURST, LIST_PER_S } from '../core/protocol.js'
 import { zeroCounts } from '../core/counts.js'
 import { RttStats } from '../core/rtt.js'
 import type { Impairment } from './impairment.js'
@@ -24,6 +24,7 @@ export const SESSION_DROP_REASONS = [
   'impaired_loss', // lost on purpose by the room's impairment
   'list_rate', // a `list` over LIST_PER_S: ignored
   'test_rate', // a throughput test within TEST_EVERY_MS of the last: ignored
+  'direct_rate', // a `direct` over DIRECT_PER_S: ignored
   'internal_error' // a message that made a decoder throw: dropped, logged with its stack
 ] as const
 export type SessionDropReason = typeof SESSION_DROP_REASONS[number]
@@ -78,6 +79,10 @@ export class Session {
   /** A throughput test in progress (peer test): its direction, end, bytes; when the last began. */
   test: { direction: 'up' | 'down', until: number, bytes: number, start: number } | null = null
   readonly lastTestAt = { up: -Infinity, down: -Infinity }
+  /** The peer's direct-path candidates ("ip:port") and how many members it reaches directly. */
+  endpoints: string[] = []
+  reaching = 0
+  private directAt = -Infinity
 
   // set by the room (config or admin API); null = a perfect link
   impairment: Impairment | null = null
@@ -110,6 +115,13 @@ export class Session {
     this.listAt = now
     this.sendQueueBytes = sendQueueBytes
     this.floodQueueBytes = sendQueueBytes * FLOOD_SHARE
+  }
+
+  /** At most DIRECT_PER_S `direct` messages a second; false (counted) for one over it. */
+  allowDirect (now: number): boolean {
+    if (now - this.directAt < 1000 / DIRECT_PER_S) { this.counters.drops.direct_rate++; return false }
+    this.directAt = now
+    return true
   }
 
   /**

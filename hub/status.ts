@@ -98,6 +98,7 @@ export const hubStatus = (rooms: Iterable<Room>, pending: number, now: number, s
       maxPeers: r.settings.maxPeers,
       arpSuppression: sw.arpSuppression,
       snooping: sw.snooping,
+      directPath: r.settings.directPath,
       impairment: { room: r.settings.impairment.room, peers: Object.fromEntries(r.settings.impairment.peers) },
       peers: r.list().map(s => {
         const pc = sw.countersOf(s.port)
@@ -113,7 +114,9 @@ export const hubStatus = (rooms: Iterable<Room>, pending: number, now: number, s
           txBytes: s.counters.txBytes,
           byClass: pc !== undefined ? byClass(pc) : { frames: {}, bytes: {} },
           drops: nonZero(s.counters.drops, pc?.drops ?? {}),
-          rtt: s.rtt.toJSON()
+          rtt: s.rtt.toJSON(),
+          // How many of its room's members this peer reaches peer to peer (it says so itself).
+          direct: { reaching: s.reaching, endpoints: s.endpoints }
         }
       }),
       switch: {

@@ -13,7 +13,8 @@ import { DEFAULT_IFACE, PeerFileSchema, defaultPeerConfigFile, defaultPeerStateD
 import { linuxHostOs } from './os/linux.js'
 import { Peer, type PeerStatus } from './peer.js'
 import { queryPeer, serveStatus } from './status-socket.js'
-import { formatDoctor, formatRoom, formatSpeedTest, formatStatus } from './status-format.js'
+import { formatDoctor, formatPing, formatRoom, formatSpeedTest, formatStatus } from './status-format.js'
+import type { PingResult } from './ping.js'
 import type { SpeedTestResult } from './speed-test.js'
 import { diagnose } from './doctor.js'
 import { applyFix, gatherFacts } from './os/linux-probe.js'
@@ -24,13 +25,14 @@ import { setGamePorts } from '../l2/ports.js'
 const USAGE = `usage:
   peer join --room ROOM [--hub URL] [--token TOKEN] [--name NAME] [--iface NAME]
             [--address A.B.C.D] [--ca FILE | --pin sha256:HEX | --insecure] [--config FILE] [--state DIR]
-            [--log-level debug|info|warn|error]
+            [--no-direct] [--log-level debug|info|warn|error]
   peer join INVITE [--name NAME] ...      joins with an invite (overlan://…) and enrols this peer's key;
                                           later just: peer join --room ROOM (or peer join)
   peer status [--iface NAME] [--json]
   peer list   [--iface NAME] [--json]     who is in the room and what they offer
   peer doctor [--iface NAME] [--fix] [--json]   what on this host breaks LAN apps, and the fixes
   peer test   [--iface NAME] [--json]     bufferbloat test towards the hub: RTT idle and under load, throughput
+  peer ping NAME|IP [--count N] [--iface NAME] [--json]   pings a member through the overlay: path and RTT per reply
   peer --version | peer help | peer SUBCOMMAND --help
 
 The token may also come from OVERLAN_TOKEN. Defaults come from --config, OVERLAN_PEER_CONFIG,
@@ -61,6 +63,7 @@ const join = async (args: string[]): Promise<void> => {
     address: { type: 'string' },
     ca: { type: 'string' },
     insecure: { type: 'boolean' },
+    'no-direct': { type: 'boolean' },
     config: { type: 'string' },
     state: { type: 'string' },
     'log-level': { type: 'string' }
@@ -69,7 +72,8 @@ const join = async (args: string[]): Promise<void> => {
   if (v.pin !== undefined && (v.ca !== undefined || v.insecure === true)) throw new OverlanError('USAGE', '--pin excludes --ca and --insecure')
   const cli: PeerFileConfig = validateFlags(PeerFileSchema, {
     room: v.room ?? inv?.room, hub: v.hub ?? inv?.hub, token: v.token, name: v.name, iface: v.iface, address: v.address,
-    ca: v.ca, pin: v.pin ?? inv?.pin ?? undefined, insecure: v.insecure, state: v.state, logLevel: v['log-level']
+    ca: v.ca, pin: v.pin ?? inv?.pin ?? undefined, insecure: v.insecure, state: v.state, logLevel: v['log-level'],
+    directPath: v['no-direct'] === true ? false : undefined
   }, flagName)
   const configFile = v.config ?? defaultPeerConfigFile(process.env)
   const file = configFile !== undefined ? loadConfigFile(configFile, PeerFileSchema) : {}
@@ -103,7 +107,11 @@ const join = async (args: string[]): Promise<void> => {
   const statusServer = await serveStatus(settings.iface, {
     status: () => ({ ...peer.status(), presence: presence.status() }),
     list: async () => await peer.list(),
-    test: async () => await peer.speedTest()
+    test: async () => await peer.speedTest(),
+    ping: async ([name, count]) => {
+      if (name === undefined) throw new OverlanError('USAGE', 'peer ping needs a member name or IP')
+      return await peer.ping(name, count !== undefined ? Number(count) : 4)
+    }
   })
 
   // Presence goes first (goodbyes, game routes removed), then bye and the TAP.
@@ -147,6 +155,17 @@ const speedTest = async (args: string[]): Promise<void> => {
   process.stdout.write(v.json === true ? JSON.stringify(r, null, 2) + '\n' : formatSpeedTest(r))
 }
 
+const ping = async (args: string[]): Promise<void> => {
+  const target = args[0] !== undefined && !args[0].startsWith('-') ? args[0] : undefined
+  const v = flags(target !== undefined ? args.slice(1) : args, { iface: { type: 'string' }, count: { type: 'string' }, json: { type: 'boolean' } })
+  if (target === undefined || !/^[^\s\0]{1,64}$/.test(target)) throw new OverlanError('USAGE', `peer ping needs a member's name or IP\n${USAGE}`)
+  const count = v.count !== undefined ? Number(v.count) : 4
+  if (!Number.isInteger(count) || count < 1 || count > 100) throw new OverlanError('USAGE', '--count must be 1..100')
+  const r = await queryPeer(v.iface ?? DEFAULT_IFACE, `ping ${target} ${count}`, count * 2500 + 5000) as PingResult
+  process.stdout.write(v.json === true ? JSON.stringify(r, null, 2) + '\n' : formatPing(r))
+  if (r.replies.every(x => x.path === null)) process.exitCode = 1
+}
+
 const doctor = async (args: string[]): Promise<void> => {
   const v = flags(args, { iface: { type: 'string' }, fix: { type: 'boolean' }, json: { type: 'boolean' } })
   const iface = v.iface ?? DEFAULT_IFACE
@@ -176,9 +195,10 @@ const main = async (): Promise<void> => {
     case 'list': await list(rest); break
     case 'doctor': await doctor(rest); break
     case 'test': await speedTest(rest); break
+    case 'ping': await ping(rest); break
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); break
     case '-V': case '--version': case 'version': process.stdout.write(`overlan peer ${packageVersion()}\n`); break
-    default: throw new OverlanError('USAGE', `${cmd === undefined ? 'missing command' : `unknown command "${cmd}"${didYouMean(cmd, ['join', 'status', 'list', 'doctor', 'test', 'help', 'version'])}`}\n${USAGE}`)
+    default: throw new OverlanError('USAGE', `${cmd === undefined ? 'missing command' : `unknown command "${cmd}"${didYouMean(cmd, ['join', 'status', 'list', 'doctor', 'test', 'ping', 'help', 'version'])}`}\n${USAGE}`)
   }
 }
 

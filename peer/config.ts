@@ -28,6 +28,10 @@ export const PeerFileSchema = z.strictObject({
   joinTimeoutS: z.number().min(1).max(3600).optional(),
   keepaliveTimeoutS: z.number().min(2).max(900).optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  /** Frames to other members peer to peer over encrypted UDP when a path is up (default true). */
+  directPath: z.boolean().optional(),
+  /** The direct path's UDP port (default: any free one). */
+  directPort: z.number().int().min(0).max(65535).optional(),
   /** Presence on the overlay: answer for this peer over mDNS, NetBIOS and SSDP. */
   mdns: z.boolean().optional(),
   netbios: z.boolean().optional(),
@@ -62,6 +66,8 @@ export interface PeerSettings {
   reconnectMaxMs: number
   joinTimeoutMs: number
   keepaliveTimeoutMs: number
+  directPath: boolean
+  directPort: number
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   mdns: boolean
   netbios: boolean
@@ -118,6 +124,8 @@ export const resolvePeerSettings = (file: PeerFileConfig, cli: PeerFileConfig, e
     reconnectMaxMs: (c.reconnectMaxS ?? 60) * 1000,
     joinTimeoutMs: (c.joinTimeoutS ?? 30) * 1000,
     keepaliveTimeoutMs: (c.keepaliveTimeoutS ?? 20) * 1000,
+    directPath: c.directPath ?? true,
+    directPort: c.directPort ?? 0,
     logLevel: c.logLevel ?? 'info',
     mdns: c.mdns ?? true,
     netbios: c.netbios ?? true,

@@ -7,7 +7,7 @@
  * Rewrites happen in place: outgoing batches are TAP slab memory not yet handed to ws,
  * incoming ones are messages ws gave us.
  */
-import { BATCH_LEN_PREFIX, MAX_MESSAGE_BYTES, countFrames } from '../core/protocol.js'
+import { BATCH_LEN_PREFIX, MAX_MESSAGE_BYTES, compactBatch, countFrames } from '../core/protocol.js'
 import { BroadcastCopy } from '../l2/broadcast-copy.js'
 import { maxFrameLenForMtu } from '../l2/ethernet.js'
 import { clampMss } from '../l2/mss.js'
@@ -29,8 +29,9 @@ export class FramePath {
   readonly sent = new ClassCounters()
   readonly received = new ClassCounters()
   mssClamped = 0
-  /** Frames left in the batch `outgoing` returned last. */
+  /** Frames left in the batch `outgoing` returned last, and the traffic class of each. */
   lastFrames = 0
+  readonly lastClasses = new Uint8Array(Math.ceil(MAX_MESSAGE_BYTES / (BATCH_LEN_PREFIX + 14)) + 1024)
   oversizeOut = 0
   oversizeIn = 0
   /** Source rewrite and de-duplication of copied broadcasts (peer/presence.ts turns it on). */
@@ -54,13 +55,14 @@ export class FramePath {
     let off = 0
     let oversize = 0
     let duplicates = 0
+    let kept = 0
     for (let i = 0; i < frames; i++) {
       const len = batch.readUInt16BE(off)
       const f = off + BATCH_LEN_PREFIX
       let drop = 0
       if (len > this.maxLen) { oversize++; drop = 1 } else {
         this.visit(batch, f, len, this.sent)
-        if (!this.copy.outgoing(batch, f, this.info, now)) { duplicates++; drop = 1 }
+        if (!this.copy.outgoing(batch, f, this.info, now)) { duplicates++; drop = 1 } else this.lastClasses[kept++] = this.info.cls
       }
       this.dropped[i] = drop
       off = f + len
@@ -68,7 +70,7 @@ export class FramePath {
     this.lastFrames = frames - oversize - duplicates
     this.oversizeOut += oversize
     if (oversize + duplicates === 0) return batch
-    return this.lastFrames === 0 ? null : this.compact(batch, frames)
+    return this.lastFrames === 0 ? null : compactBatch(batch, frames, this.dropped)
   }
 
   /** Walks a batch from the hub, calling `write` for each frame that fits the MTU. Returns frames, or -1 when malformed. */
@@ -86,22 +88,18 @@ export class FramePath {
     return n
   }
 
+  /** One frame from the direct path: counted and clamped like the hub's; false when over the MTU. */
+  incomingFrame (b: Buffer, off: number, len: number): boolean {
+    if (len > this.maxLen) { this.oversizeIn++; return false }
+    this.visit(b, off, len, this.received)
+    return true
+  }
+
   private visit (b: Buffer, off: number, len: number, counters: ClassCounters): void {
     const info = this.info
     inspect(b, off, len, info)
     counters.frames[info.cls]!++
     counters.bytes[info.cls]! += len
     if (info.srcPort >= 0 && clampMss(b, info, this.mtu)) this.mssClamped++
-  }
-
-  private compact (batch: Buffer, frames: number): Buffer {
-    const parts: Buffer[] = []
-    let off = 0
-    for (let i = 0; i < frames; i++) {
-      const end = off + BATCH_LEN_PREFIX + batch.readUInt16BE(off)
-      if (this.dropped[i] === 0) parts.push(batch.subarray(off, end))
-      off = end
-    }
-    return Buffer.concat(parts)
   }
 }

@@ -18,9 +18,10 @@ import { zeroCounts } from '../core/counts.js'
 import { OverlanError, errnoCode, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
-  CLOSE_NORMAL, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, decodeControl, encodeBatch, encodeControl, isRefusalCode, type ControlMessage, type Member, type RoomMessage, type TestResultMessage, type WelcomeMessage
+  CLOSE_NORMAL, MAX_ENDPOINTS, MAX_MESSAGE_BYTES, countFrames, PROTOCOL_VERSION, SUBPROTOCOL, decodeControl, encodeBatch, encodeControl, isRefusalCode, type ControlMessage, type Member, type RoomMessage, type TestResultMessage, type WelcomeMessage
 } from '../core/protocol.js'
 import { parseMac } from '../l2/ethernet.js'
+import { CLASS_UNICAST } from '../l2/packet-classes.js'
 import { gratuitousArp } from '../l2/arp.js'
 import { unsolicitedNeighborAdvert } from '../l2/ndp.js'
 import { parseIpv4 } from '../core/ipv4.js'
@@ -28,6 +29,10 @@ import { proveJoin, type KeyPair } from '../core/keys.js'
 import { RttStats } from '../core/rtt.js'
 import { runSpeedTest, type SpeedTestResult, type TestLink } from './speed-test.js'
 import { Reflexive } from './reflexive.js'
+import { UdpBind, type Bind } from './udp-bind.js'
+import { DirectLink, macNumber } from './direct-link.js'
+import { localCandidates } from './candidates.js'
+import { Pinger, type PingResult } from './ping.js'
 import { FramePath, type ClassCounters } from './frame-path.js'
 import type { HostOs, TapDevice } from './os/host-os.js'
 import type { PeerSettings } from './config.js'
@@ -42,6 +47,14 @@ export const SEND_HIGH_WATER_BYTES = 64 * 1024
 /** Keepalive and RTT probe towards the hub. */
 const KEEPALIVE_CHECK_MS = 2_000
 const SOFTWARE = 'overlan-peer/0.1'
+/** How often the direct path's timers run (heartbeats are 1 s; loss is noticed within this of 3 s). */
+const DIRECT_TICK_MS = 250
+const UNICAST_CLASS = Uint8Array.of(CLASS_UNICAST)
+/** How long a hello waits for the direct path's candidates (the reflector answers in one RTT). */
+const EARLY_CANDIDATES_MS = 150
+
+/** The port of a ws:// or wss:// URL (the hub's UDP reflector listens there by default). */
+const urlPort = (url: string): number => { const u = new URL(url); return u.port !== '' ? Number(u.port) : u.protocol === 'wss:' ? 443 : 80 }
 
 export type PeerState = 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'stopped'
 /** Drops counted here (also metric labels); oversize drops are counted by the frame path. */
@@ -66,6 +79,8 @@ export interface PeerDeps {
   /** The peer's X25519 key pair: presented in hello and proven when the hub challenges. */
   key?: KeyPair
   now?: () => number
+  /** The direct path's socket (default: a udp4 socket on settings.directPort). */
+  bind?: Bind
   /** Called after every welcome, once the TAP is configured (presence hooks in here). */
   onJoined?: (m: WelcomeMessage) => void
 }
@@ -83,8 +98,8 @@ export interface PeerStatus {
   members: Array<Member & { path: 'direct' | 'relay', rttMs: number | null }>
   /** RTT to the hub: last, median, p95 (ms). */
   hubRtt: ReturnType<RttStats['toJSON']>
-  /** The direct path's UDP socket: its port and the address the hub's reflector saw. */
-  direct: { reflexive: string | null, localPort: number | null }
+  /** The direct path: on or off, its UDP socket's port and candidates, members reached, counters. */
+  direct: { enabled: boolean, reflexive: string | null, localPort: number | null, endpoints: string[], reaching: number, counters: Record<string, unknown> }
   startedAt: number
   connectedAt: number | null
   uptimeS: number
@@ -131,8 +146,17 @@ export class Peer {
   /** RTT to the hub (WebSocket ping/pong every KEEPALIVE_CHECK_MS). */
   readonly hubRtt = new RttStats()
   private pingSentAt = 0
-  /** The direct path's UDP socket and its reflexive address (peer/reflexive.ts). */
-  readonly reflexive = new Reflexive()
+  /** The direct path (peer/direct-link.ts): its socket, reflexive address, sessions. */
+  private readonly bind: Bind
+  readonly reflexive: Reflexive
+  readonly direct: DirectLink | null
+  private directEnabled = false
+  /** The hub's reflector port from the last welcome (null before one). */
+  private udpPort: number | null = null
+  private endpoints: string[] = []
+  private announced = ''
+  private directTimer: NodeJS.Timeout | null = null
+  private readonly pinger = new Pinger()
   /** The room's members as the hub last pushed them (the welcome's list until then). */
   private members: Member[] = []
   private listWaiters: Array<(m: RoomMessage) => void> = []
@@ -152,6 +176,13 @@ export class Peer {
     this.trust = tlsTrustFor(settings)
     this.done = new Promise<void>((resolve, reject) => { this.ended = { resolve, reject } })
     this.done.catch(() => {}) // observed by callers that care
+    this.bind = deps.bind ?? new UdpBind(settings.directPort)
+    this.reflexive = new Reflexive(this.bind)
+    this.direct = deps.key !== undefined && settings.directPath
+      ? new DirectLink({ bind: this.bind, key: deps.key, log: deps.log.child('direct'), now: this.now, deliver: this.fromDirect })
+      : null
+    const onDirect = this.bind.onPacket
+    this.bind.onPacket = (msg, address, port) => { if (!this.reflexive.handle(msg)) onDirect(msg, address, port) }
   }
 
   /** Opens the TAP and joins; resolves on the first welcome, rejects on refusal or timeout. */
@@ -164,6 +195,10 @@ export class Peer {
     this.deps.log.info('tap.open', { iface: this.tap.name })
     this.keepaliveTimer = setInterval(() => { this.checkKeepalive() }, KEEPALIVE_CHECK_MS)
     this.keepaliveTimer.unref()
+    if (this.direct !== null) {
+      this.directTimer = setInterval(() => { this.directTick() }, DIRECT_TICK_MS)
+      this.directTimer.unref()
+    }
     const joined = new Promise<void>((resolve, reject) => {
       this.firstJoin = { resolve, reject, deadline: this.now() + this.settings.joinTimeoutMs }
     })
@@ -194,10 +229,19 @@ export class Peer {
     this.ended?.resolve()
   }
 
+  /** A getter, so checks after an await are not narrowed away by the compiler. */
+  private get stopped (): boolean { return this.state === 'stopped' }
+
   get iface (): string { return this.tap?.name ?? this.settings.iface }
 
-  /** Asks the hub who is in the room and what they offer. */
+  /** Asks the hub who is in the room and what they offer; adds how this peer reaches each. */
   async list (timeoutMs = 3000): Promise<RoomMessage> {
+    const r = await this.askRoom(timeoutMs)
+    const paths = new Map(this.status().members.map(m => [m.mac, m]))
+    return { ...r, members: r.members.map(({ endpoints: _e, ...m }) => { const p = paths.get(m.mac); return p !== undefined ? { ...m, path: p.path, rttMs: p.rttMs } : m }) }
+  }
+
+  private async askRoom (timeoutMs: number): Promise<RoomMessage> {
     if (this.state !== 'connected') throw new OverlanError('HUB_UNREACHABLE', `not connected to the hub (${this.state})`)
     return await new Promise<RoomMessage>((resolve, reject) => {
       const t = setTimeout(() => {
@@ -255,15 +299,26 @@ export class Peer {
       address: w !== null ? `${w.ip}/${w.prefixLength}` : null,
       mac: w?.mac ?? null,
       mtu: w?.mtu ?? null,
-      // Every other member, and how it is reached: through the hub (the relay path) for
-      // now; its RTT is this peer's to the hub plus the member's, as the hub measured it.
-      members: this.members.filter(x => x.mac !== w?.mac).map(x => ({
-        ...x,
-        path: 'relay' as const,
-        rttMs: this.hubRtt.median !== null && x.hubRttMs !== undefined && x.hubRttMs !== null ? Math.round((this.hubRtt.median + x.hubRttMs) * 1000) / 1000 : null
-      })),
+      // Every other member, and how it is reached: peer to peer (its RTT measured by the
+      // path's heartbeats) or through the hub (this peer's RTT to the hub plus the member's).
+      members: this.members.filter(x => x.mac !== w?.mac).map(({ endpoints: _e, ...x }) => {
+        const d = this.direct?.pathOf(x.mac) ?? null
+        if (d !== null && d.path === 'direct') return { ...x, path: 'direct' as const, rttMs: d.rttMs, endpoint: d.endpoint }
+        return {
+          ...x,
+          path: 'relay' as const,
+          rttMs: this.hubRtt.median !== null && x.hubRttMs !== undefined && x.hubRttMs !== null ? Math.round((this.hubRtt.median + x.hubRttMs) * 1000) / 1000 : null
+        }
+      }),
       hubRtt: this.hubRtt.toJSON(),
-      direct: { reflexive: this.reflexive.address, localPort: this.reflexive.localPort },
+      direct: {
+        enabled: this.directEnabled,
+        reflexive: this.reflexive.address,
+        localPort: this.bind.localPort,
+        endpoints: this.endpoints,
+        reaching: this.direct?.reaching ?? 0,
+        counters: this.direct !== null ? { ...this.direct.counters, drops: { ...this.direct.counters.drops }, sendErrors: this.bind.sendErrors } : {}
+      },
       startedAt: this.startedAt,
       connectedAt: this.connectedAt,
       uptimeS: Math.round((now - this.startedAt) / 1000),
@@ -280,24 +335,43 @@ export class Peer {
   // --- data path ---
 
   private fromTap (batch: Buffer, frames: number): void {
+    if (this.welcome === null) { this.counters.drops.disconnected += frames; return }
+    const out = this.path.outgoing(batch, frames, this.now())
+    if (out === null) return
+    let toHub: Buffer | null = out
+    let n = this.path.lastFrames
+    // Plain unicast for members with a direct path goes peer to peer, even while the hub is away.
+    if (this.direct !== null) {
+      toHub = this.direct.route(out, n, this.path.lastClasses)
+      if (toHub === null) return
+      if (toHub !== out) n = countFrames(toHub)
+    }
     const ws = this.ws
     if (this.state !== 'connected' || ws === null || ws.readyState !== 1) {
-      this.counters.drops.disconnected += frames
+      this.counters.drops.disconnected += n
       return
     }
     if (ws.bufferedAmount > SEND_HIGH_WATER_BYTES) {
-      this.counters.drops.queue_full += frames
+      this.counters.drops.queue_full += n
       return
     }
-    const out = this.path.outgoing(batch, frames, this.now())
-    if (out === null) return
-    this.counters.sentFrames += this.path.lastFrames
-    this.counters.sentBytes += out.length
-    ws.send(out, BINARY)
+    this.counters.sentFrames += n
+    this.counters.sentBytes += toHub.length
+    ws.send(toHub, BINARY)
   }
 
   private fromHub (msg: Buffer): void {
-    if (this.path.incoming(msg, this.writeToTap) < 0) this.counters.drops.bad_batch++
+    if (this.path.incoming(msg, this.writeFromHub) < 0) this.counters.drops.bad_batch++
+  }
+
+  private readonly writeFromHub = (buf: Buffer, off: number, len: number): void => {
+    if (!this.pinger.catch(buf, off, len, 'relay')) this.writeToTap(buf, off, len)
+  }
+
+  /** A frame the direct link checked (from the member's MAC, for ours). */
+  private readonly fromDirect = (buf: Buffer, off: number, len: number): void => {
+    if (this.pinger.catch(buf, off, len, 'direct')) return
+    if (this.path.incomingFrame(buf, off, len)) this.writeToTap(buf, off, len)
   }
 
   private readonly writeToTap = (buf: Buffer, off: number, len: number): void => {
@@ -326,6 +400,8 @@ export class Peer {
       ...(this.trust.options as ClientOptions)
     })
     this.ws = ws
+    // The direct path's candidates, found while TLS and the upgrade are under way.
+    const early = this.direct !== null ? this.findCandidates(this.udpPort ?? urlPort(this.settings.hub)) : Promise.resolve([])
     ws.on('open', () => {
       const socket = (ws as unknown as { _socket: TLSSocket })._socket
       if (this.trust.pin !== null) {
@@ -334,20 +410,7 @@ export class Peer {
       }
       limitTcpQueues(socket)
       this.lastRx = this.now()
-      this.send({
-        type: 'hello',
-        version: PROTOCOL_VERSION,
-        room: this.settings.room,
-        token: this.settings.token,
-        identity: this.deps.identity,
-        name: this.settings.name,
-        ...(this.settings.address !== undefined ? { address: this.settings.address } : {}),
-        ...(this.welcome !== null ? { lease: { mac: this.welcome.mac, ip: this.welcome.ip } } : {}),
-        software: SOFTWARE,
-        ...(this.deps.key !== undefined ? { key: this.deps.key.publicKey } : {}),
-        // An invite is spent by the first welcome; reconnects prove the enrolled key instead.
-        ...(this.deps.key !== undefined && this.settings.invite !== undefined && this.welcome === null ? { invite: this.settings.invite } : {})
-      })
+      void this.sayHello(ws, early)
     })
     ws.on('message', (data: RawData, isBinary: boolean) => {
       this.lastRx = this.now()
@@ -381,6 +444,29 @@ export class Peer {
     ws.on('close', (code: number, reason: Buffer) => { this.onClose(ws, code, reason.toString()) })
   }
 
+  /** hello, with the direct path's candidates if they are found within EARLY_CANDIDATES_MS. */
+  private async sayHello (ws: WebSocket, early: Promise<string[]>): Promise<void> {
+    let endpoints: string[] = []
+    const wait = new Promise<void>(resolve => { setTimeout(resolve, EARLY_CANDIDATES_MS).unref() })
+    await Promise.race([early.then(e => { endpoints = e }, () => {}), wait])
+    if (this.ws !== ws || ws.readyState !== 1 || this.stopped) return // re-checked after the await
+    this.send({
+      type: 'hello',
+      version: PROTOCOL_VERSION,
+      room: this.settings.room,
+      token: this.settings.token,
+      identity: this.deps.identity,
+      name: this.settings.name,
+      ...(this.settings.address !== undefined ? { address: this.settings.address } : {}),
+      ...(this.welcome !== null ? { lease: { mac: this.welcome.mac, ip: this.welcome.ip } } : {}),
+      software: SOFTWARE,
+      ...(this.deps.key !== undefined ? { key: this.deps.key.publicKey } : {}),
+      // An invite is spent by the first welcome; reconnects prove the enrolled key instead.
+      ...(this.deps.key !== undefined && this.settings.invite !== undefined && this.welcome === null ? { invite: this.settings.invite } : {}),
+      ...(endpoints.length > 0 ? { endpoints } : {})
+    })
+  }
+
   private handleControl (ws: WebSocket, text: string): void {
     const r = decodeControl(text)
     if (!r.ok) {
@@ -394,7 +480,11 @@ export class Peer {
     const m = r.message
     if (m === null) { this.deps.log.debug('hub.unknown_message', { type: r.unknownType }); return }
     switch (m.type) {
-      case 'welcome': void this.handleWelcome(m); break
+      case 'welcome':
+        // The members now; a push that arrives while the link is configured replaces them.
+        this.members = m.members
+        void this.handleWelcome(ws, m)
+        break
       case 'error': {
         const code: ErrorCode = isRefusalCode(m.code) ? m.code : 'BAD_MESSAGE'
         this.lastError = `${m.code}: ${m.message}`
@@ -407,7 +497,11 @@ export class Peer {
         try { this.send({ type: 'proof', proof: proveJoin(this.deps.key, m.hubKey, m.nonce) }) } catch (e) { this.lastError = String(e); ws.close(4000, 'BAD_MESSAGE') }
         break
       }
-      case 'members': if (m.room === this.settings.room) this.members = m.members; break
+      case 'members':
+        if (m.room !== this.settings.room) break
+        this.members = m.members
+        this.direct?.setMembers(m.members, this.now())
+        break
       case 'test_result': {
         const i = this.testResults.findIndex(w => w.direction === m.direction)
         if (i >= 0) this.testResults.splice(i, 1)[0]!.resolve(m)
@@ -425,7 +519,7 @@ export class Peer {
     }
   }
 
-  private async handleWelcome (m: WelcomeMessage): Promise<void> {
+  private async handleWelcome (ws: WebSocket, m: WelcomeMessage): Promise<void> {
     const key = `${m.mac} ${m.ip}/${m.prefixLength} ${m.mtu}`
     try {
       if (this.configured !== key) {
@@ -437,9 +531,9 @@ export class Peer {
       this.fatal(e instanceof OverlanError ? e : new OverlanError('LINK_CONFIG_FAILED', String(e)))
       return
     }
-    if (this.state === 'stopped') return // stopped while the link was being configured
+    // Re-checked after the await: stopped, or this connection gone, while the link was configured.
+    if (this.stopped || this.ws !== ws || ws.readyState !== 1) return
     this.welcome = m
-    this.members = m.members
     this.path.setMtu(m.mtu)
     this.path.copy.address = parseIpv4(m.ip) ?? -1
     this.path.copy.mac = parseMac(m.mac) ?? -1
@@ -452,10 +546,57 @@ export class Peer {
     this.firstJoin?.resolve()
     this.firstJoin = null
     this.deps.onJoined?.(m)
-    if (m.udpPort !== undefined && m.udpPort !== null) {
-      const host = new URL(this.settings.hub).hostname.replace(/^\[|\]$/g, '')
-      void this.reflexive.ask(host, m.udpPort).then(a => { if (a !== null) this.deps.log.info('direct.reflexive', { address: a, localPort: this.reflexive.localPort ?? undefined }) })
-    }
+    this.directEnabled = this.direct !== null && m.directPath === true
+    this.direct?.configure({ mac: macNumber(m.mac), mtu: m.mtu, bridging: m.allowBridging === true, enabled: this.directEnabled })
+    this.direct?.setMembers(this.members, this.now())
+    this.announced = ''
+    const udpPort = m.udpPort ?? null
+    const guessed = this.udpPort ?? urlPort(this.settings.hub)
+    this.udpPort = udpPort
+    if (!this.directEnabled || udpPort === null) return
+    // Found before the hello with the right port: told already; else ask now.
+    if (udpPort !== guessed || this.reflexive.address === null) void this.findCandidates(udpPort).then(() => { this.directTick() })
+    else this.directTick()
+  }
+
+  /** Local addresses and the reflexive one: told to the hub, which passes them to the members. */
+  private async findCandidates (udpPort: number): Promise<string[]> {
+    const host = new URL(this.settings.hub).hostname.replace(/^\[|\]$/g, '')
+    const port = await this.bind.open()
+    if (port === null || this.stopped) return []
+    const reflexive = await this.reflexive.ask(host, udpPort)
+    if (this.stopped) return [] // re-checked after every await
+    if (reflexive !== null && reflexive !== this.endpoints[0]) this.deps.log.info('direct.reflexive', { address: reflexive, localPort: port })
+    const local = localCandidates(this.iface, port)
+    this.endpoints = [...new Set([...(reflexive !== null ? [reflexive] : []), ...local])].slice(0, MAX_ENDPOINTS)
+    return this.endpoints
+  }
+
+  /** Direct-path timers; tells the hub when the candidates or the count of direct members changed. */
+  private directTick (): void {
+    if (this.direct === null || this.state === 'stopped') return
+    this.direct.tick(this.now())
+    if (this.state !== 'connected' || !this.directEnabled || this.endpoints.length === 0) return
+    const said = `${this.endpoints.join(',')} ${this.direct.reaching}`
+    if (said === this.announced) return
+    this.announced = said
+    this.send({ type: 'direct', endpoints: this.endpoints, reaching: this.direct.reaching })
+  }
+
+  /** `peer ping NAME`: echo requests to a member through the overlay, each reply's path and RTT. */
+  async ping (target: string, count = 4): Promise<PingResult> {
+    const w = this.welcome
+    const m = this.members.find(x => x.name === target || x.ip === target)
+    if (w === null) throw new OverlanError('HUB_UNREACHABLE', `not joined yet (${this.state})`)
+    if (m === undefined || m.mac === w.mac) throw new OverlanError('USAGE', `no other member "${target}" in room ${this.settings.room} (peer list shows who is there)`)
+    const a = { srcMac: macNumber(w.mac), dstMac: macNumber(m.mac), srcIp: parseIpv4(w.ip) ?? 0, dstIp: parseIpv4(m.ip) ?? 0 }
+    return await this.pinger.run(m, a, Math.max(1, Math.min(count, 100)), (frame) => {
+      const batch = encodeBatch([frame])
+      if (this.direct !== null && this.direct.route(batch, 1, UNICAST_CLASS) === null) return 'direct'
+      if (this.ws?.readyState !== 1 || this.state !== 'connected') return null
+      this.ws.send(batch, BINARY)
+      return 'relay'
+    })
   }
 
   private onSocketError (e: Error): void {
@@ -522,7 +663,8 @@ export class Peer {
     this.state = 'stopped'
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer)
-    this.reflexive.close()
+    if (this.directTimer !== null) clearInterval(this.directTimer)
+    this.bind.close()
     const ws = this.ws
     this.ws = null
     if (ws !== null) {

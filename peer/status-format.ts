@@ -4,6 +4,7 @@ import type { RoomMessage } from '../core/protocol.js'
 import type { Finding } from './doctor.js'
 import { describeServices } from '../discovery/directory.js'
 import type { SpeedTestResult } from './speed-test.js'
+import type { PingResult } from './ping.js'
 
 const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
 const bytes = (n: number): string => {
@@ -46,7 +47,9 @@ export const formatStatus = (s: PeerStatus): string => {
   if (s.lastError !== null) lines.push(`  last error ${s.lastError}`)
   const r = s.hubRtt
   lines.push(`  hub rtt    ${r.samples === 0 ? '-' : `last ${ms(r.lastMs)}, median ${ms(r.medianMs)}, p95 ${ms(r.p95Ms)} (${r.samples} samples)`}`)
-  lines.push(`  members    ${s.members.length === 0 ? '(none)' : s.members.map(m => `${m.name} ${m.ip} ${m.path}${m.rttMs !== null ? ` ${ms(m.rttMs)}` : ''}`).join(', ')}`)
+  const d = s.direct
+  lines.push(`  direct     ${!d.enabled ? 'off' : `${d.reaching} of ${s.members.length} member(s) peer to peer; UDP port ${d.localPort ?? '-'}, seen by the hub as ${d.reflexive ?? '-'}`}`)
+  lines.push(`  members    ${s.members.length === 0 ? '(none)' : s.members.map(m => `${m.name} ${m.ip} ${m.path === 'direct' ? 'direct' : 'via hub'}${m.rttMs !== null ? ` ${ms(m.rttMs)}` : ''}`).join(', ')}`)
   return lines.join('\n') + '\n'
 }
 
@@ -59,7 +62,8 @@ export const formatRoom = (r: RoomMessage): string => {
     const offers = services.get(m.name) ?? []
     const since = m.since !== undefined ? `online ${duration(Math.max(0, Math.round((Date.now() - m.since) / 1000)))}` : null
     const rtt = m.hubRttMs !== undefined && m.hubRttMs !== null ? `hub RTT ${ms(m.hubRttMs)}` : null
-    const facts = [since, rtt].filter(x => x !== null).join(', ')
+    const path = m.path !== undefined ? `${m.path === 'direct' ? 'direct' : 'via hub'}${m.rttMs !== null && m.rttMs !== undefined ? ` ${ms(m.rttMs)}` : ''}` : null
+    const facts = [path, since, rtt].filter(x => x !== null).join(', ')
     lines.push(`  ${m.name.padEnd(width)}  ${m.ip.padEnd(15)}${offers.length > 0 ? ` — ${offers.join(', ')}` : ''}${facts !== '' ? `${offers.length > 0 ? '; ' : ' '}(${facts})` : ''}`)
   }
   return lines.join('\n') + '\n'
@@ -76,6 +80,16 @@ export const formatDoctor = (findings: readonly Finding[], applied: readonly str
   for (const a of applied) lines.push(`applied  ${a}`)
   const problems = findings.filter(f => f.status === 'problem').length
   lines.push(problems === 0 ? 'no problems found' : `${problems} problem(s) found`)
+  return lines.join('\n') + '\n'
+}
+
+/** `peer ping`: one line per reply, with the path it took (as `tailscale ping`). */
+export const formatPing = (r: PingResult): string => {
+  const lines = r.replies.map(x => x.path === null
+    ? `no reply from ${r.name} (${r.ip}) seq ${x.seq} within 2 s`
+    : `reply from ${r.name} (${r.ip}) seq ${x.seq} ${x.path === 'direct' ? 'direct' : 'via hub'} in ${ms(x.rttMs)}`)
+  const ok = r.replies.filter(x => x.path !== null).length
+  lines.push(`${r.replies.length} sent, ${ok} received`)
   return lines.join('\n') + '\n'
 }
 

@@ -10,8 +10,9 @@ import { OverlanError } from '../core/errors.js'
 
 export const statusSocketPath = (iface: string): string => `\0overlan-peer/${iface}`
 
-export type LocalCommand = 'status' | 'list' | 'test'
-export type LocalHandlers = Record<LocalCommand, () => unknown>
+export type LocalCommand = 'status' | 'list' | 'test' | 'ping'
+/** Each command's handler gets the words after it ("ping alice 4" -> ["alice", "4"]). */
+export type LocalHandlers = Record<LocalCommand, (args: string[]) => unknown>
 
 export const serveStatus = async (iface: string, handlers: LocalHandlers): Promise<Server> => {
   const server = createServer(c => {
@@ -20,12 +21,12 @@ export const serveStatus = async (iface: string, handlers: LocalHandlers): Promi
     let line = ''
     c.on('data', (d: Buffer) => {
       line += d.toString('utf8')
-      if (!line.includes('\n')) { if (line.length > 64) c.destroy(); return }
-      const cmd = line.split('\n')[0]!.trim()
-      const handler = (handlers as Record<string, (() => unknown) | undefined>)[cmd]
+      if (!line.includes('\n')) { if (line.length > 160) c.destroy(); return }
+      const [cmd = '', ...args] = line.split('\n')[0]!.trim().split(/\s+/)
+      const handler = Object.prototype.hasOwnProperty.call(handlers, cmd) ? (handlers as Record<string, (args: string[]) => unknown>)[cmd] : undefined
       if (handler === undefined) { c.end(JSON.stringify({ error: `unknown command "${cmd.slice(0, 32)}"` }) + '\n'); return }
       c.setTimeout(60_000) // a test runs for seconds; the command is in, the client waits
-      Promise.resolve().then(handler).then(
+      Promise.resolve(args).then(handler).then(
         (v) => { c.end(JSON.stringify(v) + '\n') },
         (e: unknown) => { c.end(JSON.stringify({ error: e instanceof OverlanError ? e.toString() : String(e) }) + '\n') }
       )
@@ -39,7 +40,7 @@ export const serveStatus = async (iface: string, handlers: LocalHandlers): Promi
   return server
 }
 
-export const queryPeer = (iface: string, command: LocalCommand, timeoutMs = 5000): Promise<unknown> => new Promise((resolve, reject) => {
+export const queryPeer = (iface: string, command: LocalCommand | `${LocalCommand} ${string}`, timeoutMs = 5000): Promise<unknown> => new Promise((resolve, reject) => {
   const c = createConnection(statusSocketPath(iface))
   const chunks: Buffer[] = []
   const timer = setTimeout(() => { c.destroy(); reject(new OverlanError('PEER_NOT_RUNNING', `peer on ${iface} did not answer within ${timeoutMs} ms`)) }, timeoutMs)

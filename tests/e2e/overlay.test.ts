@@ -30,7 +30,10 @@ if (skip === null) {
   test.after.always(async () => { await o.cleanup() })
 }
 
-serial('ping and arping between the friday peers', async t => {
+serial('ping and arping between the friday peers (over their direct path: the hub routes between the underlays)', async t => {
+  const pathTo = async (from: string, to: string): Promise<string | undefined> =>
+    ((await status(from)) as unknown as { members: Array<{ name: string, path: string }> }).members.find(m => m.name === to)?.path
+  await waitFor('alice and bob direct', async () => await pathTo('alice', 'bob') === 'direct' && await pathTo('bob', 'alice') === 'direct', 15_000)
   const bobIp = await ipOf('bob')
   const ping = await topo.run(topo.host('alice').ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', bobIp])
   t.is(ping.code, 0, ping.stdout + ping.stderr)

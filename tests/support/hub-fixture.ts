@@ -48,6 +48,9 @@ export const peerSettings = (f: Fixture, name: string, room: string, extra: Part
   token: TOKEN,
   name,
   iface: `ovl-${name}`,
+  // In-process peers on loopback: the direct path is tested in its own tests (direct-link, e2e direct).
+  directPath: false,
+  directPort: 0,
   address: undefined,
   caFile: f.hub.tls!.certFile,
   pin: undefined,

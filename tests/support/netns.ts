@@ -75,9 +75,15 @@ export class Topology {
     this.hubNs = `${this.id}-hub`
   }
 
+  /**
+   * The hub namespace routes between the peers' underlays (as the internet would), so peers
+   * set up direct paths and every e2e and lan-apps test runs with them on.
+   */
   async init (): Promise<void> {
     await this.addNs(this.hubNs)
     await this.ip(['-n', this.hubNs, 'link', 'set', 'lo', 'up'])
+    const r = await this.run(this.hubNs, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
+    if (r.code !== 0) throw new Error(`sysctl ip_forward in ${this.hubNs}: ${r.stderr}`)
   }
 
   /** A peer host: namespace `<id>-<name>` with underlay u0 (default route via the hub side). */
@@ -97,6 +103,29 @@ export class Topology {
     this.peers.set(name, host)
     return host
   }
+
+  /** A namespace `<id>-<name>` with lo up (for routers and other topologies than addHost's). */
+  async addNamespace (name: string): Promise<string> {
+    const ns = `${this.id}-${name}`
+    await this.addNs(ns)
+    await this.ip(['-n', ns, 'link', 'set', 'lo', 'up'])
+    return ns
+  }
+
+  /** A veth pair between two namespaces, each end with its address ("a.b.c.d/len"), both up. */
+  async link (a: { ns: string, dev: string, addr: string }, b: { ns: string, dev: string, addr: string }): Promise<void> {
+    await this.ip(['link', 'add', a.dev, 'netns', a.ns, 'type', 'veth', 'peer', 'name', b.dev, 'netns', b.ns])
+    for (const e of [a, b]) {
+      await this.ip(['-n', e.ns, 'addr', 'add', e.addr, 'dev', e.dev])
+      await this.ip(['-n', e.ns, 'link', 'set', e.dev, 'up'])
+    }
+  }
+
+  /** Registers a peer host made by hand (its namespace and the hub address it joins). */
+  setHost (name: string, host: { ns: string, hubIp: string }): void { this.peers.set(name, host) }
+
+  /** `ip ARGS` (bounded), e.g. routes inside a namespace: ['-n', ns, 'route', …]. */
+  async ipCommand (args: string[]): Promise<void> { await this.ip(args) }
 
   host (name: string): { ns: string, hubIp: string } {
     const h = this.peers.get(name)

@@ -2,6 +2,8 @@
 // TCP helper for network tests, run inside a namespace.
 //   serve BIND_IP PORT        print "listening", then "received <bytes> <sha256>" per connection
 //   send HOST PORT BYTES      send BYTES deterministic bytes, print "sent <bytes> <sha256> <ms>"
+//   stream HOST PORT MS       one connection sending 16 KiB every 50 ms for MS ms (paced, as an
+//                             application would), then "sent <bytes> <sha256> <ms>"
 import net from 'node:net'
 import { createHash } from 'node:crypto'
 
@@ -37,7 +39,24 @@ if (mode === 'serve') {
   })
   c.on('close', () => { process.stdout.write(`sent ${total} ${h.digest('hex')} ${Date.now() - start}\n`) })
   c.on('error', (e) => { console.error(e.message); process.exit(1) })
+} else if (mode === 'stream') {
+  const [host, port, ms] = args
+  const chunk = Buffer.alloc(16 * 1024)
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 13 + 5) & 0xff
+  const h = createHash('sha256')
+  const start = Date.now()
+  let sent = 0
+  const c = net.connect(Number(port), host, () => {
+    const timer = setInterval(() => {
+      if (Date.now() - start >= Number(ms)) { clearInterval(timer); c.end(); return }
+      h.update(chunk)
+      sent += chunk.length
+      c.write(chunk)
+    }, 50)
+  })
+  c.on('close', () => { process.stdout.write(`sent ${sent} ${h.digest('hex')} ${Date.now() - start}\n`) })
+  c.on('error', (e) => { console.error(e.message); process.exit(1) })
 } else {
-  console.error('usage: tcp-tool.mjs serve BIND_IP PORT | send HOST PORT BYTES')
+  console.error('usage: tcp-tool.mjs serve BIND_IP PORT | send HOST PORT BYTES | stream HOST PORT MS')
   process.exit(2)
 }

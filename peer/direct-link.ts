@@ -1,0 +1,347 @@
+/**
+ * The direct path: frames to another member over encrypted UDP, peer to peer, when a path to
+ * it is up (core/direct/path.ts says when); the hub relays everything else.
+ *
+ *   members push (key, MAC, endpoints) ─► Remote per member ─► handshakes to its candidates
+ *   (Noise IK, both sides at once: simultaneous open through NATs) ─► sessions ─► heartbeats
+ *   TAP batch ─► route(): unicast IP frames for a usable member ─► one sealed datagram each;
+ *                the rest of the batch ─► the hub
+ *   datagram ─► INIT / RESP / DATA ─► frame checked (for our MAC, from the member's leased
+ *                MAC unless the room allows bridging) ─► deliver() ─► TAP
+ *
+ * Every packet that fails a check is dropped and counted by reason; handshakes are rate
+ * limited before any DH is spent; tables are bounded by the members push (MAX_MEMBERS_PUSHED).
+ */
+import { randomBytes } from 'node:crypto'
+import { zeroCounts } from '../core/counts.js'
+import { PUNCH_TTL } from '../core/direct/path.js'
+import { Initiator, MSG2_PAYLOAD_LEN, Responder, timestamp, type SessionKeys } from '../core/direct/noise.js'
+import { TYPE_DATA, TYPE_HANDSHAKE_INIT, TYPE_HANDSHAKE_RESP, TransportSession, receiverOf } from '../core/direct/transport.js'
+import { DIRECT_MAX_FRAME, INIT_LEN, INNER_FRAME, INNER_PING, INNER_PONG, MAX_ENDPOINTS, RESP_LEN, directEligible, encodeInit, encodeResp, initPayload, parseEndpoint, type Endpoint } from '../core/direct/wire.js'
+import type { KeyPair } from '../core/keys.js'
+import type { Logger } from '../core/log.js'
+import { BATCH_LEN_PREFIX, MAX_MEMBERS_PUSHED, compactBatch, type Member } from '../core/protocol.js'
+import { maxFrameLenForMtu } from '../l2/ethernet.js'
+import { CLASS_UNICAST } from '../l2/packet-classes.js'
+import { Remote, type DirectSession, type PendingHandshake } from './direct-remote.js'
+import type { Bind } from './udp-bind.js'
+
+export const DIRECT_DROP_REASONS = [
+  'bad_packet', // too short, unknown type, wrong length
+  'unknown_index', // a RESP or DATA for no session of ours (stale, or forged)
+  'auth', // DATA whose tag does not verify (forged or damaged)
+  'replay', // DATA whose counter was seen or is behind the window
+  'expired', // DATA for a session past REJECT_AFTER_MS
+  'handshake_rate', // a handshake over the rate limit: dropped before any DH
+  'handshake_invalid', // a handshake message that does not verify
+  'handshake_replay', // a first message whose timestamp is not newer than the last accepted
+  'not_member', // a handshake from a key that is not a member of the room now
+  'src_mac', // a frame not from the member's leased MAC (the room does not allow bridging)
+  'not_for_us', // a frame not addressed to this peer's MAC
+  'too_big' // a frame over the room's MTU
+] as const
+export type DirectDropReason = typeof DIRECT_DROP_REASONS[number]
+
+/** Handshakes processed per second (burst as many): each costs four X25519 operations. */
+export const HANDSHAKES_PER_S = 50
+const PROLOGUE = Buffer.from('overlan.direct.1')
+/** What a punch carries: never meant to arrive; a receiver counts it as bad_packet. */
+const PUNCH_PACKET = Buffer.from([0])
+
+export interface DirectDeps {
+  bind: Bind
+  key: KeyPair
+  log: Logger
+  /** ms clock for timers (injected in tests). */
+  now: () => number
+  /** High-resolution clock for RTTs. */
+  hr?: () => number
+  /** A frame from the direct path that passed every check. */
+  deliver: (buf: Buffer, off: number, len: number) => void
+}
+
+export class DirectCounters {
+  sentFrames = 0
+  sentBytes = 0
+  receivedFrames = 0
+  receivedBytes = 0
+  handshakesSent = 0
+  sessions = 0
+  readonly drops = zeroCounts(DIRECT_DROP_REASONS)
+}
+
+export class DirectLink {
+  readonly counters = new DirectCounters()
+  private readonly remotes = new Map<string, Remote>()
+  private readonly byIndex = new Map<number, DirectSession | PendingHandshake>()
+  /** Usable remotes by leased MAC (48-bit number): the frame path's lookup. */
+  private readonly byMac = new Map<number, Remote>()
+  private readonly hr: () => number
+  private myMac = -1
+  private maxFrame = 0
+  private bridging = false
+  private enabled = false
+  private tokens = HANDSHAKES_PER_S
+  private tokensAt = 0
+  private lastTs = 0
+  /** Scratch: 1 for each frame of the current batch sent directly. */
+  private readonly sentDirect = new Uint8Array(65536)
+
+  constructor (private readonly d: DirectDeps) {
+    this.hr = d.hr ?? (() => performance.now())
+    d.bind.onPacket = (msg, address, port) => { this.receive(msg, address, port) }
+  }
+
+  /** After each welcome: this peer's MAC and MTU, and whether the room wants direct paths. */
+  configure (o: { mac: number, mtu: number, bridging: boolean, enabled: boolean }): void {
+    this.myMac = o.mac
+    this.maxFrame = Math.min(maxFrameLenForMtu(o.mtu), DIRECT_MAX_FRAME)
+    this.bridging = o.bridging
+    this.enabled = o.enabled
+    if (!o.enabled) this.setMembers([], 0)
+  }
+
+  /** The room's members as the hub pushed them: one Remote per member with a key and endpoints. */
+  setMembers (members: readonly Member[], now: number): void {
+    const seen = new Set<string>()
+    for (const m of this.enabled ? members.slice(0, MAX_MEMBERS_PUSHED) : []) {
+      if (m.key === undefined || m.key === this.d.key.publicKey) continue
+      seen.add(m.key)
+      let r = this.remotes.get(m.key)
+      if (r === undefined) { r = new Remote(m.key); this.remotes.set(m.key, r) }
+      const mac = macNumber(m.mac)
+      if (mac !== r.mac) { this.byMac.delete(r.mac); r.mac = mac }
+      r.name = m.name
+      r.ip = m.ip
+      const eps = (m.endpoints ?? []).slice(0, MAX_ENDPOINTS).map(parseEndpoint).filter((e): e is Endpoint => e !== null)
+      const changed = eps.map(e => `${e.address}:${e.port}`).join(',') !== r.candidates.map(e => `${e.address}:${e.port}`).join(',')
+      r.candidates = eps
+      r.timers.setCandidates(eps.length > 0 || r.current !== null, changed, now)
+    }
+    for (const [key, r] of this.remotes) if (!seen.has(key)) this.forget(r)
+  }
+
+  /** Timers: handshakes, heartbeats, loss; a few times a second. */
+  tick (now: number): void {
+    for (const r of this.remotes.values()) {
+      if (r.current !== null && r.current.t.expired(now)) { this.byIndex.delete(r.current.index); r.current = null }
+      const sessionUp = r.current !== null
+      const d = r.timers.due(now, sessionUp, sessionUp && r.current!.t.needsRekey(now) && r.pending === null)
+      if (d.punch) this.punch(r)
+      if (d.handshake) this.startHandshake(r, now)
+      if (d.punch || d.handshake) r.timers.onAttempt(now)
+      if (d.ping) this.sendPing(r, d.full)
+      if (r.usable) this.byMac.set(r.mac, r)
+      else this.byMac.delete(r.mac)
+    }
+  }
+
+  /**
+   * Sends the frames of a TAP batch that may go direct; returns the batch of the others for
+   * the hub (the same buffer when none went direct), or null when every frame did. `classes`
+   * holds each frame's traffic class (peer/frame-path.ts): only plain unicast goes direct —
+   * ARP, ND, IGMP/MLD and discovery (even unicast answers, which feed the hub's directory)
+   * keep going through the hub.
+   */
+  route (batch: Buffer, frames: number, classes: Uint8Array): Buffer | null {
+    if (this.byMac.size === 0) return batch
+    let off = 0
+    let direct = 0
+    for (let i = 0; i < frames; i++) {
+      const len = batch.readUInt16BE(off)
+      const f = off + BATCH_LEN_PREFIX
+      let sent = 0
+      if (classes[i] === CLASS_UNICAST && len <= this.maxFrame && directEligible(batch, f, len)) {
+        const r = this.byMac.get(batch.readUIntBE(f, 6))
+        if (r !== undefined) { this.sendFrame(r, batch, f, len); sent = 1; direct++ }
+      }
+      this.sentDirect[i] = sent
+      off = f + len
+    }
+    if (direct === 0) return batch
+    return direct === frames ? null : compactBatch(batch, frames, this.sentDirect)
+  }
+
+  /** How a member is reached, for status: by its leased MAC text. */
+  pathOf (mac: string): { path: 'direct' | 'relay', rttMs: number | null, endpoint: string | null } | null {
+    const m = macNumber(mac)
+    for (const r of this.remotes.values()) {
+      if (r.mac !== m) continue
+      const rtt = r.rtt.median
+      return r.usable
+        ? { path: 'direct', rttMs: rtt === null ? null : Math.round(rtt * 1000) / 1000, endpoint: `${r.endpoint!.address}:${r.endpoint!.port}` }
+        : { path: 'relay', rttMs: null, endpoint: null }
+    }
+    return null
+  }
+
+  /** Members reached directly now. */
+  get reaching (): number { return this.byMac.size }
+
+  // --- handshakes ---
+
+  private startHandshake (r: Remote, now: number): void {
+    if (r.pending !== null) this.byIndex.delete(r.pending.index)
+    const index = this.newIndex()
+    const initiator = new Initiator(this.d.key, r.key, PROLOGUE)
+    // Timestamps must grow per initiator (the responder's replay check), even within one ms.
+    const ts = Math.max(Date.now(), this.lastTs + 1)
+    this.lastTs = ts
+    const packet = encodeInit(initiator.writeMessage1(initPayload(timestamp(ts), index)))
+    r.pending = { initiator, index, remote: r }
+    this.byIndex.set(index, r.pending)
+    // A rekey of a live path goes where the path is; probing goes to every candidate.
+    const targets = r.usable ? [r.endpoint!] : r.endpoint !== null ? [r.endpoint, ...r.candidates] : r.candidates
+    for (const e of targets) this.d.bind.send(packet, e.port, e.address)
+    this.counters.handshakesSent++
+  }
+
+  /** Opens this side's NAT towards the member's candidates without reaching its NAT (path.ts). */
+  private punch (r: Remote): void {
+    this.d.bind.sendWithTtl(PUNCH_PACKET, r.candidates, PUNCH_TTL)
+  }
+
+  private onInit (msg: Buffer, from: Endpoint, now: number): void {
+    if (msg.length !== INIT_LEN) { this.counters.drops.bad_packet++; return }
+    if (!this.takeToken(now)) { this.counters.drops.handshake_rate++; return }
+    const responder = new Responder(this.d.key, PROLOGUE)
+    const payload = responder.readMessage1(msg.subarray(1))
+    if (payload === null) { this.counters.drops.handshake_invalid++; return }
+    const r = this.remotes.get(responder.remoteStatic!)
+    if (r === undefined) { this.counters.drops.not_member++; return }
+    const ts = payload.subarray(0, 12)
+    if (r.lastTimestamp !== null && Buffer.compare(ts, r.lastTimestamp) <= 0) { this.counters.drops.handshake_replay++; return }
+    r.lastTimestamp = Buffer.from(ts)
+    const index = this.newIndex()
+    const mine = Buffer.alloc(MSG2_PAYLOAD_LEN)
+    mine.writeUInt32LE(index, 0)
+    const { msg: msg2, keys } = responder.writeMessage2(mine)
+    this.d.bind.send(encodeResp(payload.readUInt32LE(12), msg2), from.port, from.address)
+    this.establish(r, keys, payload.readUInt32LE(12), index, from, now)
+  }
+
+  private onResp (msg: Buffer, from: Endpoint, now: number): void {
+    if (msg.length !== RESP_LEN) { this.counters.drops.bad_packet++; return }
+    const p = this.byIndex.get(receiverOf(msg))
+    if (p === undefined || !('initiator' in p)) { this.counters.drops.unknown_index++; return }
+    if (!this.takeToken(now)) { this.counters.drops.handshake_rate++; return }
+    const r = p.remote
+    const done = p.initiator.readMessage2(msg.subarray(5))
+    if (done === null) { this.counters.drops.handshake_invalid++; return }
+    r.pending = null // the index now names the session
+    this.establish(r, done.keys, done.payload.readUInt32LE(0), p.index, from, now)
+  }
+
+  private establish (r: Remote, keys: SessionKeys, remoteIndex: number, index: number, from: Endpoint, now: number): void {
+    if (r.previous !== null) this.byIndex.delete(r.previous.index)
+    r.previous = r.current
+    r.current = { t: new TransportSession(remoteIndex, keys.send, keys.receive, now), index, remote: r }
+    this.byIndex.set(index, r.current)
+    const moved = r.endpoint === null || r.endpoint.address !== from.address || r.endpoint.port !== from.port
+    r.endpoint = from
+    r.timers.onEstablished(now)
+    this.counters.sessions++
+    if (moved) this.d.log.info('direct.session', { name: r.name, endpoint: `${from.address}:${from.port}` })
+  }
+
+  // --- data ---
+
+  private receive (msg: Buffer, address: string, port: number): void {
+    const now = this.d.now()
+    const type = msg.length > 0 ? msg[0] : -1
+    if (type === TYPE_DATA) this.onData(msg, address, port, now)
+    else if (type === TYPE_HANDSHAKE_INIT) this.onInit(msg, { address, port }, now)
+    else if (type === TYPE_HANDSHAKE_RESP) this.onResp(msg, { address, port }, now)
+    else this.counters.drops.bad_packet++
+  }
+
+  private onData (msg: Buffer, address: string, port: number, now: number): void {
+    const s = this.byIndex.get(receiverOf(msg))
+    if (s === undefined || !('t' in s)) { this.counters.drops.unknown_index++; return }
+    if (s.t.expired(now)) { this.counters.drops.expired++; return }
+    const replays = s.t.rejectedReplay
+    const plain = s.t.open(msg)
+    if (plain === null) { if (s.t.rejectedReplay > replays) this.counters.drops.replay++; else this.counters.drops.auth++; return }
+    const r = s.remote
+    r.timers.onAuthenticated(now)
+    // Roaming (as WireGuard): answer where authentic packets come from.
+    if (r.endpoint === null || r.endpoint.port !== port || r.endpoint.address !== address) r.endpoint = { address, port }
+    if (plain.length < 1) return
+    const inner = plain[0]
+    if (inner === INNER_FRAME) this.onFrame(r, plain)
+    else if (inner === INNER_PING && plain.length >= 5) this.sendInner(r, INNER_PONG, plain.readUInt32LE(1), plain.length)
+    else if (inner === INNER_PONG && plain.length >= 7 && plain.readUInt32LE(1) === r.pingId && r.pingAt > 0) {
+      r.rtt.add(this.hr() - r.pingAt)
+      r.pingAt = 0
+      if (r.pingFull && plain.readUInt16LE(5) >= 1 + this.maxFrame) r.timers.onFullPong(now)
+      else r.timers.onAuthenticated(now)
+    }
+  }
+
+  private onFrame (r: Remote, plain: Buffer): void {
+    const len = plain.length - 1
+    if (len < 14) { this.counters.drops.bad_packet++; return }
+    if (len > this.maxFrame) { this.counters.drops.too_big++; return }
+    if (plain.readUIntBE(1, 6) !== this.myMac) { this.counters.drops.not_for_us++; return }
+    if (!this.bridging && plain.readUIntBE(7, 6) !== r.mac) { this.counters.drops.src_mac++; return }
+    this.counters.receivedFrames++
+    this.counters.receivedBytes += len
+    this.d.deliver(plain, 1, len)
+  }
+
+  private sendFrame (r: Remote, buf: Buffer, off: number, len: number): void {
+    const plain = Buffer.allocUnsafe(1 + len)
+    plain[0] = INNER_FRAME
+    buf.copy(plain, 1, off, off + len)
+    const e = r.endpoint!
+    this.d.bind.send(r.current!.t.seal(plain), e.port, e.address)
+    this.counters.sentFrames++
+    this.counters.sentBytes += len
+  }
+
+  private sendPing (r: Remote, full: boolean): void {
+    r.pingId = (r.pingId + 1) >>> 0
+    r.pingAt = this.hr()
+    r.pingFull = full
+    this.sendInner(r, INNER_PING, r.pingId, full ? 1 + this.maxFrame : 5)
+  }
+
+  /** A ping (padded to `len`) or a pong (echoing the ping's length). */
+  private sendInner (r: Remote, inner: number, id: number, len: number): void {
+    if (r.current === null || r.endpoint === null) return
+    const plain = Buffer.alloc(inner === INNER_PING ? len : 7)
+    plain[0] = inner
+    plain.writeUInt32LE(id >>> 0, 1)
+    if (inner === INNER_PONG) plain.writeUInt16LE(Math.min(len, 0xffff), 5)
+    this.d.bind.send(r.current.t.seal(plain), r.endpoint.port, r.endpoint.address)
+  }
+
+  // --- bookkeeping ---
+
+  private takeToken (now: number): boolean {
+    this.tokens = Math.min(HANDSHAKES_PER_S, this.tokens + (now - this.tokensAt) * HANDSHAKES_PER_S / 1000)
+    this.tokensAt = now
+    if (this.tokens < 1) return false
+    this.tokens--
+    return true
+  }
+
+  private newIndex (): number {
+    for (;;) {
+      const i = randomBytes(4).readUInt32LE(0)
+      if (!this.byIndex.has(i)) return i
+    }
+  }
+
+  private forget (r: Remote): void {
+    for (const s of [r.current, r.previous, r.pending]) if (s !== null) this.byIndex.delete(s.index)
+    this.byMac.delete(r.mac)
+    this.remotes.delete(r.key)
+  }
+}
+
+/** "02:aa:…" as a 48-bit number (-1 when malformed). */
+export const macNumber = (mac: string): number => {
+  const hex = mac.replaceAll(':', '')
+  return /^[0-9a-f]{12}$/i.test(hex) ? parseInt(hex, 16) : -1
+}
