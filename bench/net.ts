@@ -1,14 +1,19 @@
 /**
  * Side-by-side network benchmark in namespaces, the topology of ../shared/PERFORMANCE.md:
- * a hub namespace and two peer namespaces on separate underlay subnets with forwarding off
- * in the hub, so every frame crosses a user-space hub. Each variant gets fresh namespaces.
- *   bridge       a Linux bridge in the hub namespace (the physical limit)
- *   openvpn      OpenVPN 2.6 TAP, TCP + TLS, client-to-client, as configured in PERFORMANCE.md
- *   overlan-wss  the real hub and peers, WebSocket over TLS
- *   overlan-ws   the same with the hub behind --no-tls
+ * a hub namespace and two peer namespaces on separate underlay subnets. For the relayed
+ * variants forwarding is off in the hub, so every frame crosses a user-space hub; for the
+ * peer-to-peer ones the hub namespace routes between the underlays (as the internet would).
+ * Each variant gets fresh namespaces.
+ *   bridge          a Linux bridge in the hub namespace (the physical limit)
+ *   openvpn         OpenVPN 2.6 TAP, TCP + TLS, client-to-client, as configured in PERFORMANCE.md
+ *   tinc            tinc 1.0 switch mode, UDP peer to peer (bench/tinc.ts): the C anchor of the direct path
+ *   overlan-direct  the real hub and peers, frames peer to peer over the encrypted UDP path
+ *   overlan-wss     the real hub and peers (--no-direct), WebSocket over TLS through the hub
+ *   overlan-ws      the same with the hub behind --no-tls
  * Per variant: idle RTT (200 pings), TCP throughput (iperf3, one stream, 10 s) with pings
- * during it (RTT under load) and CPU of hub and peers per forwarded frame, then 64-byte UDP
- * packets/s delivered (iperf3 -u -l 64 -b 0).
+ * during it (RTT under load) and CPU of hub and peers per forwarded frame, 64-byte UDP
+ * packets/s delivered (iperf3 -u -l 64 -b 0), then TCP again with 1 % random loss on every
+ * underlay link (nftables numgen in each namespace's prerouting: no netem).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -16,10 +21,14 @@ import { join } from 'node:path'
 import { Topology, waitForOutput, type Proc } from '../tests/support/netns.js'
 import { Overlay } from '../tests/support/overlay.js'
 import { waitFor } from '../tests/support/wait.js'
-import { measurePasses, type PassResult } from './passes.js'
+import { measurePasses, UDP_PING, type PassResult } from './passes.js'
+import { startTinc } from './tinc.js'
+import { PEER } from '../tests/support/overlay.js'
 import { cpuUs, median, quantile } from './stats.js'
 
-export const VARIANTS = ['bridge', 'openvpn', 'overlan-wss', 'overlan-ws'] as const
+export const VARIANTS = ['bridge', 'openvpn', 'tinc', 'overlan-direct', 'overlan-wss', 'overlan-ws'] as const
+/** Variants whose frames go peer to peer (the hub namespace routes). */
+const P2P: ReadonlySet<Variant> = new Set(['tinc', 'overlan-direct'])
 export type Variant = typeof VARIANTS[number]
 
 export interface NetResult {
@@ -35,6 +44,10 @@ export interface NetResult {
   retransmits: number
   /** Idle RTT split into passes through the user-space processes (null for the bridge). */
   passes: PassResult | null
+  /** TCP throughput with 1 % random loss on every underlay link. */
+  tcpLossMbit: number
+  /** overlan-direct: ms from the second peer's join to both saying `direct`. */
+  directSetupMs: number | null
 }
 
 interface Running {
@@ -44,6 +57,7 @@ interface Running {
   tap: { a: string, b: string }
   pids: { hub: number[], peers: number[] }
   stop: () => Promise<void>
+  directSetupMs?: number
 }
 
 const sh = (args: string[]): string => execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] })
@@ -66,7 +80,7 @@ const ipIn = async (topo: Topology, ns: string, args: string[]): Promise<void> =
 }
 
 const startBridge = async (): Promise<Running> => {
-  const topo = new Topology('bbr')
+  const topo = new Topology('bbr', false)
   await topo.init()
   const a = await topo.addHost('a')
   const b = await topo.addHost('b')
@@ -77,7 +91,7 @@ const startBridge = async (): Promise<Running> => {
 }
 
 const startOpenvpn = async (pki: string): Promise<Running> => {
-  const topo = new Topology('bvpn')
+  const topo = new Topology('bvpn', false)
   await topo.init()
   const hosts = { a: await topo.addHost('a'), b: await topo.addHost('b') }
   for (const ns of [topo.hubNs, hosts.a.ns, hosts.b.ns]) {
@@ -100,18 +114,50 @@ const startOpenvpn = async (pki: string): Promise<Running> => {
   return { topo, ns: { a: hosts.a.ns, b: hosts.b.ns }, ip: { a: '10.200.0.1', b: '10.200.0.2' }, tap: { a: 'tap0', b: 'tap0' }, pids: { hub: [server.child.pid!], peers: clients.map(c => c.child.pid!) }, stop: () => topo.cleanup() }
 }
 
-const startOverlan = async (tls: boolean): Promise<Running> => {
-  const o = new Overlay(tls ? 'bwss' : 'bws')
+const startOverlan = async (tls: boolean, direct: boolean): Promise<Running> => {
+  const o = new Overlay(direct ? 'bdir' : tls ? 'bwss' : 'bws', direct)
   o.tls = tls
   await o.init(['a', 'b'])
   await o.startHub()
-  await o.startPeer('a', 'bench')
-  await o.startPeer('b', 'bench')
+  const extra = direct ? [] : ['--no-direct']
+  await o.startPeer('a', 'bench', extra)
+  await o.startPeer('b', 'bench', extra)
+  const joined = Date.now()
+  let directSetupMs: number | undefined
+  if (direct) {
+    const path = async (n: string): Promise<string | undefined> => {
+      const r = await o.topo.run(o.topo.host(n).ns, 'node', [PEER, 'status', '--json'])
+      return (JSON.parse(r.stdout) as { members: Array<{ path: string }> }).members[0]?.path
+    }
+    await waitFor('overlan: a and b direct', async () => await path('a') === 'direct' && await path('b') === 'direct', 20_000, 50)
+    directSetupMs = Date.now() - joined
+  }
   const ip = { a: await o.ipOf('a'), b: await o.ipOf('b') }
   return {
     topo: o.topo, ns: { a: o.topo.host('a').ns, b: o.topo.host('b').ns }, ip, tap: { a: 'ovl0', b: 'ovl0' },
     pids: { hub: [o.hub!.child.pid!], peers: [o.peers.get('a')!.child.pid!, o.peers.get('b')!.child.pid!] },
-    stop: () => o.cleanup()
+    stop: () => o.cleanup(),
+    ...(directSetupMs !== undefined ? { directSetupMs } : {})
+  }
+}
+
+const startTincVariant = async (): Promise<Running> => {
+  const t = await startTinc()
+  return { topo: t.topo, ns: t.ns, ip: { a: '10.200.0.1', b: '10.200.0.2' }, tap: { a: 'tinc0', b: 'tinc0' }, pids: { hub: [], peers: t.pids }, stop: () => t.topo.cleanup() }
+}
+
+/** 1 % random loss on every underlay link, in each namespace's prerouting (both directions, every hop). */
+const setLoss = async (r: Running, on: boolean): Promise<void> => {
+  for (const ns of [r.topo.hubNs, r.ns.a, r.ns.b]) {
+    const args = on
+      ? ['-f', '-']
+      : ['delete', 'table', 'ip', 'bench_loss']
+    if (on) {
+      const rules = 'table ip bench_loss {\n chain pre {\n  type filter hook prerouting priority -300;\n  iifname "u*" numgen random mod 100 < 1 drop\n }\n}\n'
+      execFileSync('ip', ['netns', 'exec', ns, '/usr/sbin/nft', ...args], { input: rules, timeout: 10_000 })
+    } else {
+      execFileSync('ip', ['netns', 'exec', ns, '/usr/sbin/nft', ...args], { timeout: 10_000 })
+    }
   }
 }
 
@@ -133,12 +179,12 @@ const iperf = async (r: Running, args: string[], seconds: number): Promise<any> 
 }
 
 export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: number): Promise<NetResult> => {
-  const r = variant === 'bridge' ? await startBridge() : variant === 'openvpn' ? await startOpenvpn(pki) : await startOverlan(variant === 'overlan-wss')
+  const r = variant === 'bridge' ? await startBridge() : variant === 'openvpn' ? await startOpenvpn(pki) : variant === 'tinc' ? await startTincVariant() : await startOverlan(variant !== 'overlan-ws', variant === 'overlan-direct')
   try {
     await waitFor(`${variant}: a reaches b`, async () => (await r.topo.run(r.ns.a, 'ping', ['-c', '1', '-W', '1', r.ip.b])).code === 0, 20_000, 200)
     await pings(r.topo, r.ns.a, r.ip.b, 20, 0.01) // warm the path (ARP, MAC tables, JIT)
     const idle = await pings(r.topo, r.ns.a, r.ip.b, 200, 0.05) // as PERFORMANCE.md (-i 0.05)
-    const passes = variant === 'bridge' ? null : await measurePasses(r.topo, r.ns, r.tap, { a: '172.30.1.2', b: '172.30.2.2' }, () => pings(r.topo, r.ns.a, r.ip.b, 100, 0.05))
+    const passes = variant === 'bridge' ? null : await measurePasses(r.topo, r.ns, r.tap, { a: '172.30.1.2', b: '172.30.2.2' }, () => pings(r.topo, r.ns.a, r.ip.b, 100, 0.05), P2P.has(variant) ? UDP_PING : undefined)
 
     const cpu0 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs) }
     const frames0 = (await txPackets(r.topo, r.ns.a, r.tap.a)) + (await txPackets(r.topo, r.ns.b, r.tap.b))
@@ -151,6 +197,9 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
 
     const udp = await iperf(r, ['-u', '-l', '64', '-b', '0'], 4)
     const u = udp.end.sum
+    await setLoss(r, true)
+    const lossy = await iperf(r, [], tcpSeconds)
+    await setLoss(r, false)
     return {
       variant,
       tcpMbit: tcp.end.sum_received.bits_per_second / 1e6,
@@ -162,7 +211,9 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
       // Each frame passes two peers (the sender's and the receiver's): µs per peer pass.
       peerUsPerFrame: r.pids.peers.length === 0 ? null : (sum(cpu1.peers) - sum(cpu0.peers)) / frames / 2,
       retransmits: tcp.end.sum_sent.retransmits ?? 0,
-      passes
+      passes,
+      tcpLossMbit: lossy.end.sum_received.bits_per_second / 1e6,
+      directSetupMs: r.directSetupMs ?? null
     }
   } finally {
     await r.stop()

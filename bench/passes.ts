@@ -7,6 +7,8 @@
  *   a TAP ─(peer a out)─► a u0 … hub u1 ─(hub a→b)─► hub u2 … b u0 ─(peer b in)─► b TAP
  *   b TAP ─(peer b out)─► b u0 … hub u2 ─(hub b→a)─► hub u1 … a u0 ─(peer a in)─► a TAP
  *
+ * On a direct path (and tinc) the "hub" passes are the kernel routing the datagram.
+ *
  * Only segments with payload count on the underlays (not bare ACKs); pings are 50 ms apart,
  * so each hop sees one packet per direction and ping. Medians over the pings.
  */
@@ -26,20 +28,22 @@ const parse = (out: string): Seen[] => out.split('\n').flatMap(l => {
 })
 
 const PAYLOAD = 'tcp and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0)'
+/** Peer-to-peer variants: a ping's datagrams on the underlay (not heartbeats, not full-size probes). */
+export const UDP_PING = 'udp and ip[2:2] > 120 and ip[2:2] < 400'
 
 /**
  * Runs `pingRun` (which must send idle pings a -> b) while capturing, and splits its RTT
  * into passes. `tap` are the overlay devices, `underlay` a's and b's underlay addresses.
  */
-export const measurePasses = async (topo: Topology, ns: { a: string, b: string }, tap: { a: string, b: string }, underlay: { a: string, b: string }, pingRun: () => Promise<unknown>): Promise<PassResult | null> => {
+export const measurePasses = async (topo: Topology, ns: { a: string, b: string }, tap: { a: string, b: string }, underlay: { a: string, b: string }, pingRun: () => Promise<unknown>, filter = PAYLOAD): Promise<PassResult | null> => {
   const start = (name: string, where: string, dev: string, filter: string): Proc =>
     topo.start(`tcpdump-${name}`, where, 'tcpdump', ['-i', dev, '-n', '-l', '-U', '-tt', '--time-stamp-precision=nano', filter])
   const caps = {
     aTap: start('a-tap', ns.a, tap.a, 'icmp'),
-    aU: start('a-u0', ns.a, 'u0', PAYLOAD),
-    hubA: start('hub-u1', topo.hubNs, 'u1', PAYLOAD),
-    hubB: start('hub-u2', topo.hubNs, 'u2', PAYLOAD),
-    bU: start('b-u0', ns.b, 'u0', PAYLOAD),
+    aU: start('a-u0', ns.a, 'u0', filter),
+    hubA: start('hub-u1', topo.hubNs, 'u1', filter),
+    hubB: start('hub-u2', topo.hubNs, 'u2', filter),
+    bU: start('b-u0', ns.b, 'u0', filter),
     bTap: start('b-tap', ns.b, tap.b, 'icmp')
   }
   for (const c of Object.values(caps)) await waitForOutput(c, /listening on/)

@@ -3,7 +3,8 @@
  * rounds, plus forwarding micro-benchmarks and the hub scale benchmark. Prints a table and
  * writes it (Markdown and JSON) to bench/results/ with the date, versions and machine.
  *   npm run bench [-- --rounds 3] [--only net,micro,scale] [--tcp-seconds 10] [--peers 1000] [--rooms 100]
- * Needs root for the network part (namespaces, TAP devices) and iperf3 + openvpn.
+ *                 [--variants bridge,openvpn,tinc,overlan-direct,overlan-wss,overlan-ws]
+ * Needs root for the network part (namespaces, TAP devices) and iperf3, openvpn, tinc, nftables.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -24,9 +25,12 @@ const { values: v } = parseArgs({
     only: { type: 'string', default: 'net,micro,scale' },
     'tcp-seconds': { type: 'string', default: '10' },
     peers: { type: 'string', default: '1000' },
-    rooms: { type: 'string', default: '100' }
+    rooms: { type: 'string', default: '100' },
+    /** A subset of the network variants (comma-separated); ratios need openvpn and tinc among them. */
+    variants: { type: 'string', default: VARIANTS.join(',') }
   }
 })
+const variants = v.variants.split(',').filter((x): x is Variant => (VARIANTS as readonly string[]).includes(x))
 const parts = new Set(v.only.split(','))
 const rounds = Number(v.rounds)
 const tcpSeconds = Number(v['tcp-seconds'])
@@ -42,6 +46,7 @@ const machine = {
   kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
   node: process.version,
   openvpn: version('openvpn', ['--version'], /^OpenVPN (\S+)/m),
+  tinc: version('tincd', ['--version'], /^tinc version (\S+)/m),
   iperf3: version('iperf3', ['--version'], /^iperf (\S+)/m),
   ws: JSON.parse(readFileSync(join(ROOT, 'node_modules/ws/package.json'), 'utf8')).version as string
 }
@@ -50,19 +55,19 @@ const f = (x: number | null, d = 1): string => x === null || !Number.isFinite(x)
 
 const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {
   if (process.getuid?.() !== 0) throw new Error('the network benchmark needs root (namespaces, TAP devices)')
-  for (const c of ['iperf3', 'openvpn', 'openssl', 'ip']) if (spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0) throw new Error(`${c} is not installed (apt-get install iperf3 openvpn openssl iproute2)`)
+  for (const c of ['iperf3', 'openvpn', 'tincd', 'openssl', 'ip', '/usr/sbin/nft']) if (spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0) throw new Error(`${c} is not installed (apt-get install iperf3 openvpn tinc openssl iproute2 nftables)`)
   const pki = mkdtempSync(join(tmpdir(), 'overlan-bench-pki-'))
   const all: NetResult[][] = []
   try {
     makePki(pki)
     for (let round = 0; round < rounds; round++) {
       // Rotate the order every round so no variant always runs first (or after the same one).
-      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!)
+      const order = variants.map((_, i) => variants[(i + round) % variants.length]!)
       const results: NetResult[] = []
       for (const variant of order) {
         const r = await measureVariant(variant, pki, tcpSeconds)
         results.push(r)
-        console.log(`round ${round + 1}/${rounds} ${variant.padEnd(12)} TCP ${f(r.tcpMbit, 0)} Mbit/s, RTT ${f(r.rttIdleMs, 3)} ms (p99 ${f(r.rttIdleP99Ms, 3)}), loaded ${f(r.rttLoadMs, 2)} ms, UDP ${f(r.udpKpps, 1)} kpps, hub ${f(r.hubUsPerFrame)} µs/frame, peer ${f(r.peerUsPerFrame)} µs/frame, retr ${r.retransmits}${r.passes !== null ? `, passes ${PASSES.map(p => f(r.passes!.perPassMs[p], 3)).join('/')} ms` : ''}`)
+        console.log(`round ${round + 1}/${rounds} ${variant.padEnd(14)} TCP ${f(r.tcpMbit, 0)} Mbit/s (1 % loss ${f(r.tcpLossMbit, 0)})${r.directSetupMs !== null ? `, direct after ${r.directSetupMs} ms` : ''}, RTT ${f(r.rttIdleMs, 3)} ms (p99 ${f(r.rttIdleP99Ms, 3)}), loaded ${f(r.rttLoadMs, 2)} ms, UDP ${f(r.udpKpps, 1)} kpps, hub ${f(r.hubUsPerFrame)} µs/frame, peer ${f(r.peerUsPerFrame)} µs/frame, retr ${r.retransmits}${r.passes !== null ? `, passes ${PASSES.map(p => f(r.passes!.perPassMs[p], 3)).join('/')} ms` : ''}`)
       }
       all.push(results)
     }
@@ -74,26 +79,36 @@ const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {
 
 /** Medians over rounds; ratios are per round against OpenVPN of the same round, then the median. */
 const netTable = (all: NetResult[][]): string => {
-  const of = (v: Variant): NetResult[] => all.map(r => r.find(x => x.variant === v)!)
-  const ratio = (v: Variant, key: keyof NetResult): number => median(all.map(r => (r.find(x => x.variant === v)![key] as number) / (r.find(x => x.variant === 'openvpn')![key] as number)))
-  const rows = VARIANTS.map(variant => {
+  const present = VARIANTS.filter(v => all[0]?.some(x => x.variant === v) === true)
+  const of = (v: Variant): NetResult[] => all.map(r => r.find(x => x.variant === v)).filter((x): x is NetResult => x !== undefined)
+  const ratioTo = (to: Variant) => (v: Variant, key: keyof NetResult): number => median(all.map(r => (r.find(x => x.variant === v)?.[key] as number ?? NaN) / (r.find(x => x.variant === to)?.[key] as number ?? NaN)))
+  const ratio = ratioTo('openvpn')
+  const ratioTinc = ratioTo('tinc')
+  const rows = present.map(variant => {
     const rs = of(variant)
     const m = (key: keyof NetResult): number => median(rs.map(r => r[key] as number))
     const range = (key: keyof NetResult, d: number): string => `${f(Math.min(...rs.map(r => r[key] as number)), d)}–${f(Math.max(...rs.map(r => r[key] as number)), d)}`
-    return `| ${variant} | ${f(m('tcpMbit'), 0)} (${range('tcpMbit', 0)}) | ${f(ratio(variant, 'tcpMbit'), 2)} | ${f(m('rttIdleMs'), 3)} / ${f(m('rttIdleP99Ms'), 3)} | ${f(ratio(variant, 'rttIdleMs'), 2)} | ${f(m('rttLoadMs'), 2)} | ${f(ratio(variant, 'rttLoadMs'), 2)} | ${f(m('udpKpps'), 1)} | ${f(ratio(variant, 'udpKpps'), 2)} | ${f(rs[0]!.hubUsPerFrame === null ? null : m('hubUsPerFrame'))} / ${f(rs[0]!.peerUsPerFrame === null ? null : m('peerUsPerFrame'))} | ${f(m('retransmits'), 0)} |`
+    return `| ${variant} | ${f(m('tcpMbit'), 0)} (${range('tcpMbit', 0)}) | ${f(ratio(variant, 'tcpMbit'), 2)} | ${f(m('rttIdleMs'), 3)} / ${f(m('rttIdleP99Ms'), 3)} | ${f(ratio(variant, 'rttIdleMs'), 2)} | ${f(m('rttLoadMs'), 2)} | ${f(ratio(variant, 'rttLoadMs'), 2)} | ${f(m('udpKpps'), 1)} | ${f(ratio(variant, 'udpKpps'), 2)} | ${f(rs[0]!.hubUsPerFrame === null ? null : m('hubUsPerFrame'))} / ${f(rs[0]!.peerUsPerFrame === null ? null : m('peerUsPerFrame'))} | ${f(m('retransmits'), 0)} | ${f(m('tcpLossMbit'), 0)} (${range('tcpLossMbit', 0)}) | ${f(ratio(variant, 'tcpLossMbit'), 2)} |`
   })
+  const direct = of('overlan-direct')
+  const setup = direct.map(r => r.directSetupMs).filter((x): x is number => x !== null)
+  const hubCpu = direct.map(r => r.hubUsPerFrame).filter((x): x is number => x !== null)
   return [
     `Network, ${all.length} interleaved round(s); median (min–max); ×ovpn = median of per-round ratios to OpenVPN.`,
     '',
-    '| variant | TCP Mbit/s | ×ovpn | RTT idle median / p99 ms | ×ovpn | RTT under TCP load ms | ×ovpn | UDP 64 B kpps | ×ovpn | CPU µs/frame hub / peer | TCP retransmits |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| variant | TCP Mbit/s | ×ovpn | RTT idle median / p99 ms | ×ovpn | RTT under TCP load ms | ×ovpn | UDP 64 B kpps | ×ovpn | CPU µs/frame hub / peer | TCP retransmits | TCP, 1 % loss per link, Mbit/s | ×ovpn |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    `overlan-direct against the targets (median of per-round ratios): idle RTT ${f(ratio('overlan-direct', 'rttIdleMs'), 2)}× OpenVPN (≤ 0.8), ${f(ratioTinc('overlan-direct', 'rttIdleMs'), 2)}× tinc (≤ 1.5); ` +
+      `TCP ${f(ratioTinc('overlan-direct', 'tcpMbit'), 2)}× tinc (≥ 1.0); TCP with 1 % loss ${f(ratio('overlan-direct', 'tcpLossMbit'), 2)}× OpenVPN (≥ 3); ` +
+      `hub CPU during the transfer ${f(hubCpu.length > 0 ? median(hubCpu) : null, 3)} µs per frame; direct path up ${setup.length > 0 ? `${Math.min(...setup)}–${Math.max(...setup)}` : '–'} ms after the second join (≤ 2000; measured by polling peer status).`,
     '',
     'Idle RTT per pass through a user-space process (bench/passes.ts: tcpdump on every hop, 100 pings; medians over rounds, ms):',
     '',
     `| variant | ${PASSES.join(' | ')} | median pass | samples |`,
     `|---|${PASSES.map(() => '---|').join('')}---|---|`,
-    ...VARIANTS.filter(v => v !== 'bridge').map(variant => {
+    ...present.filter(v => v !== 'bridge').map(variant => {
       const ps = of(variant).map(r => r.passes).filter((p): p is PassResult => p !== null)
       if (ps.length === 0) return `| ${variant} | ${PASSES.map(() => '–').join(' | ')} | – | 0 |`
       return `| ${variant} | ${PASSES.map(p => f(median(ps.map(x => x.perPassMs[p])), 3)).join(' | ')} | ${f(median(ps.map(x => x.medianPassMs)), 3)} | ${ps.reduce((n, x) => n + x.samples, 0)} |`

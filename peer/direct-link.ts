@@ -84,6 +84,8 @@ export class DirectLink {
   private tokens = HANDSHAKES_PER_S
   private tokensAt = 0
   private lastTs = 0
+  /** Scratch: the plaintext of the DATA packet being received (a UDP datagram is at most 64 KiB). */
+  private readonly rx = Buffer.allocUnsafe(65536)
   /** Scratch: 1 for each frame of the current batch sent directly. */
   private readonly sentDirect = new Uint8Array(65536)
 
@@ -260,17 +262,18 @@ export class DirectLink {
     if (s === undefined || !('t' in s)) { this.counters.drops.unknown_index++; return }
     if (s.t.expired(now)) { this.counters.drops.expired++; return }
     const replays = s.t.rejectedReplay
-    const plain = s.t.open(msg)
-    if (plain === null) { if (s.t.rejectedReplay > replays) this.counters.drops.replay++; else this.counters.drops.auth++; return }
+    const len = s.t.open(msg, this.rx)
+    if (len < 0) { if (s.t.rejectedReplay > replays) this.counters.drops.replay++; else this.counters.drops.auth++; return }
     const r = s.remote
     r.timers.onAuthenticated(now)
     // Roaming (as WireGuard): answer where authentic packets come from.
     if (r.endpoint === null || r.endpoint.port !== port || r.endpoint.address !== address) r.endpoint = { address, port }
-    if (plain.length < 1) return
+    if (len < 1) return
+    const plain = this.rx
     const inner = plain[0]
-    if (inner === INNER_FRAME) this.onFrame(r, plain)
-    else if (inner === INNER_PING && plain.length >= 5) this.sendInner(r, INNER_PONG, plain.readUInt32LE(1), plain.length)
-    else if (inner === INNER_PONG && plain.length >= 7 && plain.readUInt32LE(1) === r.pingId && r.pingAt > 0) {
+    if (inner === INNER_FRAME) this.onFrame(r, plain, len - 1)
+    else if (inner === INNER_PING && len >= 5) this.sendInner(r, INNER_PONG, plain.readUInt32LE(1), len)
+    else if (inner === INNER_PONG && len >= 7 && plain.readUInt32LE(1) === r.pingId && r.pingAt > 0) {
       r.rtt.add(this.hr() - r.pingAt)
       r.pingAt = 0
       if (r.pingFull && plain.readUInt16LE(5) >= 1 + this.maxFrame) r.timers.onFullPong(now)
@@ -278,8 +281,8 @@ export class DirectLink {
     }
   }
 
-  private onFrame (r: Remote, plain: Buffer): void {
-    const len = plain.length - 1
+  /** A frame at rx[1, 1+len): delivered (synchronously: rx is reused) when it passes the checks. */
+  private onFrame (r: Remote, plain: Buffer, len: number): void {
     if (len < 14) { this.counters.drops.bad_packet++; return }
     if (len > this.maxFrame) { this.counters.drops.too_big++; return }
     if (plain.readUIntBE(1, 6) !== this.myMac) { this.counters.drops.not_for_us++; return }
@@ -290,11 +293,8 @@ export class DirectLink {
   }
 
   private sendFrame (r: Remote, buf: Buffer, off: number, len: number): void {
-    const plain = Buffer.allocUnsafe(1 + len)
-    plain[0] = INNER_FRAME
-    buf.copy(plain, 1, off, off + len)
     const e = r.endpoint!
-    this.d.bind.send(r.current!.t.seal(plain), e.port, e.address)
+    this.d.bind.send(r.current!.t.sealFrame(INNER_FRAME, buf, off, len), e.port, e.address)
     this.counters.sentFrames++
     this.counters.sentBytes += len
   }

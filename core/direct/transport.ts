@@ -10,7 +10,7 @@
  * the receiver's replay window. Sessions rekey after REKEY_AFTER_MS or REKEY_AFTER_MESSAGES
  * and are refused after REJECT_AFTER_MS (WireGuard's timers).
  */
-import { aeadDecrypt, aeadEncrypt } from './noise.js'
+import { openInto, sealInPlace } from './aead.js'
 import { ReplayWindow, REKEY_AFTER_MESSAGES } from './replay.js'
 
 export const TYPE_HANDSHAKE_INIT = 1
@@ -51,25 +51,49 @@ export class TransportSession {
 
   /** A DATA packet carrying `plaintext`. */
   seal (plaintext: Buffer): Buffer {
-    const header = Buffer.allocUnsafe(DATA_HEADER_LEN)
-    header[0] = TYPE_DATA
-    header.writeUInt32LE(this.remoteIndex >>> 0, 1)
-    const n = this.counter++
-    header.writeBigUInt64LE(BigInt(n), 5)
-    return Buffer.concat([header, aeadEncrypt(this.sendKey, BigInt(n), header, plaintext)])
+    const p = this.packet(plaintext.length)
+    plaintext.copy(p, DATA_HEADER_LEN)
+    return this.finish(p, plaintext.length)
   }
 
-  /** The plaintext of a DATA packet for this session, or null (forged, damaged, replayed, too old). */
-  open (packet: Buffer): Buffer | null {
-    if (packet.length < DATA_HEADER_LEN + TAG_LEN || packet[0] !== TYPE_DATA) return null
-    const n = packet.readBigUInt64LE(5)
-    if (n >= 2n ** 53n) { this.rejectedReplay++; return null }
-    const header = packet.subarray(0, DATA_HEADER_LEN)
-    const plain = aeadDecrypt(this.receiveKey, n, header, packet.subarray(DATA_HEADER_LEN))
-    if (plain === null) { this.rejectedAuth++; return null }
-    // Only an authentic packet may move the window (a forged counter must not shift it).
-    if (!this.window.accept(Number(n))) { this.rejectedReplay++; return null }
-    return plain
+  /** A DATA packet carrying one inner-type byte and `len` bytes of `buf` from `off` (a frame: one copy, sealed in place). */
+  sealFrame (inner: number, buf: Buffer, off: number, len: number): Buffer {
+    const p = this.packet(1 + len)
+    p[DATA_HEADER_LEN] = inner
+    buf.copy(p, DATA_HEADER_LEN + 1, off, off + len)
+    return this.finish(p, 1 + len)
+  }
+
+  /**
+   * Opens a DATA packet for this session into `out`: the plaintext's length, or -1 (forged,
+   * damaged, replayed, out of range). Only an authentic packet moves the replay window.
+   */
+  open (packet: Buffer, out: Buffer): number {
+    if (packet.length < DATA_HEADER_LEN + TAG_LEN || packet[0] !== TYPE_DATA) return -1
+    const lo = packet.readUInt32LE(5)
+    const hi = packet.readUInt32LE(9)
+    if (hi >= 0x10000) { this.rejectedReplay++; return -1 } // ≥ 2^48: far past REJECT_AFTER_MESSAGES
+    const n = hi * 0x100000000 + lo
+    const len = openInto(this.receiveKey, n, packet.subarray(0, DATA_HEADER_LEN), packet, DATA_HEADER_LEN, packet.length - DATA_HEADER_LEN, out)
+    if (len < 0) { this.rejectedAuth++; return -1 }
+    if (!this.window.accept(n)) { this.rejectedReplay++; return -1 }
+    return len
+  }
+
+  private packet (plaintextLen: number): Buffer {
+    const p = Buffer.allocUnsafe(DATA_HEADER_LEN + plaintextLen + TAG_LEN)
+    p[0] = TYPE_DATA
+    p.writeUInt32LE(this.remoteIndex >>> 0, 1)
+    const n = this.counter++
+    p.writeUInt32LE(n >>> 0, 5)
+    p.writeUInt32LE(Math.floor(n / 0x100000000), 9)
+    return p
+  }
+
+  private finish (p: Buffer, plaintextLen: number): Buffer {
+    const n = this.counter - 1
+    sealInPlace(this.sendKey, n, p.subarray(0, DATA_HEADER_LEN), p, DATA_HEADER_LEN, plaintextLen)
+    return p
   }
 }
 

@@ -69,7 +69,8 @@ export class Topology {
   private readonly namespaces: string[] = []
   private nextSubnet = 1
 
-  constructor (tag: string) {
+  /** `routeUnderlays` false: the hub namespace does not forward (every frame must cross the hub; bench relay variants). */
+  constructor (tag: string, private readonly routeUnderlays = true) {
     this.id = `${tag}${process.pid % 100000}`
     this.dir = mkdtempSync(join(tmpdir(), `overlan-${tag}-`))
     this.hubNs = `${this.id}-hub`
@@ -82,7 +83,7 @@ export class Topology {
   async init (): Promise<void> {
     await this.addNs(this.hubNs)
     await this.ip(['-n', this.hubNs, 'link', 'set', 'lo', 'up'])
-    const r = await this.run(this.hubNs, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
+    const r = await this.run(this.hubNs, 'sysctl', ['-qw', `net.ipv4.ip_forward=${this.routeUnderlays ? 1 : 0}`])
     if (r.code !== 0) throw new Error(`sysctl ip_forward in ${this.hubNs}: ${r.stderr}`)
   }
 

@@ -29,8 +29,8 @@ export class Overlay {
   /** false: the hub runs with --no-tls and peers join over ws:// (benchmarks compare both). */
   tls = true
 
-  constructor (tag: string) {
-    this.topo = new Topology(tag)
+  constructor (tag: string, routeUnderlays = true) {
+    this.topo = new Topology(tag, routeUnderlays)
   }
 
   /** Namespaces for the hub and each named host; peer.yaml with fast reconnects. */
