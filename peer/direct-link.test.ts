@@ -90,10 +90,10 @@ test('both sides probe at once; the path goes direct, frames flow both ways, the
   t.is(b.link.pathOf(MAC_A)?.path, 'direct')
   t.is(a.link.reaching, 1)
   const f = ipv4Frame(MAC_B, MAC_A)
-  t.is(a.link.route(encodeBatch([f]), 1, U), null, 'sent directly: nothing for the hub')
+  t.is(a.link.take(encodeBatch([f]), 1, U), null, 'sent directly: nothing for the hub')
   t.is(b.got.length, 1)
   t.true(b.got[0]!.equals(f))
-  t.is(b.link.route(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U), null)
+  t.is(b.link.take(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U), null)
   t.is(a.got.length, 1)
   tick(2000)
   t.not(a.link.pathOf(MAC_B)?.rttMs, null)
@@ -107,27 +107,27 @@ test('route(): broadcast, ARP, discovery and frames for members without a path s
   const other = ipv4Frame('02:00:00:00:00:0c', MAC_A)
   const direct = ipv4Frame(MAC_B, MAC_A)
   const mdnsAnswer = ipv4Frame(MAC_B, MAC_A)
-  const rest = a.link.route(encodeBatch([arp, direct, bcast, other, mdnsAnswer]), 5, Uint8Array.of(CLASS_ARP, CLASS_UNICAST, CLASS_BROADCAST, CLASS_UNICAST, CLASS_MDNS))
+  const rest = a.link.take(encodeBatch([arp, direct, bcast, other, mdnsAnswer]), 5, Uint8Array.of(CLASS_ARP, CLASS_UNICAST, CLASS_BROADCAST, CLASS_UNICAST, CLASS_MDNS))
   t.truthy(rest)
   t.true(rest!.equals(encodeBatch([arp, bcast, other, mdnsAnswer])), 'a unicast discovery answer feeds the hub\'s directory')
   const none = encodeBatch([arp])
-  t.is(a.link.route(none, 1, U), none, 'the same buffer when nothing went direct')
+  t.is(a.link.take(none, 1, U), none, 'the same buffer when nothing went direct')
 })
 
 test('a frame on the direct path must come from the member\'s leased MAC and be for ours', t => {
   const { a, b, tick } = pair(t)
   tick(1000)
-  b.link.route(encodeBatch([ipv4Frame(MAC_A, '02:00:00:00:00:99')]), 1, U) // bob forging another source
+  b.link.take(encodeBatch([ipv4Frame(MAC_A, '02:00:00:00:00:99')]), 1, U) // bob forging another source
   t.is(a.got.length, 0)
   t.is(a.link.counters.drops.src_mac, 1)
-  b.link.route(encodeBatch([ipv4Frame(MAC_B, MAC_B)]), 1, U) // not routed to a (dst is bob's own): stays for the hub
+  b.link.take(encodeBatch([ipv4Frame(MAC_B, MAC_B)]), 1, U) // not routed to a (dst is bob's own): stays for the hub
   t.is(a.got.length, 0)
 })
 
 test('forged, replayed and damaged DATA packets are dropped and counted; the path survives', t => {
   const { a, b, net, tick } = pair(t)
   tick(1000)
-  b.link.route(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U)
+  b.link.take(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U)
   t.is(a.got.length, 1)
   const data = net.log.filter(x => x.to.startsWith('192.0.2.1') && x.packet[0] === TYPE_DATA).at(-1)!
   a.bind.onPacket(Buffer.from(data.packet), '198.51.100.1', 41641)
@@ -179,7 +179,7 @@ test('UDP blocked: the path is lost within LOST_AFTER_MS + a tick, frames go to 
   tick(3500)
   t.is(a.link.pathOf(MAC_B)?.path, 'relay')
   const batch = encodeBatch([ipv4Frame(MAC_B, MAC_A)])
-  t.is(a.link.route(batch, 1, U), batch, 'for the hub')
+  t.is(a.link.take(batch, 1, U), batch, 'for the hub')
   net.blocked = false
   tick(2500)
   t.is(a.link.pathOf(MAC_B)?.path, 'direct')
@@ -191,7 +191,7 @@ test('a member that leaves the room is forgotten: its sessions go, its packets a
   tick(1000)
   a.link.setMembers([a.member], clock.now)
   t.is(a.link.pathOf(MAC_B), null)
-  b.link.route(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U)
+  b.link.take(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U)
   t.is(a.got.length, 0)
   t.is(a.link.counters.drops.unknown_index, 1)
 })

@@ -4,7 +4,7 @@
  *
  *   members push (key, MAC, endpoints) ─► Remote per member ─► handshakes to its candidates
  *   (Noise IK, both sides at once: simultaneous open through NATs) ─► sessions ─► heartbeats
- *   TAP batch ─► route(): unicast IP frames for a usable member ─► one sealed datagram each;
+ *   TAP batch ─► take(): unicast IP frames for a usable member ─► one sealed datagram each;
  *                the rest of the batch ─► the hub
  *   datagram ─► INIT / RESP / DATA ─► frame checked (for our MAC, from the member's leased
  *                MAC unless the room allows bridging) ─► deliver() ─► TAP
@@ -25,6 +25,7 @@ import { maxFrameLenForMtu } from '../l2/ethernet.js'
 import { CLASS_UNICAST } from '../l2/packet-classes.js'
 import { Remote, type DirectSession, type PendingHandshake } from './direct-remote.js'
 import type { Bind } from './udp-bind.js'
+import type { FrameTransport } from './transport.js'
 
 export const DIRECT_DROP_REASONS = [
   'bad_packet', // too short, unknown type, wrong length
@@ -70,7 +71,8 @@ export class DirectCounters {
   readonly drops = zeroCounts(DIRECT_DROP_REASONS)
 }
 
-export class DirectLink {
+export class DirectLink implements FrameTransport {
+  readonly kind = 'direct' as const
   readonly counters = new DirectCounters()
   private readonly remotes = new Map<string, Remote>()
   private readonly byIndex = new Map<number, DirectSession | PendingHandshake>()
@@ -145,7 +147,7 @@ export class DirectLink {
    * ARP, ND, IGMP/MLD and discovery (even unicast answers, which feed the hub's directory)
    * keep going through the hub.
    */
-  route (batch: Buffer, frames: number, classes: Uint8Array): Buffer | null {
+  take (batch: Buffer, frames: number, classes: Uint8Array): Buffer | null {
     if (this.byMac.size === 0) return batch
     let off = 0
     let direct = 0
