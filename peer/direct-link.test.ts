@@ -195,3 +195,35 @@ test('a member that leaves the room is forgotten: its sessions go, its packets a
   t.is(a.got.length, 0)
   t.is(a.link.counters.drops.unknown_index, 1)
 })
+
+test('rekey: after REKEY_AFTER_MS a new handshake runs on the live path; frames keep flowing, an old session packet is still refused as a replay', t => {
+  const { a, b, net, tick } = pair(t)
+  tick(1000)
+  const sessions = a.link.counters.sessions + b.link.counters.sessions
+  b.link.take(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U)
+  const inFlight = Buffer.from(net.log.filter(x => x.to.startsWith('192.0.2.1') && x.packet[0] === TYPE_DATA).at(-1)!.packet)
+  a.got.length = 0
+  // Heartbeats keep the path up while two minutes pass.
+  for (let i = 0; i < 125; i++) tick(1000)
+  t.true(a.link.counters.sessions + b.link.counters.sessions > sessions, 'a new session')
+  t.is(a.link.pathOf(MAC_B)?.path, 'direct')
+  b.link.take(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U)
+  t.is(a.got.length, 1, 'a frame on the new session')
+  // A packet of the previous session (sent before the rekey, arriving late) is refused only as a replay.
+  a.bind.onPacket(inFlight, '198.51.100.1', 41641)
+  t.is(a.got.length, 1)
+})
+
+test('a session past REJECT_AFTER_MS is not used: with the other side gone silent, the path falls back and its packets are expired', t => {
+  const { a, b, net, tick } = pair(t)
+  tick(1000)
+  b.link.take(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U)
+  const old = Buffer.from(net.log.filter(x => x.to.startsWith('192.0.2.1') && x.packet[0] === TYPE_DATA).at(-1)!.packet)
+  net.blocked = true
+  for (let i = 0; i < 185; i++) tick(1000)
+  t.is(a.link.pathOf(MAC_B)?.path, 'relay')
+  const before = a.link.counters.drops.expired + a.link.counters.drops.unknown_index
+  a.bind.onPacket(old, '198.51.100.1', 41641)
+  t.is(a.link.counters.drops.expired + a.link.counters.drops.unknown_index, before + 1)
+  t.is(a.got.length, 1)
+})

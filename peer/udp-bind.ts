@@ -4,6 +4,7 @@
  * join two links in memory and another platform can bring its own socket.
  */
 import { createSocket, type Socket } from 'node:dgram'
+import { isIPv4 } from 'node:net'
 
 export interface Bind {
   /** Binds (once); resolves with the local port, or null when it cannot. */
@@ -21,6 +22,12 @@ export interface Bind {
 }
 
 const DEFAULT_TTL = 64
+
+/** dgram's lookup for addresses that are already IPv4 literals (anything else fails the send). */
+const ipLiteral = (address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void => {
+  if (isIPv4(address)) callback(null, address, 4)
+  else callback(new Error(`not an IPv4 address: ${address}`), '', 4)
+}
 const HELD_MAX = 256
 
 /** A Bind on a udp4 socket of this host (all addresses, an ephemeral or given port). */
@@ -37,7 +44,9 @@ export class UdpBind implements Bind {
 
   async open (): Promise<number | null> {
     if (this.socket !== null || this.closed) return this.localPort
-    const s = createSocket({ type: 'udp4' })
+    // Candidates are IP literals: answering the lookup at once saves dgram's dns.lookup and
+    // the process.nextTick it defers every send to (latency and a closure per datagram).
+    const s = createSocket({ type: 'udp4', lookup: ipLiteral })
     s.on('error', () => {})
     // Never what keeps a process alive: the peer's WebSocket and timers decide that.
     s.unref()
