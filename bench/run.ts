@@ -135,7 +135,7 @@ if (parts.has('net')) { const n = await runNet(); json.net = n.rounds; sections.
 if (parts.has('micro')) { const m = runMicro(); json.micro = m; sections.push(microTable(m)) }
 if (parts.has('scale')) { const s = await runScale(Number(v.peers), Number(v.rooms), console.log); json.scale = s; sections.push(scaleTable(s)) }
 
-const header = `# overlan bench — ${machine.date}\n\ncommit ${machine.commit} · ${machine.cpu} · kernel ${machine.kernel} · Node ${machine.node} · ws ${machine.ws} · OpenVPN ${machine.openvpn} · iperf3 ${machine.iperf3}\n`
+const header = `# overlan bench — ${machine.date}\n\ncommit ${machine.commit} · ${machine.cpu} · kernel ${machine.kernel} · Node ${machine.node} · ws ${machine.ws} · OpenVPN ${machine.openvpn} · tinc ${machine.tinc} · iperf3 ${machine.iperf3}\n`
 const report = `${header}\n${sections.join('\n\n')}\n`
 console.log(`\n${report}`)
 const dir = join(ROOT, 'bench/results')

@@ -12,18 +12,17 @@
  * Every packet that fails a check is dropped and counted by reason; handshakes are rate
  * limited before any DH is spent; tables are bounded by the members push (MAX_MEMBERS_PUSHED).
  */
-import { randomBytes } from 'node:crypto'
 import { zeroCounts } from '../core/counts.js'
 import { PUNCH_TTL } from '../core/direct/path.js'
-import { Initiator, MSG2_PAYLOAD_LEN, Responder, timestamp, type SessionKeys } from '../core/direct/noise.js'
-import { TYPE_DATA, TYPE_HANDSHAKE_INIT, TYPE_HANDSHAKE_RESP, TransportSession, receiverOf } from '../core/direct/transport.js'
-import { DIRECT_MAX_FRAME, INIT_LEN, INNER_FRAME, INNER_PING, INNER_PONG, MAX_ENDPOINTS, RESP_LEN, directEligible, encodeInit, encodeResp, initPayload, parseEndpoint, type Endpoint } from '../core/direct/wire.js'
+import { TYPE_DATA, TYPE_HANDSHAKE_INIT, TYPE_HANDSHAKE_RESP, receiverOf } from '../core/direct/transport.js'
+import { DIRECT_MAX_FRAME, INNER_FRAME, INNER_PING, INNER_PONG, MAX_ENDPOINTS, directEligible, parseEndpoint, type Endpoint } from '../core/direct/wire.js'
 import type { KeyPair } from '../core/keys.js'
-import type { Logger } from '../core/log.js'
+import { RateLimitedLog, type Logger } from '../core/log.js'
 import { BATCH_LEN_PREFIX, MAX_MEMBERS_PUSHED, compactBatch, type Member } from '../core/protocol.js'
 import { maxFrameLenForMtu } from '../l2/ethernet.js'
 import { CLASS_UNICAST } from '../l2/packet-classes.js'
 import { Remote, type DirectSession, type PendingHandshake } from './direct-remote.js'
+import { Handshakes } from './direct-handshakes.js'
 import type { Bind } from './udp-bind.js'
 import type { FrameTransport } from './transport.js'
 
@@ -39,13 +38,12 @@ export const DIRECT_DROP_REASONS = [
   'not_member', // a handshake from a key that is not a member of the room now
   'src_mac', // a frame not from the member's leased MAC (the room does not allow bridging)
   'not_for_us', // a frame not addressed to this peer's MAC
-  'too_big' // a frame over the room's MTU
+  'too_big', // a frame over the room's MTU
+  'internal_error' // a packet that made the code throw: dropped, logged (rate-limited)
 ] as const
 export type DirectDropReason = typeof DIRECT_DROP_REASONS[number]
 
-/** Handshakes processed per second (burst as many): each costs four X25519 operations. */
-export const HANDSHAKES_PER_S = 50
-const PROLOGUE = Buffer.from('overlan.direct.1')
+export { HANDSHAKES_PER_S } from './direct-handshakes.js'
 /** What a punch carries: never meant to arrive; a receiver counts it as bad_packet. */
 const PUNCH_PACKET = Buffer.from([0])
 
@@ -79,20 +77,21 @@ export class DirectLink implements FrameTransport {
   /** Usable remotes by leased MAC (48-bit number): the frame path's lookup. */
   private readonly byMac = new Map<number, Remote>()
   private readonly hr: () => number
+  private readonly errorLog = new RateLimitedLog(10_000, 5)
   private myMac = -1
   private maxFrame = 0
   private bridging = false
   private enabled = false
-  private tokens = HANDSHAKES_PER_S
-  private tokensAt = 0
-  private lastTs = 0
   /** Scratch: the plaintext of the DATA packet being received (a UDP datagram is at most 64 KiB). */
   private readonly rx = Buffer.allocUnsafe(65536)
   /** Scratch: 1 for each frame of the current batch sent directly. */
   private readonly sentDirect = new Uint8Array(65536)
 
+  private readonly handshakes: Handshakes
+
   constructor (private readonly d: DirectDeps) {
     this.hr = d.hr ?? (() => performance.now())
+    this.handshakes = new Handshakes({ key: d.key, bind: d.bind, log: d.log, counters: this.counters, remotes: this.remotes, byIndex: this.byIndex })
     d.bind.onPacket = (msg, address, port) => { this.receive(msg, address, port) }
   }
 
@@ -132,7 +131,7 @@ export class DirectLink implements FrameTransport {
       const sessionUp = r.current !== null
       const d = r.timers.due(now, sessionUp, sessionUp && r.current!.t.needsRekey(now) && r.pending === null)
       if (d.punch) this.punch(r)
-      if (d.handshake) this.startHandshake(r, now)
+      if (d.handshake) this.handshakes.start(r, now)
       if (d.punch || d.handshake) r.timers.onAttempt(now)
       if (d.ping) this.sendPing(r, d.full)
       if (r.usable) this.byMac.set(r.mac, r)
@@ -182,70 +181,9 @@ export class DirectLink implements FrameTransport {
   /** Members reached directly now. */
   get reaching (): number { return this.byMac.size }
 
-  // --- handshakes ---
-
-  private startHandshake (r: Remote, now: number): void {
-    if (r.pending !== null) this.byIndex.delete(r.pending.index)
-    const index = this.newIndex()
-    const initiator = new Initiator(this.d.key, r.key, PROLOGUE)
-    // Timestamps must grow per initiator (the responder's replay check), even within one ms.
-    const ts = Math.max(Date.now(), this.lastTs + 1)
-    this.lastTs = ts
-    const packet = encodeInit(initiator.writeMessage1(initPayload(timestamp(ts), index)))
-    r.pending = { initiator, index, remote: r }
-    this.byIndex.set(index, r.pending)
-    // A rekey of a live path goes where the path is; probing goes to every candidate.
-    const targets = r.usable ? [r.endpoint!] : r.endpoint !== null ? [r.endpoint, ...r.candidates] : r.candidates
-    for (const e of targets) this.d.bind.send(packet, e.port, e.address)
-    this.counters.handshakesSent++
-  }
-
   /** Opens this side's NAT towards the member's candidates without reaching its NAT (path.ts). */
   private punch (r: Remote): void {
     this.d.bind.sendWithTtl(PUNCH_PACKET, r.candidates, PUNCH_TTL)
-  }
-
-  private onInit (msg: Buffer, from: Endpoint, now: number): void {
-    if (msg.length !== INIT_LEN) { this.counters.drops.bad_packet++; return }
-    if (!this.takeToken(now)) { this.counters.drops.handshake_rate++; return }
-    const responder = new Responder(this.d.key, PROLOGUE)
-    const payload = responder.readMessage1(msg.subarray(1))
-    if (payload === null) { this.counters.drops.handshake_invalid++; return }
-    const r = this.remotes.get(responder.remoteStatic!)
-    if (r === undefined) { this.counters.drops.not_member++; return }
-    const ts = payload.subarray(0, 12)
-    if (r.lastTimestamp !== null && Buffer.compare(ts, r.lastTimestamp) <= 0) { this.counters.drops.handshake_replay++; return }
-    r.lastTimestamp = Buffer.from(ts)
-    const index = this.newIndex()
-    const mine = Buffer.alloc(MSG2_PAYLOAD_LEN)
-    mine.writeUInt32LE(index, 0)
-    const { msg: msg2, keys } = responder.writeMessage2(mine)
-    this.d.bind.send(encodeResp(payload.readUInt32LE(12), msg2), from.port, from.address)
-    this.establish(r, keys, payload.readUInt32LE(12), index, from, now)
-  }
-
-  private onResp (msg: Buffer, from: Endpoint, now: number): void {
-    if (msg.length !== RESP_LEN) { this.counters.drops.bad_packet++; return }
-    const p = this.byIndex.get(receiverOf(msg))
-    if (p === undefined || !('initiator' in p)) { this.counters.drops.unknown_index++; return }
-    if (!this.takeToken(now)) { this.counters.drops.handshake_rate++; return }
-    const r = p.remote
-    const done = p.initiator.readMessage2(msg.subarray(5))
-    if (done === null) { this.counters.drops.handshake_invalid++; return }
-    r.pending = null // the index now names the session
-    this.establish(r, done.keys, done.payload.readUInt32LE(0), p.index, from, now)
-  }
-
-  private establish (r: Remote, keys: SessionKeys, remoteIndex: number, index: number, from: Endpoint, now: number): void {
-    if (r.previous !== null) this.byIndex.delete(r.previous.index)
-    r.previous = r.current
-    r.current = { t: new TransportSession(remoteIndex, keys.send, keys.receive, now), index, remote: r }
-    this.byIndex.set(index, r.current)
-    const moved = r.endpoint === null || r.endpoint.address !== from.address || r.endpoint.port !== from.port
-    r.endpoint = from
-    r.timers.onEstablished(now)
-    this.counters.sessions++
-    if (moved) this.d.log.info('direct.session', { name: r.name, endpoint: `${from.address}:${from.port}` })
   }
 
   // --- data ---
@@ -253,10 +191,17 @@ export class DirectLink implements FrameTransport {
   private receive (msg: Buffer, address: string, port: number): void {
     const now = this.d.now()
     const type = msg.length > 0 ? msg[0] : -1
-    if (type === TYPE_DATA) this.onData(msg, address, port, now)
-    else if (type === TYPE_HANDSHAKE_INIT) this.onInit(msg, { address, port }, now)
-    else if (type === TYPE_HANDSHAKE_RESP) this.onResp(msg, { address, port }, now)
-    else this.counters.drops.bad_packet++
+    try {
+      if (type === TYPE_DATA) this.onData(msg, address, port, now)
+      else if (type === TYPE_HANDSHAKE_INIT) this.handshakes.onInit(msg, { address, port }, now)
+      else if (type === TYPE_HANDSHAKE_RESP) this.handshakes.onResp(msg, { address, port }, now)
+      else if (msg.length === 1 && type === 0) return // a punch that got through (a peer on this LAN): nothing to do
+      else this.counters.drops.bad_packet++
+    } catch (e) {
+      this.counters.drops.internal_error++
+      const suppressed = this.errorLog.allow(now)
+      if (suppressed >= 0) this.d.log.error('direct.internal_error', { from: `${address}:${port}`, error: (e as Error)?.stack ?? String(e), suppressed: suppressed || undefined })
+    }
   }
 
   private onData (msg: Buffer, address: string, port: number, now: number): void {
@@ -302,6 +247,7 @@ export class DirectLink implements FrameTransport {
   }
 
   private sendPing (r: Remote, full: boolean): void {
+    if (r.pingFull && r.pingAt > 0) r.timers.onFullPingLost()
     r.pingId = (r.pingId + 1) >>> 0
     r.pingAt = this.hr()
     r.pingFull = full
@@ -319,21 +265,6 @@ export class DirectLink implements FrameTransport {
   }
 
   // --- bookkeeping ---
-
-  private takeToken (now: number): boolean {
-    this.tokens = Math.min(HANDSHAKES_PER_S, this.tokens + (now - this.tokensAt) * HANDSHAKES_PER_S / 1000)
-    this.tokensAt = now
-    if (this.tokens < 1) return false
-    this.tokens--
-    return true
-  }
-
-  private newIndex (): number {
-    for (;;) {
-      const i = randomBytes(4).readUInt32LE(0)
-      if (!this.byIndex.has(i)) return i
-    }
-  }
 
   private forget (r: Remote): void {
     for (const s of [r.current, r.previous, r.pending]) if (s !== null) this.byIndex.delete(s.index)

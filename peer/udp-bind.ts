@@ -5,6 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram'
 import { isIPv4 } from 'node:net'
+import { setDontFragment } from '../core/udp-df.js'
 
 export interface Bind {
   /** Binds (once); resolves with the local port, or null when it cannot. */
@@ -36,6 +37,8 @@ export class UdpBind implements Bind {
   private closed = false
   localPort: number | null = null
   sendErrors = 0
+  /** IP_PMTUDISC_DO is set: datagrams over the path MTU fail instead of fragmenting. */
+  dontFragment = false
   onPacket: (msg: Buffer, address: string, port: number) => void = () => {}
   private held: Array<{ packet: Buffer, port: number, address: string }> | null = null
   private readonly onSent = (e: Error | null): void => { if (e !== null) this.sendErrors++ }
@@ -60,6 +63,7 @@ export class UdpBind implements Bind {
     if (this.closed || this.socket !== null) { s.close(); return this.localPort }
     this.socket = s
     this.localPort = s.address().port
+    this.dontFragment = setDontFragment(s)
     s.on('message', (msg, rinfo) => { this.onPacket(msg, rinfo.address, rinfo.port) })
     return this.localPort
   }

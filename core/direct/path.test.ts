@@ -95,3 +95,15 @@ test('rekey: a handshake while the path stays direct', t => {
   t.true(d.handshake)
   t.is(p.state, 'direct')
 })
+
+test('a full-size ping lost on a direct path: back to checking (frames through the hub) until a full pong', t => {
+  const p = new PathTimers()
+  p.setCandidates(true, true, 0)
+  p.onEstablished(0)
+  p.onFullPong(0)
+  p.onFullPingLost()
+  t.is(p.state, 'checking')
+  t.true(p.due(HEARTBEAT_MS, true, false).full, 'checking probes full size')
+  p.onFullPong(HEARTBEAT_MS + 1)
+  t.is(p.state, 'direct')
+})

@@ -97,6 +97,15 @@ export class PathTimers {
     if (this.state === 'checking') { this.state = 'direct'; this.ups++ }
   }
 
+  /**
+   * A full-size ping went unanswered (the next heartbeat is due): the path may no longer
+   * carry whole frames (a smaller MTU on the way), so frames go through the hub again until a
+   * full-size pong proves it.
+   */
+  onFullPingLost (): void {
+    if (this.state === 'direct') { this.state = 'checking'; this.downs++ }
+  }
+
   /** A rekey is due: the next due() asks for a handshake while the path stays up. */
   rekey (now: number): void { if (this.nextHandshakeAt > now) this.nextHandshakeAt = now }
 

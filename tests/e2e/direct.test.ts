@@ -140,6 +140,28 @@ serial('UDP blocked between the routers: pings go on through the hub within 5 s 
   await serve.stop()
 })
 
+serial('a path that cannot carry a full frame (a 1400-byte link on the way) goes back to the hub, and works; restored: direct again', async t => {
+  await waitFor('alice and bob direct', async () => (await memberPath('alice', 'bob'))?.path === 'direct', 15_000)
+  // Both ends, as on a real link (a veth end with the larger MTU would drop silently: a black hole, not an MTU).
+  const mtu = async (v: number): Promise<void> => {
+    await topo.ipCommand(['-n', inet, 'link', 'set', 'i2', 'mtu', String(v)])
+    await topo.ipCommand(['-n', routers.bob!, 'link', 'set', 'wan', 'mtu', String(v)])
+  }
+  await mtu(1400)
+  try {
+    // The next full-size heartbeat (every 10 s) is refused on the way: frames go through the hub.
+    await waitFor('alice and bob relayed', async () => (await memberPath('alice', 'bob'))?.path === 'relay' && (await memberPath('bob', 'alice'))?.path === 'relay', 25_000)
+    const bobIp = (await status('bob')).address.split('/')[0]!
+    const big = await topo.run(topo.host('alice').ns, 'ping', ['-c', '3', '-i', '0.3', '-W', '3', '-s', '1300', '-M', 'do', bobIp])
+    t.is(big.code, 0, `full-size frames still arrive (through the hub): ${big.stdout}${big.stderr}`)
+  } finally {
+    await mtu(1500)
+    // Kernels keep a learned path MTU for 10 minutes (net.ipv4.route.mtu_expires); the test does not wait.
+    for (const n of ['alice', 'bob']) await topo.ipCommand(['-n', topo.host(n).ns, 'route', 'flush', 'cache'])
+  }
+  await waitFor('direct again', async () => (await memberPath('alice', 'bob'))?.path === 'direct' && (await memberPath('bob', 'alice'))?.path === 'direct', 25_000)
+})
+
 serial('behind a symmetric NAT the path stays relayed, and works', async t => {
   await o.startPeer('carol', 'lan')
   // Carol probes alice (and alice carol) for a few rounds; none can pass carol's NAT.
