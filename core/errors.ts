@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'PEER_NOT_RUNNING'
   // state and TLS material
   | 'STATE_IO'
+  /** The cluster's PostgreSQL store is unreachable or refused (hub --store). */
+  | 'STORE_FAILED'
   | 'TLS_MATERIAL'
   | 'LISTEN_FAILED'
   | 'INTERNAL'

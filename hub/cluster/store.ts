@@ -1,0 +1,133 @@
+/**
+ * The cluster's shared state in PostgreSQL (`hub --store postgres://…`, client `pg`): the hub
+ * registry, room ownership with a fencing epoch, and leases. Every rule that must hold across
+ * hubs is the database's: ownership changes in one transaction under a row lock, leases are
+ * UNIQUE per room. Nothing here runs on the data path.
+ *
+ * Ownership: a room belongs to the hub in overlan_rooms.owner while that hub heartbeats
+ * (within OWNER_TIMEOUT_MS). Any hub may claim a room whose owner is gone, bumping the epoch.
+ * A hub holds its rooms only as long as its own last successful heartbeat is recent
+ * (hub/cluster/cluster.ts), so a paused hub stops switching before another may claim.
+ */
+import pg from 'pg'
+import { OverlanError } from '../../core/errors.js'
+import { migrate } from './migrations.js'
+
+/** A hub that has not heartbeated for this long has lost its rooms. */
+export const OWNER_TIMEOUT_MS = 15_000
+
+export interface HubRecord { id: string, url: string, load: number, heartbeatAgeMs: number, alive: boolean }
+export type Claim =
+  | { mine: true, epoch: number, previousOwner: string | null }
+  | { mine: false, owner: string, url: string }
+export interface StoredLease { identity: string, mac: string, ip: string, name: string }
+
+export class ClusterStore {
+  private readonly pool: pg.Pool
+
+  constructor (url: string) {
+    // Short timeouts: joins wait on the store and must fail fast and clearly when it is down.
+    this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 3000, idleTimeoutMillis: 10_000, statement_timeout: 5000, query_timeout: 6000 })
+    this.pool.on('error', () => {}) // an idle client's error (the server restarted): the next query reconnects
+  }
+
+  /** Connects and applies the schema's missing migrations; returns the versions applied. */
+  async open (): Promise<number[]> {
+    const c = await this.connect()
+    try { return await migrate(c) } finally { c.release() }
+  }
+
+  async close (): Promise<void> { await this.pool.end() }
+
+  /** Registers or refreshes this hub (its URL and load); the database's clock decides age. */
+  async heartbeat (id: string, url: string, load: number): Promise<void> {
+    await this.query('INSERT INTO overlan_hubs (id, url, load) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET url = $2, load = $3, heartbeat = now()', [id, url, load])
+  }
+
+  async hubs (): Promise<HubRecord[]> {
+    const r = await this.query<{ id: string, url: string, load: number, age: number }>('SELECT id, url, load, extract(epoch FROM now() - heartbeat) * 1000 AS age FROM overlan_hubs ORDER BY id')
+    return r.rows.map(h => ({ id: h.id, url: h.url, load: h.load, heartbeatAgeMs: Math.round(Number(h.age)), alive: Number(h.age) < OWNER_TIMEOUT_MS }))
+  }
+
+  /**
+   * Who switches `room`: this hub if nobody does (or the owner stopped heartbeating: then the
+   * epoch goes up), else the live owner and its URL. One transaction with the room's row
+   * locked: two hubs claiming at once serialise, and the second sees the first as owner.
+   */
+  async claim (room: string, hub: string): Promise<Claim> {
+    const c = await this.connect()
+    try {
+      await c.query('BEGIN')
+      await c.query('INSERT INTO overlan_rooms (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [room])
+      const r = await c.query<{ owner: string | null, epoch: string, url: string | null, alive: boolean | null }>(
+        `SELECT r.owner, r.epoch, h.url, h.heartbeat > now() - make_interval(secs => $2::double precision / 1000) AS alive
+           FROM overlan_rooms r LEFT JOIN overlan_hubs h ON h.id = r.owner WHERE r.name = $1 FOR UPDATE OF r`, [room, OWNER_TIMEOUT_MS])
+      const row = r.rows[0]!
+      if (row.owner === hub) { await c.query('COMMIT'); return { mine: true, epoch: Number(row.epoch), previousOwner: hub } }
+      if (row.owner !== null && row.alive === true) { await c.query('COMMIT'); return { mine: false, owner: row.owner, url: row.url ?? '' } }
+      const u = await c.query<{ epoch: string }>('UPDATE overlan_rooms SET owner = $2, epoch = epoch + 1, claimed = now() WHERE name = $1 RETURNING epoch', [room, hub])
+      await c.query('COMMIT')
+      return { mine: true, epoch: Number(u.rows[0]!.epoch), previousOwner: row.owner }
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {})
+      throw storeError(e)
+    } finally {
+      c.release()
+    }
+  }
+
+  /** The rooms the database says this hub owns, with their epochs (the fencing check). */
+  async owned (hub: string): Promise<Map<string, number>> {
+    const r = await this.query<{ name: string, epoch: string }>('SELECT name, epoch FROM overlan_rooms WHERE owner = $1', [hub])
+    return new Map(r.rows.map(x => [x.name, Number(x.epoch)]))
+  }
+
+  /** Gives a room up (a hub that stops cleanly): another may claim it at once. */
+  async release (room: string, hub: string): Promise<void> {
+    await this.query('UPDATE overlan_rooms SET owner = NULL WHERE name = $1 AND owner = $2', [room, hub])
+  }
+
+  /** Removes this hub from the registry (clean stop); its rooms are free at once. */
+  async leave (hub: string): Promise<void> {
+    await this.query('DELETE FROM overlan_hubs WHERE id = $1', [hub])
+  }
+
+  async leases (room: string): Promise<StoredLease[]> {
+    const r = await this.query<StoredLease>('SELECT identity, mac, ip, name FROM overlan_leases WHERE room = $1', [room])
+    return r.rows
+  }
+
+  /**
+   * Records a lease. The constraints refuse a MAC or IP another identity of the room holds
+   * (ADDRESS_UNAVAILABLE), whatever the caller computed.
+   */
+  async putLease (room: string, l: StoredLease): Promise<void> {
+    try {
+      await this.pool.query(`INSERT INTO overlan_leases (room, identity, mac, ip, name) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (room, identity) DO UPDATE SET mac = $3, ip = $4, name = $5, last_seen = now()`, [room, l.identity, l.mac, l.ip, l.name])
+    } catch (e) {
+      // 23505 unique_violation: (room, mac) or (room, ip) belongs to another identity.
+      if ((e as { code?: string }).code === '23505') throw new OverlanError('ADDRESS_UNAVAILABLE', `${l.ip} or ${l.mac} is leased to another member of room ${room}`)
+      throw storeError(e)
+    }
+  }
+
+  async releaseLease (room: string, identity: string): Promise<void> {
+    await this.query('DELETE FROM overlan_leases WHERE room = $1 AND identity = $2', [room, identity])
+  }
+
+  private async connect (): Promise<pg.PoolClient> {
+    try { return await this.pool.connect() } catch (e) { throw storeError(e) }
+  }
+
+  private async query<R extends pg.QueryResultRow> (text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try { return await this.pool.query<R>(text, values) } catch (e) { throw storeError(e) }
+  }
+}
+
+/** Errors of the store as STORE_FAILED with the server's words (refusals pass through). */
+const storeError = (e: unknown): Error => {
+  if (e instanceof OverlanError) return e
+  const m = e instanceof Error ? e.message : String(e)
+  return new OverlanError('STORE_FAILED', `the cluster store (PostgreSQL) failed: ${m}`, { cause: e })
+}

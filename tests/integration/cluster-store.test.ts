@@ -1,0 +1,89 @@
+/**
+ * The cluster store against a real PostgreSQL 15 (started by the test as the postgres user):
+ * migrations, the hub registry, room claims and their race, takeover of a dead hub's room
+ * with the epoch bumped, lease constraints, and a database restart.
+ */
+import test from 'ava'
+import pg from 'pg'
+import { ClusterStore, OWNER_TIMEOUT_MS } from '../../hub/cluster/store.js'
+import { SCHEMA_VERSION } from '../../hub/cluster/migrations.js'
+import { TestPostgres, postgresUnavailable } from '../support/postgres.js'
+
+const skip = postgresUnavailable()
+const serial = skip === null ? test.serial : test.serial.skip
+if (skip !== null) test('cluster store tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+
+const db = new TestPostgres()
+const stores: ClusterStore[] = []
+const store = (): ClusterStore => { const s = new ClusterStore(db.url); stores.push(s); return s }
+
+if (skip === null) {
+  test.before(async () => { await db.start() })
+  test.after.always(async () => { for (const s of stores) await s.close().catch(() => {}); await db.stop() })
+}
+
+/** Ages a hub's heartbeat as if it had stopped `ms` ago (the database's clock decides liveness). */
+const age = async (hub: string, ms: number): Promise<void> => {
+  const c = new pg.Client(db.url)
+  await c.connect()
+  await c.query("UPDATE overlan_hubs SET heartbeat = now() - make_interval(secs => $2::double precision / 1000) WHERE id = $1", [hub, ms])
+  await c.end()
+}
+
+serial('migrations: applied once, in order, by hubs starting together; the schema version is recorded', async t => {
+  const [a, b, c] = [store(), store(), store()]
+  const applied = await Promise.all([a.open(), b.open(), c.open()])
+  t.deepEqual(applied.flat().sort(), Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1), 'each version applied by exactly one hub')
+  t.deepEqual(await a.open(), [], 'nothing left to apply')
+})
+
+serial('claims: the first hub owns a new room; others are sent to it; racing hubs, one wins', async t => {
+  const [a, b] = [store(), store()]
+  await a.heartbeat('hub-a', 'wss://a.example:443', 0)
+  await b.heartbeat('hub-b', 'wss://b.example:443', 0)
+  const first = await a.claim('friday', 'hub-a')
+  t.like(first, { mine: true, epoch: 1 })
+  t.deepEqual(await b.claim('friday', 'hub-b'), { mine: false, owner: 'hub-a', url: 'wss://a.example:443' })
+  t.like(await a.claim('friday', 'hub-a'), { mine: true, epoch: 1 }, 'the owner again: same epoch')
+  const race = await Promise.all([a.claim('saturday', 'hub-a'), b.claim('saturday', 'hub-b')])
+  t.is(race.filter(r => r.mine).length, 1, JSON.stringify(race))
+})
+
+serial('a hub silent for OWNER_TIMEOUT_MS loses its rooms: another claims them with a new epoch; the old owner can tell', async t => {
+  const [a, b] = [store(), store()]
+  await a.heartbeat('hub-a', 'wss://a.example:443', 3)
+  await b.heartbeat('hub-b', 'wss://b.example:443', 0)
+  t.like(await a.claim('sunday', 'hub-a'), { mine: true })
+  const before = (await a.owned('hub-a')).get('sunday')!
+  await age('hub-a', OWNER_TIMEOUT_MS + 1000)
+  t.false((await b.hubs()).find(h => h.id === 'hub-a')!.alive)
+  const taken = await b.claim('sunday', 'hub-b')
+  t.like(taken, { mine: true, epoch: before + 1, previousOwner: 'hub-a' })
+  t.false((await a.owned('hub-a')).has('sunday'), 'the old owner no longer owns it (its fencing check)')
+  await a.heartbeat('hub-a', 'wss://a.example:443', 3)
+  t.like(await a.claim('sunday', 'hub-a'), { mine: false, owner: 'hub-b' }, 'back alive, it is sent to the new owner')
+})
+
+serial('leases: no MAC or IP is leased to two identities of a room (the database refuses), in another room they may repeat', async t => {
+  const s = store()
+  await s.putLease('friday', { identity: 'aa', mac: '02:00:00:00:00:01', ip: '10.77.0.1', name: 'alice' })
+  await s.putLease('friday', { identity: 'aa', mac: '02:00:00:00:00:01', ip: '10.77.0.1', name: 'alice-2' })
+  const e = await t.throwsAsync(s.putLease('friday', { identity: 'bb', mac: '02:00:00:00:00:02', ip: '10.77.0.1', name: 'bob' }))
+  t.regex(String(e), /ADDRESS_UNAVAILABLE/)
+  await t.throwsAsync(s.putLease('friday', { identity: 'bb', mac: '02:00:00:00:00:01', ip: '10.77.0.2', name: 'bob' }))
+  await s.putLease('saturday', { identity: 'bb', mac: '02:00:00:00:00:01', ip: '10.77.0.1', name: 'bob' })
+  t.deepEqual((await s.leases('friday')).map(l => [l.identity, l.ip, l.name]), [['aa', '10.77.0.1', 'alice-2']])
+  await s.releaseLease('friday', 'aa')
+  t.deepEqual(await s.leases('friday'), [])
+})
+
+serial('the database restarts: calls fail with STORE_FAILED meanwhile, and work again after, on the same store', async t => {
+  const s = store()
+  await s.heartbeat('hub-r', 'wss://r.example:443', 0)
+  await db.down()
+  const e = await t.throwsAsync(s.heartbeat('hub-r', 'wss://r.example:443', 0))
+  t.regex(String(e), /STORE_FAILED/)
+  await db.up()
+  await s.heartbeat('hub-r', 'wss://r.example:443', 1)
+  t.is((await s.hubs()).find(h => h.id === 'hub-r')?.load, 1)
+})
