@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'BANNED'
   | 'KICKED'
   | 'INVITE_INVALID'
+  | 'UNAVAILABLE'
   // peer side
   | 'HUB_UNREACHABLE'
   | 'TLS_FAILED'

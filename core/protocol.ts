@@ -21,6 +21,8 @@
  *   hub  -> peer  test_result  bytes the hub received (up) or sent (down) and over how long
  *   hub  -> peer  challenge  after a hello with `key`: a fresh nonce and the hub's key
  *   peer -> hub   proof    HMAC over the nonce keyed by X25519(peer, hub) (core/keys.ts)
+ *   hub  -> peer  redirect another hub of the cluster owns the room: {room, url}; the hub
+ *                          closes with CLOSE_REDIRECT and the peer joins at `url` at once
  *   peer -> hub   direct   the peer's direct-path candidates ("a.b.c.d:port", at most
  *                          MAX_ENDPOINTS) and how many members it reaches directly; the hub
  *                          passes the candidates on in `members` (as Member.endpoints) when
@@ -85,6 +87,9 @@ export const CLOSE_RATE_LIMITED = 4009
 export const CLOSE_BANNED = 4010
 export const CLOSE_KICKED = 4011
 export const CLOSE_INVITE_INVALID = 4012
+/** Not a refusal: the room lives on another hub (a `redirect` said where). */
+export const CLOSE_REDIRECT = 4013
+export const CLOSE_UNAVAILABLE = 4014
 
 /** Refusal codes sent in `error` and the close code each one ends with. */
 export const REFUSAL_CLOSE_CODES = {
@@ -103,7 +108,9 @@ export const REFUSAL_CLOSE_CODES = {
   /** An admin removed the peer (hub kick); it may join again. */
   KICKED: CLOSE_KICKED,
   /** The invite is unknown, used up, expired or for another room. */
-  INVITE_INVALID: CLOSE_INVITE_INVALID
+  INVITE_INVALID: CLOSE_INVITE_INVALID,
+  /** The hub cannot place the join now (the cluster's store is unreachable): retry later. */
+  UNAVAILABLE: CLOSE_UNAVAILABLE
 } as const
 export type RefusalCode = keyof typeof REFUSAL_CLOSE_CODES
 
@@ -229,6 +236,13 @@ export interface WelcomeMessage {
   allowBridging?: boolean
 }
 
+export interface RedirectMessage {
+  type: 'redirect'
+  room: string
+  /** The owning hub's public URL (ws:// or wss://). */
+  url: string
+}
+
 export interface ErrorMessage {
   type: 'error'
   code: string
@@ -271,7 +285,7 @@ export interface RoomMessage {
   truncated?: boolean
 }
 
-export type ControlMessage = DirectMessage | HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage | ChallengeMessage | ProofMessage | MembersMessage | TestMessage | TestResultMessage
+export type ControlMessage = RedirectMessage | DirectMessage | HelloMessage | WelcomeMessage | ErrorMessage | ByeMessage | ListMessage | RoomMessage | ChallengeMessage | ProofMessage | MembersMessage | TestMessage | TestResultMessage
 
 export type DecodeResult =
   | { ok: true, message: ControlMessage }
@@ -304,6 +318,9 @@ const check = (o: Record<string, unknown>): string | null => {
       if (o.key !== undefined && (!isStr(o.key, 43) || !/^[A-Za-z0-9_-]{43}$/.test(o.key))) return 'hello.key must be a base64url X25519 public key'
       if (o.invite !== undefined && (!isStr(o.invite, 64) || o.key === undefined)) return 'hello.invite must be "<id>.<secret>" and comes with hello.key'
       if (o.endpoints !== undefined && !isEndpoints(o.endpoints)) return `hello.endpoints must be a list of at most ${MAX_ENDPOINTS} "ip:port" strings`
+      return null
+    case 'redirect':
+      if (!isStr(o.room, 64) || !isStr(o.url, 512) || !/^wss?:\/\/[^\s/]+\/?$/.test(o.url)) return 'redirect needs room and url (wss://host[:port])'
       return null
     case 'direct':
       if (!isEndpoints(o.endpoints)) return `direct.endpoints must be a list of at most ${MAX_ENDPOINTS} "ip:port" strings`
@@ -361,7 +378,7 @@ const isService = (v: unknown): v is Service =>
   typeof v === 'object' && v !== null && isStr((v as Service).peer, 64) && isStr((v as Service).type, 256) &&
   isStr((v as Service).name, 256) && isStr((v as Service).kind, 16) && isStr((v as Service).address, 64)
 
-const KNOWN_TYPES = new Set(['direct', 'hello', 'welcome', 'error', 'bye', 'list', 'room', 'challenge', 'proof', 'members', 'test', 'test_result'])
+const KNOWN_TYPES = new Set(['redirect', 'direct', 'hello', 'welcome', 'error', 'bye', 'list', 'room', 'challenge', 'proof', 'members', 'test', 'test_result'])
 
 /** Decodes one text message. Never throws: bad input is a reason string. */
 export const decodeControl = (text: string): DecodeResult => {

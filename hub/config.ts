@@ -88,6 +88,10 @@ export const HubFileSchema = z.strictObject({
   tlsKey: z.string().optional(),
   noTls: z.boolean().optional(),
   state: z.string().optional(),
+  /** PostgreSQL URL of the cluster's shared state (README "Running a cluster"); absent: one hub, state in files. */
+  store: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'expected postgres://user@host[:port]/database').optional(),
+  /** This hub's id in the cluster (default: made once and kept in <state>/hub-id). */
+  hubId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 letters, digits, ".", "_" or "-"').optional(),
   /** The URL peers use (what invites and the banner carry), e.g. wss://hub.example.net. */
   publicUrl: z.string().regex(/^wss?:\/\/[^\s/]+\/?$/, 'expected wss://host[:port] (or ws:// behind a proxy)').optional(),
   /** Token and subnet of rooms created on first join. */
@@ -165,6 +169,9 @@ export interface HubSettings {
   adminToken: string | undefined
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   publicUrl: string | undefined
+  /** The cluster's PostgreSQL URL, or null (one hub, state in files). */
+  store: string | null
+  hubId: string | undefined
   doors: DoorSettings
   emptyRoomTtlMs: number
 }
@@ -248,6 +255,8 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
     adminToken: c.adminToken,
     logLevel: c.logLevel ?? 'info',
     publicUrl: c.publicUrl,
+    store: c.store ?? null,
+    hubId: c.hubId,
     doors: {
       maxConnections: c.maxConnections ?? DEFAULT_DOORS.maxConnections,
       maxPreAuthPerAddress: c.maxPreAuthPerAddress ?? DEFAULT_DOORS.maxPreAuthPerAddress,

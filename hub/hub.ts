@@ -21,7 +21,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { OverlanError, errnoCode, isOverlanError, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
-  CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, HELLO_TIMEOUT_MS, MAX_MESSAGE_BYTES,
+  CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, CLOSE_REDIRECT, HELLO_TIMEOUT_MS, MAX_MESSAGE_BYTES,
   REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type HelloMessage, type RefusalCode
 } from '../core/protocol.js'
 import { keyFingerprint, loadOrCreateKeyPair, newNonce, parsePublicKey, verifyJoin, type KeyPair } from '../core/keys.js'
@@ -40,6 +40,7 @@ import { pinOf } from '../core/tls-pin.js'
 import { JoinDesk } from './join.js'
 import { MemberStore } from './members.js'
 import { parseEndpoint } from '../core/direct/wire.js'
+import { Cluster } from './cluster/cluster.js'
 import { HubMetrics } from './metrics.js'
 import { isImpaired } from './impairment.js'
 import { LeaseStore } from './leases.js'
@@ -92,6 +93,8 @@ export class Hub {
   readonly reflector = new UdpReflector()
   /** The UDP port peers ask their reflexive address at (null: off). */
   udpPort: number | null = null
+  /** This hub as a member of a cluster (hub --store), or null (one hub, state in files). */
+  cluster: Cluster | null = null
   /** One pending members push per room (pushMembers). */
   private readonly pushTimers = new Map<Room, NodeJS.Timeout>()
   private directories: DirectoryStore | null = null
@@ -202,6 +205,13 @@ export class Hub {
       })
     })
     this.publicUrl = publicUrlOf(s, port)
+    if (s.store !== null) {
+      this.cluster = new Cluster(s.store, s.stateDir, s.hubId, this.publicUrl, this.log.child('cluster'), {
+        lost: (room, url) => { this.roomLost(room, url) },
+        load: () => { let n = 0; for (const r of this.rooms.values()) n += r.size; return n }
+      })
+      await this.cluster.start()
+    }
     if (s.udpListen !== null) {
       // Port 0 (tests) means "the WebSocket's": a peer finds the reflector where it found the hub.
       try {
@@ -255,13 +265,18 @@ export class Hub {
     })
     await this.leases?.flush()
     await this.members?.flush()
+    await this.cluster?.stop()
     this.log.info('hub.stop', {})
   }
 
   health (): Record<string, unknown> {
     let peers = 0
     for (const r of this.rooms.values()) peers += r.size
-    return { status: 'ok', rooms: this.rooms.size, peers, uptimeS: Math.round((this.now() - this.startedAt) / 1000) }
+    const c = this.cluster?.status()
+    return {
+      status: 'ok', rooms: this.rooms.size, peers, uptimeS: Math.round((this.now() - this.startedAt) / 1000),
+      ...(c !== undefined ? { cluster: { hub: c.hub, owns: c.owned.map(o => o.room), hubs: c.hubs.filter(h => h.alive).map(h => h.id), store: c.lastError === null ? 'ok' : 'unreachable' } } : {})
+    }
   }
 
   status (): HubStatus {
@@ -269,7 +284,8 @@ export class Hub {
       ...hubStatus(this.rooms.values(), this.pending.size, this.now(), this.startedAt),
       doors: { connections: this.doors.connections, preAuth: this.doors.preAuthConnections, refused: { ...this.doors.refused } },
       udp: this.udpPort === null ? null : { port: this.udpPort, answered: this.reflector.counters.answered, drops: { ...this.reflector.counters.drops } },
-      internalErrors: this.internalErrors
+      internalErrors: this.internalErrors,
+      cluster: this.cluster?.status() ?? null
     }
   }
 
@@ -303,6 +319,8 @@ export class Hub {
         if (isBinary) {
           if (s.info === null) { s.counters.drops.before_welcome++; this.refuse(s, 'BAD_MESSAGE', 'binary data before welcome', CLOSE_BAD_MESSAGE); return }
           if (s.test !== null && s.test.direction === 'up') { s.test.bytes += buf.length; return } // counted, not switched
+          // A clustered hub switches a room only within its fence (hub/cluster/cluster.ts).
+          if (this.cluster !== null && !this.cluster.ownsNow(s.info.room)) { s.counters.drops.not_owner++; return }
           this.rooms.get(s.info.room)?.forward(s, buf, s.lastSeen)
           return
         }
@@ -377,6 +395,52 @@ export class Hub {
       this.refuse(s, 'RATE_LIMITED', 'too many join attempts from this address; retry in a minute', REFUSAL_CLOSE_CODES.RATE_LIMITED)
       return
     }
+    if (this.cluster !== null && !this.cluster.ownsNow(m.room)) { void this.placeThenHello(s, m, socket); return }
+    this.helloPlaced(s, m, socket)
+  }
+
+  /** A cluster's hub: the room is claimed here (its leases loaded) or the peer is sent to the owner. */
+  private async placeThenHello (s: Session, m: HelloMessage, socket: Socket): Promise<void> {
+    s.joining = true
+    try {
+      const p = await this.cluster!.place(m.room)
+      if (s.refused || s.ws.readyState !== WebSocket.OPEN || this.stopping) return // re-checked after the await
+      if (!p.mine) {
+        s.sendControl(encodeControl({ type: 'redirect', room: m.room, url: p.url }))
+        s.refused = true
+        s.ws.close(CLOSE_REDIRECT, 'redirect')
+        this.log.info('cluster.redirect', { room: m.room, to: p.url, remote: s.remote })
+        return
+      }
+      if (p.leases !== null) this.leases!.adopt(m.room, p.leases, Date.now())
+    } catch (e) {
+      this.log.warn('cluster.join_waits', { room: m.room, error: (e as Error).message })
+      this.refuse(s, 'UNAVAILABLE', 'the cluster store is unreachable; retrying shortly', REFUSAL_CLOSE_CODES.UNAVAILABLE)
+      return
+    } finally {
+      s.joining = false
+    }
+    this.helloPlaced(s, m, socket)
+  }
+
+  /** A clustered room went to another hub (or this one lost its fence): its peers go there. */
+  private roomLost (name: string, url: string | null): void {
+    const room = this.rooms.get(name)
+    if (room === undefined) return
+    // What the room switched while it was ours, and what arrived after the fence and was dropped: the proof it switched nothing since.
+    let fenced = 0
+    for (const s of room.list()) fenced += s.counters.drops.not_owner
+    this.log.warn('cluster.room_dropped', { room: name, peers: room.size, switchedUnicast: room.switch.counters.unicast, droppedAfterFence: fenced, to: url ?? undefined })
+    for (const s of [...room.list()]) {
+      if (url !== null) s.sendControl(encodeControl({ type: 'redirect', room: name, url }))
+      s.refused = true
+      s.ws.close(url !== null ? CLOSE_REDIRECT : CLOSE_GOING_AWAY, 'room moved')
+      room.leave(s, this.now())
+    }
+    this.rooms.delete(name)
+  }
+
+  private helloPlaced (s: Session, m: HelloMessage, socket: Socket): void {
     if (m.key !== undefined) {
       if (parsePublicKey(m.key) === null) { this.refuse(s, 'BAD_MESSAGE', 'hello.key is not an X25519 public key', CLOSE_BAD_MESSAGE); return }
       const nonce = newNonce()
@@ -400,6 +464,8 @@ export class Hub {
     s.joining = true
     try {
       const { room, name, lease, via } = await this.desk!.admit(m, key)
+      // The cluster's store holds leases under UNIQUE constraints: written before the welcome.
+      if (this.cluster !== null) await this.cluster.putLease(m.room, { identity: m.identity, mac: lease.mac, ip: lease.ip, name })
       // Re-check after the await: the connection may have gone, or the hub be stopping.
       if (s.refused || s.ws.readyState !== WebSocket.OPEN || this.stopping) return
       const existing = room.sessionOf(m.identity)

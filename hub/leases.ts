@@ -93,6 +93,21 @@ export class LeaseStore {
     return ok
   }
 
+  /**
+   * Replaces a room's leases with the cluster store's (hub/cluster: the store is
+   * authoritative; this hub just claimed the room). Malformed entries are left out.
+   */
+  adopt (room: string, leases: ReadonlyArray<{ identity: string, mac: string, ip: string, name: string }>, now: number): void {
+    const m: RoomLeases = new Map()
+    for (const l of leases) {
+      const mac = normalMac(l.mac)
+      const ip = normalIp(l.ip)
+      if (mac !== null && ip !== null) m.set(l.identity, { mac, ip, name: l.name, lastSeen: now })
+    }
+    this.rooms.set(room, m)
+    this.save()
+  }
+
   /** Leases of a room, identity -> record (a copy). */
   list (room: string): Array<[string, LeaseRecord]> { return [...this.rooms.get(room) ?? []].map(([id, l]) => [id, { ...l }]) }
 

@@ -25,6 +25,7 @@ export const SESSION_DROP_REASONS = [
   'list_rate', // a `list` over LIST_PER_S: ignored
   'test_rate', // a throughput test within TEST_EVERY_MS of the last: ignored
   'direct_rate', // a `direct` over DIRECT_PER_S: ignored
+  'not_owner', // data for a clustered room this hub may no longer switch (its fence ran out)
   'internal_error' // a message that made a decoder throw: dropped, logged with its stack
 ] as const
 export type SessionDropReason = typeof SESSION_DROP_REASONS[number]

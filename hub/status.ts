@@ -71,6 +71,8 @@ export interface HubStatus {
   internalErrors?: number
   /** The UDP reflector for the direct path: its port, answers, drops by reason. */
   udp?: { port: number, answered: number, drops: Record<string, number> } | null
+  /** hub --store: this hub's id and URL, the rooms it owns (epoch, ms of fence left), the cluster's hubs. */
+  cluster?: ReturnType<import('./cluster/cluster.js').Cluster['status']> | null
 }
 
 const byClass = (t: TrafficCounters): ClassCounts => ({

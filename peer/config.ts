@@ -12,7 +12,8 @@ import { parseIpv4 } from '../core/ipv4.js'
 import { DEFAULT_GAME_PORTS, type GamePortRange } from '../l2/ports.js'
 
 export const PeerFileSchema = z.strictObject({
-  hub: z.string().regex(/^wss?:\/\/[^\s/]+(\/\S*)?$/, 'expected a URL like wss://hub.example.net or ws://host:8080').optional(),
+  /** One hub URL, or a cluster's hubs separated by commas (tried in turn; any of them redirects to a room's owner). */
+  hub: z.string().regex(/^wss?:\/\/[^\s/,]+(\/[^\s,]*)?(,wss?:\/\/[^\s/,]+(\/[^\s,]*)?)*$/, 'expected a URL like wss://hub.example.net or ws://host:8080 (or several, comma-separated)').optional(),
   room: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'room names are 1-64 letters, digits, ".", "_" or "-"').optional(),
   token: z.string().min(1).max(256).optional(),
   name: z.string().regex(/^[^\s\0]{1,64}$/, '1-64 characters, no spaces').optional(),

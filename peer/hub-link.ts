@@ -54,12 +54,16 @@ export class HubLink implements FrameTransport {
   /** During `peer test`: pongs go to the probe's waiters, in order. */
   private probes: Array<(at: number) => void> = []
 
-  constructor (private readonly url: string, private readonly trust: TlsTrust, private readonly events: HubLinkEvents) {}
+  /** The URL of the current (or last) attempt. */
+  url = ''
+
+  constructor (private readonly trust: TlsTrust, private readonly events: HubLinkEvents) {}
 
   get isOpen (): boolean { return this.state === 'open' && this.ws?.readyState === 1 }
 
-  /** A new attempt (the previous one must have ended). */
-  open (): void {
+  /** A new attempt at `url` (the previous one must have ended). */
+  open (url: string): void {
+    this.url = url
     this.attempt++
     this.lastError = null
     this.refusal = null

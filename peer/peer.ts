@@ -18,7 +18,7 @@
 import { Backoff } from '../core/backoff.js'
 import { OverlanError, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
-import { PROTOCOL_VERSION, countFrames, decodeControl, encodeBatch, isRefusalCode, type HelloMessage, type Member, type RoomMessage, type TestResultMessage, type WelcomeMessage } from '../core/protocol.js'
+import { CLOSE_REDIRECT, PROTOCOL_VERSION, countFrames, decodeControl, encodeBatch, isRefusalCode, type HelloMessage, type Member, type RoomMessage, type TestResultMessage, type WelcomeMessage } from '../core/protocol.js'
 import { parseMac } from '../l2/ethernet.js'
 import { CLASS_UNICAST } from '../l2/packet-classes.js'
 import { gratuitousArp } from '../l2/arp.js'
@@ -44,6 +44,8 @@ export { PEER_DROP_REASONS, PeerCounters, type PeerDropReason, type PeerState, t
 const KEEPALIVE_CHECK_MS = 2_000
 const SOFTWARE = 'overlan-peer/0.1'
 const UNICAST_CLASS = Uint8Array.of(CLASS_UNICAST)
+/** Redirects followed in a row without a welcome (a misconfigured cluster must not spin). */
+const MAX_REDIRECTS = 4
 /** How long a hello waits for the direct path's candidates (the reflector answers in one RTT). */
 const EARLY_CANDIDATES_MS = 150
 
@@ -73,6 +75,11 @@ export class Peer {
   readonly path = new FramePath()
   private readonly errorLog = new RateLimitedLog(10_000, 5)
   private readonly link: HubLink
+  /** The hubs to try, in turn (a cluster's); a redirect names the owner of the room for the next attempt. */
+  private readonly hubs: string[]
+  private hubIndex = 0
+  private redirect: string | null = null
+  private redirectsInRow = 0
   /** Null without a key or with directPath off. */
   readonly direct: DirectPath | null
   private readonly pinger = new Pinger()
@@ -110,7 +117,8 @@ export class Peer {
     this.backoff = new Backoff({ minMs: settings.reconnectMinMs, maxMs: settings.reconnectMaxMs })
     this.done = new Promise<void>((resolve, reject) => { this.ended = { resolve, reject } })
     this.done.catch(() => {}) // observed by callers that care
-    this.link = new HubLink(settings.hub, tlsTrustFor(settings), {
+    this.hubs = settings.hub.split(',').map(u => u.trim()).filter(u => u !== '')
+    this.link = new HubLink(tlsTrustFor(settings), {
       hello: () => this.hello(),
       control: (text) => { this.handleControl(text) },
       frames: (msg) => { if (this.state === 'connected' && !this.sinking) this.fromHub(msg) },
@@ -120,7 +128,7 @@ export class Peer {
         this.lastError = message
         if (tls && this.firstJoin !== null) this.link.refuse(new OverlanError('TLS_FAILED', message))
         const suppressed = this.errorLog.allow(this.now())
-        if (suppressed >= 0) this.deps.log.warn('hub.connection_error', { hub: this.settings.hub, error: message, suppressed: suppressed || undefined })
+        if (suppressed >= 0) this.deps.log.warn('hub.connection_error', { hub: this.link.url, error: message, suppressed: suppressed || undefined })
       }
     })
     this.direct = deps.key !== undefined && settings.directPath
@@ -164,6 +172,9 @@ export class Peer {
     await this.shutdown(true)
     this.ended?.resolve()
   }
+
+  /** The hub the next (or current) attempt goes to. */
+  private get hubUrl (): string { return this.redirect ?? this.hubs[this.hubIndex % this.hubs.length]! }
 
   /** A getter, so checks after an await are not narrowed away by the compiler. */
   private get stopped (): boolean { return this.state === 'stopped' }
@@ -236,7 +247,7 @@ export class Peer {
       state: this.state,
       room: this.settings.room,
       name: w?.name ?? this.settings.name,
-      hub: this.settings.hub,
+      hub: this.link.url !== '' ? this.link.url : this.hubUrl,
       iface: this.iface,
       address: w !== null ? `${w.ip}/${w.prefixLength}` : null,
       mac: w?.mac ?? null,
@@ -309,8 +320,9 @@ export class Peer {
   private connect (): void {
     if (this.stopped) return
     // The direct path's candidates, found while TLS and the upgrade are under way.
-    if (this.direct !== null) this.early = this.direct.findCandidates(this.settings.hub, this.udpPort ?? urlPort(this.settings.hub), this.iface)
-    this.link.open()
+    const url = this.hubUrl
+    if (this.direct !== null) this.early = this.direct.findCandidates(url, this.udpPort ?? urlPort(url), this.iface)
+    this.link.open(url)
   }
 
   /** The hello, with the direct path's candidates if they are found within EARLY_CANDIDATES_MS. */
@@ -359,8 +371,8 @@ export class Peer {
       case 'error': {
         const code: ErrorCode = isRefusalCode(m.code) ? m.code : 'BAD_MESSAGE'
         this.lastError = `${m.code}: ${m.message}`
-        // Rate limiting is a "later", not a "no": reconnect with backoff.
-        if (code !== 'RATE_LIMITED') this.link.refuse(new OverlanError(code, m.message))
+        // Rate limiting and an unavailable cluster store are a "later", not a "no": reconnect with backoff.
+        if (code !== 'RATE_LIMITED' && code !== 'UNAVAILABLE') this.link.refuse(new OverlanError(code, m.message))
         break
       }
       case 'challenge': {
@@ -379,6 +391,11 @@ export class Peer {
         break
       }
       case 'bye': this.deps.log.info('hub.bye', { reason: m.reason }); break
+      case 'redirect':
+        if (m.room !== this.settings.room) break
+        this.redirect = m.url
+        this.deps.log.info('hub.redirect', { room: m.room, to: m.url })
+        break
       case 'room': {
         const waiting = this.listWaiters
         this.listWaiters = []
@@ -405,6 +422,7 @@ export class Peer {
     // Re-checked after the await: stopped, or this connection gone, while the link was configured.
     if (this.stopped || this.link.attempt !== attempt || !this.link.isOpen) return
     this.welcome = m
+    this.redirectsInRow = 0
     this.path.setMtu(m.mtu)
     this.path.copy.address = parseIpv4(m.ip) ?? -1
     this.path.copy.mac = parseMac(m.mac) ?? -1
@@ -425,11 +443,11 @@ export class Peer {
     const d = this.direct
     if (d === null) return
     d.configure(m, this.members, this.now())
-    const guessed = this.udpPort ?? urlPort(this.settings.hub)
+    const guessed = this.udpPort ?? urlPort(this.link.url)
     this.udpPort = m.udpPort ?? null
     if (!d.enabled || this.udpPort === null) return
     if (this.udpPort === guessed && d.hasReflexive) { this.directTick(); return }
-    void d.findCandidates(this.settings.hub, this.udpPort, this.iface).then(eps => {
+    void d.findCandidates(this.link.url, this.udpPort, this.iface).then(eps => {
       if (eps.length > 0) this.deps.log.info('direct.candidates', { endpoints: eps.join(' ') })
       this.directTick()
     })
@@ -448,6 +466,17 @@ export class Peer {
     if (this.link.lastError !== null) this.lastError = this.link.lastError
     if (this.stopped) return
     if (refusal !== null) { this.fatal(refusal); return }
+    // Sent to the room's owner (a cluster): go there at once, a few times in a row at most.
+    if (code === CLOSE_REDIRECT && this.redirect !== null && this.redirectsInRow < MAX_REDIRECTS) {
+      this.redirectsInRow++
+      this.state = this.welcome === null ? 'connecting' : 'reconnecting'
+      if (wasConnected) this.counters.reconnects++
+      this.connect()
+      return
+    }
+    // Anything else: back to the list, the next hub in turn (any of them redirects to the owner).
+    if (this.redirect === null && !wasConnected) this.hubIndex++
+    this.redirect = null
     if (wasConnected) this.deps.log.warn('hub.disconnected', { code, reason: reason || undefined })
     if (this.firstJoin !== null && this.now() >= this.firstJoin.deadline) {
       this.fatal(new OverlanError('HUB_UNREACHABLE', `could not join ${this.settings.hub} within ${Math.round(this.settings.joinTimeoutMs / 1000)} s: ${this.lastError ?? `closed with ${code}`}`))
@@ -456,7 +485,7 @@ export class Peer {
     this.state = this.welcome === null ? 'connecting' : 'reconnecting'
     const delay = this.backoff.next()
     if (wasConnected) this.counters.reconnects++ // outages, not attempts
-    this.deps.log.info('hub.reconnect', { attempt: this.backoff.attempts, inMs: delay, hub: this.settings.hub })
+    this.deps.log.info('hub.reconnect', { attempt: this.backoff.attempts, inMs: delay, hub: this.hubUrl })
     this.retryTimer = setTimeout(() => { this.retryTimer = null; this.connect() }, delay)
   }
 

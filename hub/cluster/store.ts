@@ -76,6 +76,14 @@ export class ClusterStore {
     }
   }
 
+  /** The live owner of `room` and its URL, or null (none, or not heartbeating). */
+  async ownerOf (room: string): Promise<{ owner: string, url: string } | null> {
+    const r = await this.query<{ owner: string, url: string }>(
+      `SELECT r.owner, h.url FROM overlan_rooms r JOIN overlan_hubs h ON h.id = r.owner
+        WHERE r.name = $1 AND h.heartbeat > now() - make_interval(secs => $2::double precision / 1000)`, [room, OWNER_TIMEOUT_MS])
+    return r.rows[0] ?? null
+  }
+
   /** The rooms the database says this hub owns, with their epochs (the fencing check). */
   async owned (hub: string): Promise<Map<string, number>> {
     const r = await this.query<{ name: string, epoch: string }>('SELECT name, epoch FROM overlan_rooms WHERE owner = $1', [hub])
