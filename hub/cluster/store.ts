@@ -50,9 +50,12 @@ export class ClusterStore {
   }
 
   /**
-   * Who switches `room`: this hub if nobody does (or the owner stopped heartbeating: then the
-   * epoch goes up), else the live owner and its URL. One transaction with the room's row
-   * locked: two hubs claiming at once serialise, and the second sees the first as owner.
+   * Who switches `room`: the live owner if it has one; else the room is placed now, on the
+   * least-loaded live hub (fewest peers, then fewest rooms; this hub on a tie), its epoch
+   * bumped. One transaction with the room's row locked: hubs placing a room at once
+   * serialise and agree. Least-loaded rather than hashed because rooms differ in size by
+   * orders of magnitude and the registry knows every hub's peers (heartbeats every 2 s);
+   * the choice is the database's, so no two hubs can send a peer back and forth.
    */
   async claim (room: string, hub: string): Promise<Claim> {
     const c = await this.connect()
@@ -65,9 +68,14 @@ export class ClusterStore {
       const row = r.rows[0]!
       if (row.owner === hub) { await c.query('COMMIT'); return { mine: true, epoch: Number(row.epoch), previousOwner: hub } }
       if (row.owner !== null && row.alive === true) { await c.query('COMMIT'); return { mine: false, owner: row.owner, url: row.url ?? '' } }
-      const u = await c.query<{ epoch: string }>('UPDATE overlan_rooms SET owner = $2, epoch = epoch + 1, claimed = now() WHERE name = $1 RETURNING epoch', [room, hub])
+      const pick = await c.query<{ id: string, url: string }>(
+        `SELECT h.id, h.url FROM overlan_hubs h
+          WHERE h.heartbeat > now() - make_interval(secs => $2::double precision / 1000) OR h.id = $1
+          ORDER BY h.load, (SELECT count(*) FROM overlan_rooms o WHERE o.owner = h.id), h.id <> $1, h.id LIMIT 1`, [hub, OWNER_TIMEOUT_MS])
+      const to = pick.rows[0] ?? { id: hub, url: '' }
+      const u = await c.query<{ epoch: string }>('UPDATE overlan_rooms SET owner = $2, epoch = epoch + 1, claimed = now() WHERE name = $1 RETURNING epoch', [room, to.id])
       await c.query('COMMIT')
-      return { mine: true, epoch: Number(u.rows[0]!.epoch), previousOwner: row.owner }
+      return to.id === hub ? { mine: true, epoch: Number(u.rows[0]!.epoch), previousOwner: row.owner } : { mine: false, owner: to.id, url: to.url }
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {})
       throw storeError(e)

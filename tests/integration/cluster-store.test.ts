@@ -49,10 +49,27 @@ serial('claims: the first hub owns a new room; others are sent to it; racing hub
   t.is(race.filter(r => r.mine).length, 1, JSON.stringify(race))
 })
 
+serial('placement: a new room goes to the least-loaded live hub (peers, then rooms), the asking hub on a tie', async t => {
+  const [a, b, c] = [store(), store(), store()]
+  await a.heartbeat('hub-a', 'wss://a.example:443', 10)
+  await b.heartbeat('hub-b', 'wss://b.example:443', 2)
+  await c.heartbeat('hub-c', 'wss://c.example:443', 2)
+  const placed = await a.claim('room-1', 'hub-a')
+  t.false(placed.mine)
+  const first = placed.mine ? '' : placed.owner
+  t.true(first === 'hub-b' || first === 'hub-c', first)
+  const second = await a.claim('room-2', 'hub-a')
+  t.like(second, { mine: false, owner: first === 'hub-b' ? 'hub-c' : 'hub-b' }, 'the one with fewer rooms next')
+  t.like(await b.claim('room-1', 'hub-b'), first === 'hub-b' ? { mine: true } : { mine: false, owner: 'hub-c' }, 'the chosen hub finds the room its own')
+  await a.heartbeat('hub-a', 'wss://a.example:443', 0)
+  t.like(await a.claim('room-3', 'hub-a'), { mine: true }, 'now a is the least loaded')
+})
+
 serial('a hub silent for OWNER_TIMEOUT_MS loses its rooms: another claims them with a new epoch; the old owner can tell', async t => {
   const [a, b] = [store(), store()]
-  await a.heartbeat('hub-a', 'wss://a.example:443', 3)
-  await b.heartbeat('hub-b', 'wss://b.example:443', 0)
+  await age('hub-c', OWNER_TIMEOUT_MS + 1000) // from the test before: only a and b are alive here
+  await a.heartbeat('hub-a', 'wss://a.example:443', 0)
+  await b.heartbeat('hub-b', 'wss://b.example:443', 5)
   t.like(await a.claim('sunday', 'hub-a'), { mine: true })
   const before = (await a.owned('hub-a')).get('sunday')!
   await age('hub-a', OWNER_TIMEOUT_MS + 1000)
@@ -60,7 +77,7 @@ serial('a hub silent for OWNER_TIMEOUT_MS loses its rooms: another claims them w
   const taken = await b.claim('sunday', 'hub-b')
   t.like(taken, { mine: true, epoch: before + 1, previousOwner: 'hub-a' })
   t.false((await a.owned('hub-a')).has('sunday'), 'the old owner no longer owns it (its fencing check)')
-  await a.heartbeat('hub-a', 'wss://a.example:443', 3)
+  await a.heartbeat('hub-a', 'wss://a.example:443', 0)
   t.like(await a.claim('sunday', 'hub-a'), { mine: false, owner: 'hub-b' }, 'back alive, it is sent to the new owner')
 })
 
