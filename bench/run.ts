@@ -4,6 +4,7 @@
  * writes it (Markdown and JSON) to bench/results/ with the date, versions and machine.
  *   npm run bench [-- --rounds 3] [--only net,micro,scale] [--tcp-seconds 10] [--peers 1000] [--rooms 100]
  *                 [--variants bridge,openvpn,tinc,overlan-direct,overlan-wss,overlan-ws]
+ *   npm run bench -- --only cluster [--cluster-peers 3000] [--cluster-rooms 300]   (root: PostgreSQL as the postgres user)
  * Needs root for the network part (namespaces, TAP devices) and iperf3, openvpn, tinc, nftables.
  */
 import { spawnSync } from 'node:child_process'
@@ -16,6 +17,7 @@ import { runMicro, type MicroResult } from './micro.js'
 import { makePki, measureVariant, VARIANTS, type NetResult, type Variant } from './net.js'
 import { PASSES, type PassResult } from './passes.js'
 import { runScale, type ScaleResult } from './scale.js'
+import { runCluster, type ClusterResult } from './cluster.js'
 import { median } from './stats.js'
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
@@ -26,6 +28,8 @@ const { values: v } = parseArgs({
     'tcp-seconds': { type: 'string', default: '10' },
     peers: { type: 'string', default: '1000' },
     rooms: { type: 'string', default: '100' },
+    'cluster-peers': { type: 'string', default: '3000' },
+    'cluster-rooms': { type: 'string', default: '300' },
     /** A subset of the network variants (comma-separated); ratios need openvpn and tinc among them. */
     variants: { type: 'string', default: VARIANTS.join(',') }
   }
@@ -129,10 +133,24 @@ const scaleTable = (s: ScaleResult): string => [
   ...s.forward.map(x => `| forwarding at saturation, ${x.name} | ${(x.framesPerS / 1000).toFixed(0)} k frames/s, ${x.hubUsPerFrame.toFixed(2)} µs hub CPU per frame (hub at ${x.hubCpuPercent.toFixed(0)} % of a core) |`)
 ].join('\n')
 
+const clusterTable = (c: ClusterResult): string => [
+  `Cluster: ${c.hubs} hubs (real processes, wss on loopback), one PostgreSQL 15, ${c.peers} simulated peers in ${c.rooms} rooms, each joining through a random hub.`, '',
+  '| measure | value |', '|---|---|',
+  `| join one at a time on the loaded cluster (TLS + hello → welcome), through the owner, median / p99 | ${c.idleJoinMs.direct.median.toFixed(1)} / ${c.idleJoinMs.direct.p99.toFixed(1)} ms (${c.idleJoinMs.direct.n}) |`,
+  `| the same through another hub (redirect, a second TLS + hello), median / p99 | ${c.idleJoinMs.redirected.median.toFixed(1)} / ${c.idleJoinMs.redirected.p99.toFixed(1)} ms (${c.idleJoinMs.redirected.n}) |`,
+  `| redirect adds (median) | ${(c.idleJoinMs.redirected.median - c.idleJoinMs.direct.median).toFixed(1)} ms (target ≤ 20) |`,
+  `| during the join storm (50 at a time): without / with a redirect, median | ${c.joinMs.direct.median.toFixed(1)} / ${c.joinMs.redirected.median.toFixed(1)} ms (${c.joinMs.direct.n} / ${c.joinMs.redirected.n} joins) |`,
+  `| rooms per hub | ${c.roomsPerHub.join(' / ')} |`,
+  `| hub RSS per connected peer (all hubs) | ${c.rssPerPeerKiB.toFixed(1)} KiB |`,
+  `| kill -9 of the hub with the most rooms: its ${c.failover.peersMoved} peers all re-joined elsewhere | ${c.failover.allBackS.toFixed(1)} s after the kill (target ≤ 20), ${c.failover.sameLease} with the same IP and MAC |`,
+  `| rooms per surviving hub after the failover | ${c.failover.roomsPerHub.join(' / ')} |`
+].join('\n')
+
 const sections: string[] = []
 const json: Record<string, unknown> = { machine }
 if (parts.has('net')) { const n = await runNet(); json.net = n.rounds; sections.push(n.table) }
 if (parts.has('micro')) { const m = runMicro(); json.micro = m; sections.push(microTable(m)) }
+if (parts.has('cluster')) { const c = await runCluster(Number(v['cluster-peers']), Number(v['cluster-rooms']), console.log); json.cluster = c; sections.push(clusterTable(c)) }
 if (parts.has('scale')) { const s = await runScale(Number(v.peers), Number(v.rooms), console.log); json.scale = s; sections.push(scaleTable(s)) }
 
 const header = `# overlan bench — ${machine.date}\n\ncommit ${machine.commit} · ${machine.cpu} · kernel ${machine.kernel} · Node ${machine.node} · ws ${machine.ws} · OpenVPN ${machine.openvpn} · tinc ${machine.tinc} · iperf3 ${machine.iperf3}\n`

@@ -14,7 +14,7 @@ import { OverlanError } from '../../core/errors.js'
 import { migrate } from './migrations.js'
 
 /** A hub that has not heartbeated for this long has lost its rooms. */
-export const OWNER_TIMEOUT_MS = 15_000
+export const OWNER_TIMEOUT_MS = 12_000
 
 export interface HubRecord { id: string, url: string, load: number, heartbeatAgeMs: number, alive: boolean }
 export type Claim =
@@ -51,11 +51,11 @@ export class ClusterStore {
 
   /**
    * Who switches `room`: the live owner if it has one; else the room is placed now, on the
-   * least-loaded live hub (fewest peers, then fewest rooms; this hub on a tie), its epoch
-   * bumped. One transaction with the room's row locked: hubs placing a room at once
-   * serialise and agree. Least-loaded rather than hashed because rooms differ in size by
-   * orders of magnitude and the registry knows every hub's peers (heartbeats every 2 s);
-   * the choice is the database's, so no two hubs can send a peer back and forth.
+   * least-loaded live hub (fewest rooms — current in this very transaction — then fewest
+   * peers as of the last heartbeat; this hub on a tie), its epoch bumped. One transaction
+   * with the room's row locked: hubs placing a room at once serialise and agree, so no two
+   * hubs can send a peer back and forth. Least-loaded rather than rendezvous hashing: a
+   * dead hub's rooms then spread over the others instead of piling onto its successor.
    */
   async claim (room: string, hub: string): Promise<Claim> {
     const c = await this.connect()
@@ -71,7 +71,7 @@ export class ClusterStore {
       const pick = await c.query<{ id: string, url: string }>(
         `SELECT h.id, h.url FROM overlan_hubs h
           WHERE h.heartbeat > now() - make_interval(secs => $2::double precision / 1000) OR h.id = $1
-          ORDER BY h.load, (SELECT count(*) FROM overlan_rooms o WHERE o.owner = h.id), h.id <> $1, h.id LIMIT 1`, [hub, OWNER_TIMEOUT_MS])
+          ORDER BY (SELECT count(*) FROM overlan_rooms o WHERE o.owner = h.id), h.load, h.id <> $1, h.id LIMIT 1`, [hub, OWNER_TIMEOUT_MS])
       const to = pick.rows[0] ?? { id: hub, url: '' }
       const u = await c.query<{ epoch: string }>('UPDATE overlan_rooms SET owner = $2, epoch = epoch + 1, claimed = now() WHERE name = $1 RETURNING epoch', [room, to.id])
       await c.query('COMMIT')
