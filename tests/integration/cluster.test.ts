@@ -109,6 +109,19 @@ serial('a peer that reaches a hub not owning its room is redirected to the owner
   t.regex(a.output, /cluster\.redirect/)
 })
 
+serial('PostgreSQL restarts while two peers exchange frames: switching goes on, nothing is lost, the hub notices both ways', async t => {
+  const owner = [...hubs.values()].find(h => h.url === alice.peer.status().hub)!
+  await db.down()
+  const downAt = Date.now()
+  await waitFor('the owner notices the store is gone', () => /cluster\.store_unreachable/.test(owner.output), 10_000)
+  for (let i = 0; i < 5; i++) { await delivered(alice, bob, 10 + i); await delivered(bob, alice, 20 + i) }
+  await db.up()
+  t.log(`PostgreSQL down for ${Date.now() - downAt} ms`)
+  await waitFor('the owner is back on the store', () => /cluster\.store_back/.test(owner.output), 10_000)
+  await delivered(alice, bob, 30)
+  t.is(alice.peer.status().counters.reconnects + bob.peer.status().counters.reconnects, 0, 'no peer noticed')
+})
+
 serial('kill -9 of the owner: both peers are back on the other hub with the same IP and MAC within 20 s', async t => {
   const [a, b] = [hubs.get('a')!, hubs.get('b')!]
   const before = { alice: alice.peer.status(), bob: bob.peer.status() }
