@@ -211,6 +211,9 @@ export class Hub {
         load: () => { let n = 0; for (const r of this.rooms.values()) n += r.size; return n }
       })
       await this.cluster.start()
+      // Enrolments and bans are written through, so whichever hub owns a room next knows them.
+      const store = this.cluster.store
+      this.members!.onChange = (room, c) => { store.memberChange(room, c).catch((e: Error) => { this.log.error('cluster.member_write_failed', { room, kind: c.kind, error: e.message }) }) }
     }
     if (s.udpListen !== null) {
       // Port 0 (tests) means "the WebSocket's": a peer finds the reflector where it found the hub.
@@ -412,7 +415,10 @@ export class Hub {
         this.log.info('cluster.redirect', { room: m.room, to: p.url, remote: s.remote })
         return
       }
-      if (p.leases !== null) this.leases!.adopt(m.room, p.leases, Date.now())
+      if (p.state !== null) {
+        this.leases!.adopt(m.room, p.state.leases, Date.now())
+        this.members!.adopt(m.room, p.state.members, p.state.bans, Date.now())
+      }
     } catch (e) {
       this.log.warn('cluster.join_waits', { room: m.room, error: (e as Error).message })
       this.refuse(s, 'UNAVAILABLE', 'the cluster store is unreachable; retrying shortly', REFUSAL_CLOSE_CODES.UNAVAILABLE)

@@ -55,9 +55,18 @@ interface RoomMembers {
   invites: Map<string, InviteRecord>
 }
 
+/** What changed, for a cluster's store (hub/cluster): enrolments and bans are shared there. */
+export type MemberChange =
+  | { kind: 'enroll', identity: string, key: string, name: string, via: MemberRecord['via'] }
+  | { kind: 'unenroll', identity: string }
+  | { kind: 'ban', key: string, name: string }
+  | { kind: 'unban', key: string }
+
 export class MemberStore {
   private readonly rooms = new Map<string, RoomMembers>()
   private readonly writer: CoalescedFile | null
+  /** Set by a clustered hub: every change to enrolments and bans, to write through. */
+  onChange: ((room: string, c: MemberChange) => void) | null = null
 
   constructor (stateDir: string | null, onWriteError?: (e: Error) => void) {
     const file = stateDir === null ? null : join(stateDir, MEMBERS_FILE)
@@ -90,11 +99,23 @@ export class MemberStore {
     if (old === undefined && r.members.size >= MAX_MEMBERS_PER_ROOM) throw new OverlanError('ROOM_FULL', `room ${room} already has ${MAX_MEMBERS_PER_ROOM} enrolled members`)
     r.members.set(identity, { key, name, enrolledAt: old?.enrolledAt ?? now, via: old?.via ?? via })
     this.writer?.markDirty()
+    this.onChange?.(room, { kind: 'enroll', identity, key, name, via: old?.via ?? via })
+  }
+
+  /**
+   * Replaces a room's enrolments and bans with a cluster store's (this hub just claimed the
+   * room; the store is authoritative). Invites stay this hub's.
+   */
+  adopt (room: string, members: ReadonlyArray<{ identity: string, key: string, name: string, via: string }>, bans: ReadonlyArray<{ key: string, name: string }>, now: number): void {
+    const r = this.room(room)
+    r.members = new Map(members.slice(0, MAX_MEMBERS_PER_ROOM).map(m => [m.identity, { key: m.key, name: m.name, enrolledAt: now, via: m.via === 'invite' ? 'invite' : 'token' }]))
+    r.bans = new Map(bans.slice(0, MAX_BANS_PER_ROOM).map(b => [b.key, { name: b.name, at: now }]))
+    this.writer?.markDirty()
   }
 
   /** Forgets an enrolment (the key must be enrolled again: token or invite). */
   unenroll (room: string, identity: string): void {
-    if (this.rooms.get(room)?.members.delete(identity) === true) this.writer?.markDirty()
+    if (this.rooms.get(room)?.members.delete(identity) === true) { this.writer?.markDirty(); this.onChange?.(room, { kind: 'unenroll', identity }) }
   }
 
   isBanned (room: string, key: string): boolean { return this.rooms.get(room)?.bans.has(key) ?? false }
@@ -108,6 +129,7 @@ export class MemberStore {
     if (!r.bans.has(key) && r.bans.size >= MAX_BANS_PER_ROOM) throw new OverlanError('ROOM_FULL', `room ${room} already has ${MAX_BANS_PER_ROOM} bans`)
     r.bans.set(key, { name, at: now })
     this.writer?.markDirty()
+    this.onChange?.(room, { kind: 'ban', key, name })
   }
 
   /** Lifts a ban by name (as shown by `hub peers`) or key fingerprint. True if one was lifted. */
@@ -115,7 +137,7 @@ export class MemberStore {
     const r = this.rooms.get(room)
     if (r === undefined) return false
     for (const [key, b] of r.bans) {
-      if (b.name === who || keyFingerprint(key) === who || key === who) { r.bans.delete(key); this.writer?.markDirty(); return true }
+      if (b.name === who || keyFingerprint(key) === who || key === who) { r.bans.delete(key); this.writer?.markDirty(); this.onChange?.(room, { kind: 'unban', key }); return true }
     }
     return false
   }

@@ -20,7 +20,9 @@ export const HEARTBEAT_MS = 2000
 /** How long before the database would free a room this hub stops switching it. */
 export const FENCE_MARGIN_MS = 3000
 
-export type Placement = { mine: true, epoch: number, leases: StoredLease[] | null } | { mine: false, url: string }
+/** A new claim carries the room's shared state to load: leases, enrolled keys, bans. */
+export interface RoomState { leases: StoredLease[], members: Array<{ identity: string, key: string, name: string, via: string }>, bans: Array<{ key: string, name: string }> }
+export type Placement = { mine: true, epoch: number, state: RoomState | null } | { mine: false, url: string }
 
 export interface ClusterEvents {
   /** The room was claimed by another hub (its URL, when known): drop its peers. */
@@ -68,16 +70,17 @@ export class Cluster {
    * this claim is new) or at the owner's URL.
    */
   async place (room: string): Promise<Placement> {
-    if (this.ownsNow(room)) return { mine: true, epoch: this.owned.get(room)!.epoch, leases: null }
+    if (this.ownsNow(room)) return { mine: true, epoch: this.owned.get(room)!.epoch, state: null }
     const started = this.now()
     const c = await this.store.claim(room, this.hubId)
     if (!c.mine) return { mine: false, url: c.url }
     const had = this.owned.get(room)
     this.owned.set(room, { epoch: c.epoch, fence: started + OWNER_TIMEOUT_MS - FENCE_MARGIN_MS })
-    if (had?.epoch === c.epoch) return { mine: true, epoch: c.epoch, leases: null }
+    if (had?.epoch === c.epoch) return { mine: true, epoch: c.epoch, state: null }
     if (c.previousOwner !== null && c.previousOwner !== this.hubId) this.log.warn('cluster.room_taken_over', { room, from: c.previousOwner, epoch: c.epoch })
     else this.log.info('cluster.room_claimed', { room, epoch: c.epoch })
-    return { mine: true, epoch: c.epoch, leases: await this.store.leases(room) }
+    const [leases, members, bans] = await Promise.all([this.store.leases(room), this.store.members(room), this.store.bans(room)])
+    return { mine: true, epoch: c.epoch, state: { leases, members, bans } }
   }
 
   async putLease (room: string, l: StoredLease): Promise<void> { await this.store.putLease(room, l) }

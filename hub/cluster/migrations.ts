@@ -9,6 +9,7 @@
  *                   claim, so a hub that lost a room can tell)
  *   overlan_leases  (room, identity) -> MAC and IP; UNIQUE (room, mac) and (room, ip): no
  *                   address is ever leased to two identities of a room, whatever a hub does
+ *   overlan_members (room, identity) -> enrolled key (v2); overlan_bans (room, key) (v2)
  */
 import type { PoolClient } from 'pg'
 import { OverlanError } from '../../core/errors.js'
@@ -37,6 +38,23 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (room, identity),
      UNIQUE (room, mac),
      UNIQUE (room, ip)
+   );`,
+  // 2: enrolled keys and bans, so a room's members join by key on whichever hub owns it.
+  `CREATE TABLE overlan_members (
+     room text NOT NULL,
+     identity text NOT NULL,
+     key text NOT NULL,
+     name text NOT NULL DEFAULT '',
+     via text NOT NULL DEFAULT 'token',
+     enrolled timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (room, identity)
+   );
+   CREATE TABLE overlan_bans (
+     room text NOT NULL,
+     key text NOT NULL,
+     name text NOT NULL DEFAULT '',
+     at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (room, key)
    );`
 ]
 

@@ -12,6 +12,7 @@
 import pg from 'pg'
 import { OverlanError } from '../../core/errors.js'
 import { migrate } from './migrations.js'
+import type { MemberChange } from '../members.js'
 
 /** A hub that has not heartbeated for this long has lost its rooms. */
 export const OWNER_TIMEOUT_MS = 12_000
@@ -126,6 +127,22 @@ export class ClusterStore {
       if ((e as { code?: string }).code === '23505') throw new OverlanError('ADDRESS_UNAVAILABLE', `${l.ip} or ${l.mac} is leased to another member of room ${room}`)
       throw storeError(e)
     }
+  }
+
+  async members (room: string): Promise<Array<{ identity: string, key: string, name: string, via: string }>> {
+    return (await this.query<{ identity: string, key: string, name: string, via: string }>('SELECT identity, key, name, via FROM overlan_members WHERE room = $1', [room])).rows
+  }
+
+  async bans (room: string): Promise<Array<{ key: string, name: string }>> {
+    return (await this.query<{ key: string, name: string }>('SELECT key, name FROM overlan_bans WHERE room = $1', [room])).rows
+  }
+
+  /** Applies one change of a hub's member store (write-through). */
+  async memberChange (room: string, c: MemberChange): Promise<void> {
+    if (c.kind === 'enroll') await this.query('INSERT INTO overlan_members (room, identity, key, name, via) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room, identity) DO UPDATE SET key = $3, name = $4', [room, c.identity, c.key, c.name, c.via])
+    else if (c.kind === 'unenroll') await this.query('DELETE FROM overlan_members WHERE room = $1 AND identity = $2', [room, c.identity])
+    else if (c.kind === 'ban') await this.query('INSERT INTO overlan_bans (room, key, name) VALUES ($1, $2, $3) ON CONFLICT (room, key) DO NOTHING', [room, c.key, c.name])
+    else await this.query('DELETE FROM overlan_bans WHERE room = $1 AND key = $2', [room, c.key])
   }
 
   async releaseLease (room: string, identity: string): Promise<void> {

@@ -1,6 +1,8 @@
 /**
  * A throwaway PostgreSQL 15 for tests: initdb and pg_ctl as the `postgres` user (the server
- * refuses root) in a temporary directory, listening on 127.0.0.1 on a free port, fsync off.
+ * refuses root) in a temporary directory, listening on 127.0.0.1 on a free port. fsync is off
+ * (an OS crash is not a test case) but commits are synchronous: down() is an immediate stop,
+ * a server crash, and must lose nothing committed.
  * Every wait is bounded; stop() removes the directory. Restart keeps the data (a database
  * restart under load is a test case).
  */
@@ -52,7 +54,7 @@ export class TestPostgres {
   /** Starts the server on the same data and port (after stopServer). */
   async up (): Promise<void> {
     await run([join(BIN, 'pg_ctl'), '-D', this.data, '-l', join(this.dir, 'log'), '-w', '-t', '30', '-o',
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`, 'start'], 40_000)
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`, 'start'], 40_000)
   }
 
   /** Stops the server now (immediate: as a crash would). */
