@@ -13,6 +13,8 @@ const EVERY_MS = 1000
 
 export interface Snapshot {
   health: { peers: number, rooms: number, rssMiB: number, uptimeS: number }
+  /** hub --store: this hub's id, the rooms it owns, the live hubs, the store's state. */
+  cluster?: { hub: string, owns: string[], hubs: string[], store: string }
   rooms: Array<{
     name: string
     subnet: string
@@ -26,7 +28,7 @@ export class DashboardFeed {
   private timer: NodeJS.Timeout | null = null
   private last = new Map<unknown, { rx: number, tx: number, t: number }>()
 
-  constructor (private readonly rooms: () => Iterable<Room>, private readonly uptimeS: () => number) {}
+  constructor (private readonly rooms: () => Iterable<Room>, private readonly uptimeS: () => number, private readonly cluster: () => Snapshot['cluster'] | undefined = () => undefined) {}
 
   /** Adds a stream; false when there are too many already. */
   open (res: ServerResponse): boolean {
@@ -91,6 +93,7 @@ export class DashboardFeed {
       }
     })
     this.last = next
-    return { health: { peers, rooms: rooms.length, rssMiB: process.memoryUsage.rss() / 1048576, uptimeS: this.uptimeS() }, rooms }
+    const cluster = this.cluster()
+    return { health: { peers, rooms: rooms.length, rssMiB: process.memoryUsage.rss() / 1048576, uptimeS: this.uptimeS() }, ...(cluster !== undefined ? { cluster } : {}), rooms }
   }
 }

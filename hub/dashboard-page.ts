@@ -47,7 +47,10 @@ const post = async (method, path, body) => {
 }
 const render = snap => {
   const h = document.getElementById('health')
-  h.replaceChildren(...[['peers', snap.health.peers], ['rooms', snap.health.rooms], ['memory', (snap.health.rssMiB).toFixed(0) + ' MiB'], ['uptime', fmtS(snap.health.uptimeS)]].map(([k, v]) => { const s = el('span'); s.append(el('b', k + ' '), document.createTextNode(v)); return s }))
+  const c = snap.cluster
+  const facts = [['peers', snap.health.peers], ['rooms', snap.health.rooms], ['memory', (snap.health.rssMiB).toFixed(0) + ' MiB'], ['uptime', fmtS(snap.health.uptimeS)]]
+  if (c) facts.push(['cluster', c.hub + ' owns ' + (c.owns.join(', ') || 'no room') + '; live hubs ' + c.hubs.join(', ') + '; store ' + c.store])
+  h.replaceChildren(...facts.map(([k, v]) => { const s = el('span'); s.append(el('b', k + ' '), document.createTextNode(v)); return s }))
   const rooms = document.getElementById('rooms')
   const keep = new Map([...rooms.children].map(c => [c.dataset.room, c]))
   const out = []

@@ -20,7 +20,7 @@ import type { Logger } from '../core/log.js'
 import { tokenMatches } from './auth.js'
 import { isLoopback, plainAddress, type Doors } from './doors.js'
 import { runControl } from './control-socket.js'
-import { DashboardFeed } from './dashboard-feed.js'
+import { DashboardFeed, type Snapshot } from './dashboard-feed.js'
 import { DASHBOARD_PAGE, LOGIN_PAGE } from './dashboard-page.js'
 import { DashboardSessions } from './dashboard-sessions.js'
 import { validateImpairment } from './impairment.js'
@@ -51,7 +51,8 @@ export class HttpApi {
   readonly feed: DashboardFeed
 
   constructor (private readonly d: HttpApiDeps) {
-    this.feed = new DashboardFeed(() => d.rooms.values(), () => Number((d.health() as { uptimeS?: number }).uptimeS ?? 0))
+    this.feed = new DashboardFeed(() => d.rooms.values(), () => Number((d.health() as { uptimeS?: number }).uptimeS ?? 0),
+      () => (d.health() as { cluster?: Snapshot['cluster'] }).cluster)
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {

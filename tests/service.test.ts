@@ -31,7 +31,9 @@ withAnalyze('configs/overlan-hub.service and overlan-peer@.service verify cleanl
 test('npm install -g puts hub and peer on PATH', t => {
   const prefix = mkdtempSync(join(tmpdir(), 'overlan-global-'))
   t.teardown(() => { rmSync(prefix, { recursive: true, force: true }) })
-  const i = spawnSync('npm', ['install', '-g', '--prefix', prefix, ROOT, '--no-audit', '--no-fund'], { encoding: 'utf8', timeout: 120_000 })
+  // --ignore-scripts: `prepare` would rebuild dist/ under the e2e tests running beside this one
+  // (a peer starting mid-build loads half-written modules); `npm test` built it already.
+  const i = spawnSync('npm', ['install', '-g', '--prefix', prefix, ROOT, '--no-audit', '--no-fund', '--ignore-scripts'], { encoding: 'utf8', timeout: 120_000 })
   t.is(i.status, 0, i.stderr)
   for (const cmd of ['hub', 'peer']) {
     const v = spawnSync(join(prefix, 'bin', cmd), ['--version'], { encoding: 'utf8' })

@@ -50,6 +50,20 @@ const startHub = async (name: string, port?: number): Promise<HubProc> => {
   return h
 }
 
+/** The dashboard feed's first snapshot (GET /events from loopback). */
+const dashboardSnapshot = (h: HubProc): Promise<any> => new Promise((resolve, reject) => {
+  const req = request({ host: '127.0.0.1', port: h.port, path: '/events', rejectUnauthorized: false, timeout: 5000 }, res => {
+    let s = ''
+    res.on('data', (d: Buffer) => {
+      s += d.toString()
+      const m = /^data: (.*)$/m.exec(s)
+      if (m !== null) { req.destroy(); try { resolve(JSON.parse(m[1]!)) } catch (e) { reject(e) } }
+    })
+  })
+  req.on('error', (e) => { if (!req.destroyed) reject(e) })
+  req.end()
+})
+
 /** GET /status of a hub from loopback (allowed without the admin token). */
 const hubStatus = (h: HubProc): Promise<any> => new Promise((resolve, reject) => {
   request({ host: '127.0.0.1', port: h.port, path: '/status', rejectUnauthorized: false, timeout: 3000 }, res => {
@@ -111,6 +125,9 @@ serial('a peer that reaches a hub not owning its room is redirected to the owner
   t.deepEqual(st.cluster.owned.map((o: { room: string }) => o.room), ['friday'])
   t.deepEqual(st.cluster.hubs.filter((h: { alive: boolean }) => h.alive).map((h: { url: string }) => h.url).sort(), [a.url, b.url].sort())
   t.regex(a.output, /cluster\.redirect/)
+  const snap = await dashboardSnapshot(b)
+  t.like(snap.cluster, { owns: ['friday'], store: 'ok' }, 'the dashboard shows the cluster')
+  t.is(snap.cluster.hubs.length, 2)
   // carol enrols her key with the token once; from then on she joins by her key alone.
   const first = await join_('carol', [a, b], { key: carolKey })
   await first.peer.stop()
