@@ -214,6 +214,7 @@ export class Hub {
       // Enrolments and bans are written through, so whichever hub owns a room next knows them.
       const store = this.cluster.store
       this.members!.onChange = (room, c) => { store.memberChange(room, c).catch((e: Error) => { this.log.error('cluster.member_write_failed', { room, kind: c.kind, error: e.message }) }) }
+      this.members!.sharedInvites = store.invites
     }
     if (s.udpListen !== null) {
       // Port 0 (tests) means "the WebSocket's": a peer finds the reflector where it found the hub.

@@ -62,8 +62,20 @@ export type MemberChange =
   | { kind: 'ban', key: string, name: string }
   | { kind: 'unban', key: string }
 
+/** A cluster's store for invites (hub/cluster): made on any hub, spent once, on whichever owns the room. */
+export interface SharedInvites {
+  put: (inv: InviteRecord) => Promise<void>
+  remove: (id: string) => Promise<void>
+  fetch: (room: string, id: string) => Promise<InviteRecord | null>
+  /** Takes one use atomically; false when none is left (or it expired, or was revoked). */
+  spend: (id: string) => Promise<boolean>
+  giveBack: (id: string) => Promise<void>
+}
+
 export class MemberStore {
   private readonly rooms = new Map<string, RoomMembers>()
+  /** Set by a clustered hub. */
+  sharedInvites: SharedInvites | null = null
   private readonly writer: CoalescedFile | null
   /** Set by a clustered hub: every change to enrolments and bans, to write through. */
   onChange: ((room: string, c: MemberChange) => void) | null = null
@@ -149,8 +161,10 @@ export class MemberStore {
     if (r.invites.size >= MAX_INVITES_PER_ROOM) throw new OverlanError('ROOM_FULL', `room ${room} already has ${MAX_INVITES_PER_ROOM} open invites; revoke some`)
     const id = newInviteId()
     const secret = newInviteSecret()
-    r.invites.set(id, { id, room, name: o.name, hash: await hashSecret(secret), usesLeft: o.uses, expiresAt: o.expiresAt, createdAt: o.now })
+    const inv: InviteRecord = { id, room, name: o.name, hash: await hashSecret(secret), usesLeft: o.uses, expiresAt: o.expiresAt, createdAt: o.now }
+    r.invites.set(id, inv)
     this.writer?.markDirty()
+    await this.sharedInvites?.put({ ...inv })
     return { id, secret }
   }
 
@@ -161,10 +175,11 @@ export class MemberStore {
     return [...r.invites.values()].map(({ hash: _hash, reserved: _reserved, ...info }) => info)
   }
 
-  /** Withdraws an invite by id (any room). True if it existed. */
+  /** Withdraws an invite by id (any room). True if it existed here, or was withdrawn from a cluster's store. */
   revokeInvite (id: string): boolean {
+    void this.sharedInvites?.remove(id).catch(() => {})
     for (const r of this.rooms.values()) if (r.invites.delete(id)) { this.writer?.markDirty(); return true }
-    return false
+    return this.sharedInvites !== null
   }
 
   /**
@@ -172,6 +187,11 @@ export class MemberStore {
    * INVITE_INVALID (unknown, used up, expired, wrong secret, another room).
    */
   async redeem (room: string, id: string, secret: string, now: number): Promise<InviteRecord> {
+    // In a cluster the invite may have been made on another hub: fetch it from the store.
+    if (this.sharedInvites !== null && this.rooms.get(room)?.invites.get(id) === undefined) {
+      const remote = await this.sharedInvites.fetch(room, id).catch(() => null)
+      if (remote !== null && this.rooms.get(room)?.invites.get(id) === undefined) this.room(room).invites.set(id, remote)
+    }
     const r = this.rooms.get(room)
     const inv = r?.invites.get(id)
     const invalid = new OverlanError('INVITE_INVALID', 'this invite is unknown, used up or expired: ask for a new one')
@@ -182,6 +202,8 @@ export class MemberStore {
     inv.reserved--
     // Revoked (or replaced) while the secret was checked: no join.
     if (!ok || r.invites.get(id) !== inv) { inv.usesLeft++; throw invalid }
+    // The store's count is the one that holds across hubs: one use, atomically.
+    if (this.sharedInvites !== null && !(await this.sharedInvites.spend(id).catch(() => false))) { inv.usesLeft++; r.invites.delete(id); throw invalid }
     if (inv.usesLeft <= 0 && inv.reserved === 0) r.invites.delete(id)
     this.writer?.markDirty()
     return inv
@@ -194,6 +216,7 @@ export class MemberStore {
     inv.usesLeft++
     if (!r.invites.has(inv.id) && inv.expiresAt > Date.now()) r.invites.set(inv.id, inv)
     this.writer?.markDirty()
+    void this.sharedInvites?.giveBack(inv.id).catch(() => {})
   }
 
   async flush (): Promise<void> { await this.writer?.flush() }

@@ -55,6 +55,16 @@ export const MIGRATIONS: readonly string[] = [
      name text NOT NULL DEFAULT '',
      at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (room, key)
+   );`,
+  // 3: invites, spent with one UPDATE so a use is taken once whichever hub checks it.
+  `CREATE TABLE overlan_invites (
+     id text PRIMARY KEY,
+     room text NOT NULL,
+     name text,
+     hash text NOT NULL,
+     uses_left integer NOT NULL,
+     expires timestamptz NOT NULL,
+     created timestamptz NOT NULL DEFAULT now()
    );`
 ]
 

@@ -12,7 +12,7 @@
 import pg from 'pg'
 import { OverlanError } from '../../core/errors.js'
 import { migrate } from './migrations.js'
-import type { MemberChange } from '../members.js'
+import type { MemberChange, SharedInvites } from '../members.js'
 
 /** A hub that has not heartbeated for this long has lost its rooms. */
 export const OWNER_TIMEOUT_MS = 12_000
@@ -143,6 +143,23 @@ export class ClusterStore {
     else if (c.kind === 'unenroll') await this.query('DELETE FROM overlan_members WHERE room = $1 AND identity = $2', [room, c.identity])
     else if (c.kind === 'ban') await this.query('INSERT INTO overlan_bans (room, key, name) VALUES ($1, $2, $3) ON CONFLICT (room, key) DO NOTHING', [room, c.key, c.name])
     else await this.query('DELETE FROM overlan_bans WHERE room = $1 AND key = $2', [room, c.key])
+  }
+
+  /** Invites (the hub's SharedInvites): the secret's scrypt hash only, as in members.json. */
+  readonly invites: SharedInvites = {
+    put: async (inv) => {
+      await this.query('INSERT INTO overlan_invites (id, room, name, hash, uses_left, expires) VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000)) ON CONFLICT (id) DO NOTHING',
+        [inv.id, inv.room, inv.name, inv.hash, inv.usesLeft, inv.expiresAt])
+    },
+    remove: async (id) => { await this.query('DELETE FROM overlan_invites WHERE id = $1', [id]) },
+    fetch: async (room, id) => {
+      const r = await this.query<{ name: string | null, hash: string, uses_left: number, expires: Date, created: Date }>(
+        'SELECT name, hash, uses_left, expires, created FROM overlan_invites WHERE id = $1 AND room = $2 AND uses_left > 0 AND expires > now()', [id, room])
+      const x = r.rows[0]
+      return x === undefined ? null : { id, room, name: x.name, hash: x.hash, usesLeft: x.uses_left, expiresAt: x.expires.getTime(), createdAt: x.created.getTime() }
+    },
+    spend: async (id) => (await this.query('UPDATE overlan_invites SET uses_left = uses_left - 1 WHERE id = $1 AND uses_left > 0 AND expires > now() RETURNING uses_left', [id])).rowCount === 1,
+    giveBack: async (id) => { await this.query('UPDATE overlan_invites SET uses_left = uses_left + 1 WHERE id = $1', [id]) }
   }
 
   async releaseLease (room: string, identity: string): Promise<void> {

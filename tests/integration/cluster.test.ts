@@ -7,7 +7,7 @@
  */
 import test from 'ava'
 import pg from 'pg'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -18,6 +18,7 @@ import { MemoryHostOs, type MemoryTap } from '../../peer/os/memory.js'
 import { Peer } from '../../peer/peer.js'
 import { TestPostgres, postgresUnavailable } from '../support/postgres.js'
 import { generateKeyPair, type KeyPair } from '../../core/keys.js'
+import { decodeInvite } from '../../core/invite.js'
 import { HUB } from '../support/overlay.js'
 import { marked, peerSettings, TOKEN, type Fixture } from '../support/hub-fixture.js'
 import { waitFor } from '../support/wait.js'
@@ -75,12 +76,12 @@ const hubStatus = (h: HubProc): Promise<any> => new Promise((resolve, reject) =>
 
 interface P { peer: Peer, tap: MemoryTap, name: string }
 const peers: P[] = []
-const join_ = async (name: string, order: HubProc[], o: { key?: KeyPair, token?: string } = {}): Promise<P> => {
+const join_ = async (name: string, order: HubProc[], o: { key?: KeyPair, token?: string, invite?: string } = {}): Promise<P> => {
   const os = new MemoryHostOs()
   const f = { url: order.map(h => h.url).join(','), dir, hub: { tls: { certFile: join(dir, 'a', 'tls', 'hub-cert.pem') } } } as unknown as Fixture
-  const peer = new Peer(peerSettings(f, name, 'friday', { joinTimeoutMs: 30_000, keepaliveTimeoutMs: 4000, reconnectMinMs: 100, reconnectMaxMs: 500, ...(o.token !== undefined ? { token: o.token } : {}) }),
+  const peer = new Peer(peerSettings(f, name, 'friday', { joinTimeoutMs: 30_000, keepaliveTimeoutMs: 4000, reconnectMinMs: 100, reconnectMaxMs: 500, ...(o.token !== undefined ? { token: o.token } : {}), ...(o.invite !== undefined ? { invite: o.invite } : {}) }),
     { os, log: silentLogger, identity: Buffer.from(name.padEnd(16, '-')).toString('hex'), ...(o.key !== undefined ? { key: o.key } : {}) })
-  await peer.start()
+  try { await peer.start() } catch (e) { await peer.stop(); throw e }
   const p = { peer, tap: os.taps.get(`ovl-${name}`)!, name }
   peers.push(p)
   return p
@@ -138,6 +139,20 @@ serial('a peer that reaches a hub not owning its room is redirected to the owner
   await c.connect()
   t.deepEqual((await c.query('SELECT name FROM overlan_members WHERE room = $1', ['friday'])).rows, [{ name: 'carol' }], 'the enrolment is in the store')
   await c.end()
+})
+
+serial('an invite made on a hub that does not own the room works on the owner, once', async t => {
+  const [a, b] = [hubs.get('a')!, hubs.get('b')!]
+  t.is(alice.peer.status().hub, b.url, 'b owns friday')
+  const made = await new Promise<string>((resolve, reject) => {
+    execFile('node', [HUB, 'invite', '--room', 'friday', '--state', join(dir, 'a'), '--uses', '1'], { timeout: 20_000 }, (e, out, err) => { if (e !== null) reject(new Error(err)); else resolve(out) })
+  })
+  const inv = decodeInvite(/overlan:\/\/\S+/.exec(made)![0].replace(/'$/, ''))
+  const dave = await join_('dave', [b], { key: generateKeyPair(), token: '', invite: `${inv.id}.${inv.secret}` })
+  t.is(dave.peer.status().state, 'connected')
+  const e = await t.throwsAsync(join_('erin', [b], { key: generateKeyPair(), token: '', invite: `${inv.id}.${inv.secret}` }))
+  t.regex(String(e), /INVITE_INVALID/, 'one use only, counted in the store')
+  t.truthy(a)
 })
 
 serial('PostgreSQL restarts while two peers exchange frames: switching goes on, nothing is lost, the hub notices both ways', async t => {
