@@ -1,6 +1,6 @@
 /**
- * Hubs in a cluster, for real: a PostgreSQL 15 started by the test, hub processes (the `hub`
- * command from dist/, wss on 127.0.0.1, one shared certificate) and peers on in-memory TAPs
+ * Hubs in a cluster, for real: a PostgreSQL 15 started by the test, three hub processes (the
+ * `hub` command from dist/, wss on 127.0.0.1, one shared certificate) and peers on in-memory TAPs
  * that know every hub. A peer that asks a hub that does not own its room is redirected; the
  * owner is killed with SIGKILL and the peers come back on another hub with the same IP and MAC;
  * a paused owner (SIGSTOP) that resumes switches nothing of the room it lost.
@@ -11,6 +11,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { request } from 'node:https'
 import { silentLogger } from '../../core/log.js'
@@ -101,7 +102,9 @@ if (skip === null) {
     await startHub('a')
     // Every hub presents the same certificate (peers pin its key).
     cpSync(join(dir, 'a', 'tls'), join(dir, 'b', 'tls'), { recursive: true })
+    cpSync(join(dir, 'a', 'tls'), join(dir, 'c', 'tls'), { recursive: true })
     await startHub('b')
+    await startHub('c')
   })
   test.after.always(async () => {
     for (const p of peers) await p.peer.stop().catch(() => {})
@@ -122,13 +125,14 @@ serial('a peer that reaches a hub not owning its room is redirected to the owner
   t.is(bob.peer.status().hub, b.url, 'redirected by a to the owner b')
   await delivered(alice, bob, 1)
   await delivered(bob, alice, 2)
-  const st = await hubStatus(b)
+  // The registry as of b's last heartbeat (every 2 s): all three hubs once c's first one is in.
+  const st = await waitFor('b sees three live hubs', async () => { const x = await hubStatus(b); return x.cluster.hubs.filter((h: { alive: boolean }) => h.alive).length === 3 ? x : null }, 10_000, 200)
   t.deepEqual(st.cluster.owned.map((o: { room: string }) => o.room), ['friday'])
-  t.deepEqual(st.cluster.hubs.filter((h: { alive: boolean }) => h.alive).map((h: { url: string }) => h.url).sort(), [a.url, b.url].sort())
+  t.deepEqual(st.cluster.hubs.map((h: { url: string }) => h.url).sort(), [a.url, b.url, hubs.get('c')!.url].sort())
   t.regex(a.output, /cluster\.redirect/)
   const snap = await dashboardSnapshot(b)
   t.like(snap.cluster, { owns: ['friday'], store: 'ok' }, 'the dashboard shows the cluster')
-  t.is(snap.cluster.hubs.length, 2)
+  t.is(snap.cluster.hubs.length, 3)
   // carol enrols her key with the token once; from then on she joins by her key alone.
   const first = await join_('carol', [a, b], { key: carolKey })
   await first.peer.stop()
@@ -139,6 +143,22 @@ serial('a peer that reaches a hub not owning its room is redirected to the owner
   await c.connect()
   t.deepEqual((await c.query('SELECT name FROM overlan_members WHERE room = $1', ['friday'])).rows, [{ name: 'carol' }], 'the enrolment is in the store')
   await c.end()
+})
+
+serial('new rooms spread over the hubs: each goes to the hub with the fewest rooms', async t => {
+  const [a, b, c] = [hubs.get('a')!, hubs.get('b')!, hubs.get('c')!]
+  const owners: string[] = []
+  for (const room of ['saturday', 'sunday']) {
+    const os = new MemoryHostOs()
+    const f = { url: a.url, dir, hub: { tls: { certFile: join(dir, 'a', 'tls', 'hub-cert.pem') } } } as unknown as Fixture
+    const peer = new Peer(peerSettings(f, `${room}-peer`, room, { joinTimeoutMs: 20_000 }), { os, log: silentLogger, identity: randomBytes(16).toString('hex') })
+    await peer.start()
+    owners.push(peer.status().hub)
+    await peer.stop()
+  }
+  t.deepEqual(new Set([b.url, ...owners]).size, 3, `friday on b, saturday and sunday on a and c: ${owners.join(' ')}`)
+  const owned = await Promise.all([a, b, c].map(async h => (await hubStatus(h)).cluster.owned.length as number))
+  t.deepEqual(owned, [1, 1, 1], 'one room each')
 })
 
 serial('an invite made on a hub that does not own the room works on the owner, once', async t => {
@@ -213,7 +233,7 @@ serial('SIGSTOP of the owner for 20 s: the room moves; resumed, the old owner sw
   t.log(line[0])
   t.is(Number(line[1]), switchedBefore, 'between the pause and the drop, a switched no frame of friday (its fence had run out)')
   const st = await hubStatus(a)
-  t.deepEqual(st.cluster.owned, [], 'a owns nothing')
+  t.false(st.cluster.owned.some((o: { room: string }) => o.room === 'friday'), 'a no longer owns friday')
   t.is(st.rooms.find((r: { name: string }) => r.name === 'friday')?.peers.length ?? 0, 0, 'and serves none of its peers')
   await delivered(alice, bob, 5)
 })
