@@ -10,15 +10,17 @@
  *   <- e, ee, se       payload: sender index (4 B)
  *
  * Split() gives each side a send and a receive key for transport messages (transport.ts).
- * Only node:crypto primitives: X25519, ChaCha20-Poly1305, SHA-256, HMAC. No new primitive.
+ * Known primitives only: X25519, SHA-256 and HMAC from node:crypto, ChaCha20-Poly1305 from aead.ts
+ * (libsodium, or node:crypto where it cannot load). No new primitive.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createHash, createHmac, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { AEAD_TAG_LEN, openInto, sealInPlace } from './aead.js'
 import { parsePublicKey, publicKeyOf, type KeyPair } from '../keys.js'
 
 export const PROTOCOL_NAME = 'Noise_IK_25519_ChaChaPoly_SHA256'
 const HASHLEN = 32
 const DHLEN = 32
-const TAGLEN = 16
+const TAGLEN = AEAD_TAG_LEN
 export const MSG1_PAYLOAD_LEN = 16
 export const MSG2_PAYLOAD_LEN = 4
 /** e (32) + encrypted s (32 + 16) + encrypted payload (16 + 16). */
@@ -37,24 +39,18 @@ export const hkdf = (ck: Buffer, ikm: Buffer, n: 2 | 3): Buffer[] => {
   return n === 2 ? [o1, o2] : [o1, o2, hmac(temp, o2, Buffer.from([3]))]
 }
 
-/** ChaCha20-Poly1305 with Noise's nonce: 4 zero bytes, then the 64-bit counter little-endian. */
-const nonceOf = (n: bigint): Buffer => { const b = Buffer.alloc(12); b.writeBigUInt64LE(n, 4); return b }
+/** ChaCha20-Poly1305 with Noise's nonce (4 zero bytes, the 64-bit counter little-endian): aead.ts, shared with the data packets. */
 export const aeadEncrypt = (key: Buffer, n: bigint, ad: Buffer, plaintext: Buffer): Buffer => {
-  const c = createCipheriv('chacha20-poly1305', key, nonceOf(n), { authTagLength: TAGLEN })
-  c.setAAD(ad, { plaintextLength: plaintext.length })
-  return Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()])
+  const b = Buffer.allocUnsafe(plaintext.length + AEAD_TAG_LEN)
+  plaintext.copy(b)
+  sealInPlace(key, Number(n), ad, b, 0, plaintext.length)
+  return b
 }
 /** The plaintext, or null when the tag does not verify (a forged or damaged message). */
 export const aeadDecrypt = (key: Buffer, n: bigint, ad: Buffer, ciphertext: Buffer): Buffer | null => {
-  if (ciphertext.length < TAGLEN) return null
-  try {
-    const d = createDecipheriv('chacha20-poly1305', key, nonceOf(n), { authTagLength: TAGLEN })
-    d.setAAD(ad, { plaintextLength: ciphertext.length - TAGLEN })
-    d.setAuthTag(ciphertext.subarray(ciphertext.length - TAGLEN))
-    return Buffer.concat([d.update(ciphertext.subarray(0, ciphertext.length - TAGLEN)), d.final()])
-  } catch {
-    return null
-  }
+  if (ciphertext.length < AEAD_TAG_LEN) return null
+  const out = Buffer.allocUnsafe(ciphertext.length - AEAD_TAG_LEN)
+  return openInto(key, Number(n), ad, ciphertext, 0, ciphertext.length, out) < 0 ? null : out
 }
 
 const dh = (priv: KeyObject, pubRaw: Buffer): Buffer => {

@@ -10,14 +10,14 @@
  * the receiver's replay window. Sessions rekey after REKEY_AFTER_MS or REKEY_AFTER_MESSAGES
  * and are refused after REJECT_AFTER_MS (WireGuard's timers).
  */
-import { openInto, sealInPlace } from './aead.js'
+import { AEAD_TAG_LEN, openInto, sealInPlace } from './aead.js'
 import { ReplayWindow, REKEY_AFTER_MESSAGES } from './replay.js'
 
 export const TYPE_HANDSHAKE_INIT = 1
 export const TYPE_HANDSHAKE_RESP = 2
 export const TYPE_DATA = 4
 export const DATA_HEADER_LEN = 13
-export const TAG_LEN = 16
+export const TAG_LEN = AEAD_TAG_LEN
 export const REKEY_AFTER_MS = 120_000
 export const REJECT_AFTER_MS = 180_000
 
