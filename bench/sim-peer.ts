@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
@@ -14,7 +13,7 @@ import { waitFor } from '../tests/support/wait.js'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
 
-export const freePort = (): Promise<number> => new Promise(r => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)) }) })
+export { freePort } from '../tests/support/loopback.js'
 export const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
 export const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, ms))
 

@@ -9,7 +9,7 @@ import test from 'ava'
 import pg from 'pg'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort, getJson } from '../support/loopback.js'
 import { tmpdir } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -30,12 +30,6 @@ if (skip !== null) test('cluster tests skipped', t => { t.log(`skipped: ${skip}`
 
 const db = new TestPostgres()
 const dir = mkdtempSync(join(tmpdir(), 'overlan-cluster-'))
-
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const s = createServer()
-  s.once('error', reject)
-  s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => { resolve(p) }) })
-})
 
 interface HubProc { name: string, port: number, url: string, child: ChildProcess, output: string, exited: Promise<number | null> }
 const hubs = new Map<string, HubProc>()
@@ -67,13 +61,7 @@ const dashboardSnapshot = (h: HubProc): Promise<any> => new Promise((resolve, re
 })
 
 /** GET /status of a hub from loopback (allowed without the admin token). */
-const hubStatus = (h: HubProc): Promise<any> => new Promise((resolve, reject) => {
-  request({ host: '127.0.0.1', port: h.port, path: '/status', rejectUnauthorized: false, timeout: 3000 }, res => {
-    let s = ''
-    res.on('data', (d: Buffer) => { s += d.toString() })
-    res.on('end', () => { try { resolve(JSON.parse(s)) } catch (e) { reject(e) } })
-  }).on('error', reject).end()
-})
+const hubStatus = async (h: HubProc): Promise<any> => await getJson(h.port, '/status', 3000)
 
 interface P { peer: Peer, tap: MemoryTap, name: string }
 const peers: P[] = []

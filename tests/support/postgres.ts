@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from './loopback.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -20,12 +20,6 @@ export const postgresUnavailable = (): string | null => {
   if (process.getuid?.() !== 0) return 'needs root (to run the server as the postgres user)'
   return null
 }
-
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const s = createServer()
-  s.once('error', reject)
-  s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => { resolve(p) }) })
-})
 
 const run = (args: string[], timeoutMs = 30_000): Promise<string> => new Promise((resolve, reject) => {
   execFile('runuser', ['-u', 'postgres', '--', ...args], { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
