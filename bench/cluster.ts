@@ -10,13 +10,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { SUBPROTOCOL, type WelcomeMessage } from '../core/protocol.js'
 import { TestPostgres } from '../tests/support/postgres.js'
 import { waitFor } from '../tests/support/wait.js'
+import { getJson } from '../tests/support/loopback.js'
 import { ROOT, freePort, rssKiB, sleep } from './sim-peer.js'
 import { median, quantile } from './stats.js'
 
@@ -51,13 +51,7 @@ const startHub = async (dir: string, store: string, tlsFrom: string | null): Pro
   return { port, url, child, dir }
 }
 
-const status = (h: Hub): Promise<any> => new Promise((resolve, reject) => {
-  request({ host: '127.0.0.1', port: h.port, path: '/status', rejectUnauthorized: false, timeout: 10_000 }, res => {
-    let s = ''
-    res.on('data', (d: Buffer) => { s += d.toString() })
-    res.on('end', () => { try { resolve(JSON.parse(s)) } catch (e) { reject(e) } })
-  }).on('error', reject).end()
-})
+const status = async (h: Hub): Promise<any> => await getJson(h.port, '/status')
 
 interface Sim { name: string, room: string, identity: string, ws: WebSocket | null, welcome: WelcomeMessage | null, hub: string }
 
@@ -124,7 +118,6 @@ export const runCluster = async (peers: number, rooms: number, log: (s: string) 
       }))
     }
     log(`cluster: ${peers} peers in ${rooms} rooms joined in ${((Date.now() - t0) / 1000).toFixed(1)} s (${redirected.length} redirected)`)
-    await sleep(2500) // a heartbeat round, so /status has the load
     const rss1 = hubs.reduce((n, h) => n + rssKiB(h.child.pid!), 0)
     const st = await Promise.all(hubs.map(async h => await status(h)))
     const owned = st.map(x => x.cluster.owned.length as number)
@@ -157,7 +150,6 @@ export const runCluster = async (peers: number, rooms: number, log: (s: string) 
     }))
     const allBackS = (Date.now() - killedAt) / 1000
     log(`cluster: ${gone.length} peers of the killed hub back in ${allBackS.toFixed(1)} s, ${same} with the same IP and MAC`)
-    await sleep(2500)
     const after = await Promise.all(hubs.filter((_, i) => i !== victim).map(async h => (await status(h)).cluster.owned.length as number))
     const q = (xs: number[]): { median: number, p99: number, n: number } => ({ median: median(xs), p99: quantile(xs, 0.99), n: xs.length })
     return {
