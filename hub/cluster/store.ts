@@ -17,6 +17,9 @@ import type { MemberChange, SharedInvites } from '../members.js'
 /** A hub that has not heartbeated for this long has lost its rooms. */
 export const OWNER_TIMEOUT_MS = 12_000
 
+/** SQL: hub row `h` heartbeated within OWNER_TIMEOUT_MS (passed as parameter `$n`, in ms); the database's clock decides. */
+const alive = (n: number): string => `h.heartbeat > now() - make_interval(secs => $${n}::double precision / 1000)`
+
 export interface HubRecord { id: string, url: string, load: number, heartbeatAgeMs: number, alive: boolean }
 export type Claim =
   | { mine: true, epoch: number, previousOwner: string | null }
@@ -64,14 +67,14 @@ export class ClusterStore {
       await c.query('BEGIN')
       await c.query('INSERT INTO overlan_rooms (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [room])
       const r = await c.query<{ owner: string | null, epoch: string, url: string | null, alive: boolean | null }>(
-        `SELECT r.owner, r.epoch, h.url, h.heartbeat > now() - make_interval(secs => $2::double precision / 1000) AS alive
+        `SELECT r.owner, r.epoch, h.url, ${alive(2)} AS alive
            FROM overlan_rooms r LEFT JOIN overlan_hubs h ON h.id = r.owner WHERE r.name = $1 FOR UPDATE OF r`, [room, OWNER_TIMEOUT_MS])
       const row = r.rows[0]!
       if (row.owner === hub) { await c.query('COMMIT'); return { mine: true, epoch: Number(row.epoch), previousOwner: hub } }
       if (row.owner !== null && row.alive === true) { await c.query('COMMIT'); return { mine: false, owner: row.owner, url: row.url ?? '' } }
       const pick = await c.query<{ id: string, url: string }>(
         `SELECT h.id, h.url FROM overlan_hubs h
-          WHERE h.heartbeat > now() - make_interval(secs => $2::double precision / 1000) OR h.id = $1
+          WHERE ${alive(2)} OR h.id = $1
           ORDER BY (SELECT count(*) FROM overlan_rooms o WHERE o.owner = h.id), h.load, h.id <> $1, h.id LIMIT 1`, [hub, OWNER_TIMEOUT_MS])
       const to = pick.rows[0] ?? { id: hub, url: '' }
       const u = await c.query<{ epoch: string }>('UPDATE overlan_rooms SET owner = $2, epoch = epoch + 1, claimed = now() WHERE name = $1 RETURNING epoch', [room, to.id])
@@ -89,7 +92,7 @@ export class ClusterStore {
   async ownerOf (room: string): Promise<{ owner: string, url: string } | null> {
     const r = await this.query<{ owner: string, url: string }>(
       `SELECT r.owner, h.url FROM overlan_rooms r JOIN overlan_hubs h ON h.id = r.owner
-        WHERE r.name = $1 AND h.heartbeat > now() - make_interval(secs => $2::double precision / 1000)`, [room, OWNER_TIMEOUT_MS])
+        WHERE r.name = $1 AND ${alive(2)}`, [room, OWNER_TIMEOUT_MS])
     return r.rows[0] ?? null
   }
 
