@@ -196,7 +196,7 @@ export class Peer {
       this.listWaiters.push(done)
       this.link.send({ type: 'list' })
     })
-    const paths = new Map(this.status().members.map(m => [m.mac, m]))
+    const paths = new Map(this.memberViews().map(m => [m.mac, m]))
     return { ...r, members: r.members.map(({ endpoints: _e, ...m }) => { const p = paths.get(m.mac); return p !== undefined ? { ...m, path: p.path, rttMs: p.rttMs } : m }) }
   }
 
@@ -240,6 +240,11 @@ export class Peer {
     })
   }
 
+  /** Every other member and how it is reached now. */
+  private memberViews (): ReturnType<typeof memberViews> {
+    return memberViews(this.members, this.welcome?.mac, this.link.rtt.median, (mac) => this.direct?.link.pathOf(mac) ?? null)
+  }
+
   status (): PeerStatus {
     const now = this.now()
     const w = this.welcome
@@ -252,7 +257,7 @@ export class Peer {
       address: w !== null ? `${w.ip}/${w.prefixLength}` : null,
       mac: w?.mac ?? null,
       mtu: w?.mtu ?? null,
-      members: memberViews(this.members, w?.mac, this.link.rtt.median, (mac) => this.direct?.link.pathOf(mac) ?? null),
+      members: this.memberViews(),
       hubRtt: this.link.rtt.toJSON(),
       direct: this.direct?.status() ?? { enabled: false, reflexive: null, localPort: null, endpoints: [], reaching: 0, counters: {} },
       startedAt: this.startedAt,
