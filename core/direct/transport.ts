@@ -53,7 +53,7 @@ export class TransportSession {
   seal (plaintext: Buffer): Buffer {
     const p = this.packet(plaintext.length)
     plaintext.copy(p, DATA_HEADER_LEN)
-    return this.finish(p, plaintext.length)
+    return this.encrypt(p, plaintext.length)
   }
 
   /** A DATA packet carrying one inner-type byte and `len` bytes of `buf` from `off` (a frame: one copy, sealed in place). */
@@ -61,7 +61,7 @@ export class TransportSession {
     const p = this.packet(1 + len)
     p[DATA_HEADER_LEN] = inner
     buf.copy(p, DATA_HEADER_LEN + 1, off, off + len)
-    return this.finish(p, 1 + len)
+    return this.encrypt(p, 1 + len)
   }
 
   /**
@@ -80,6 +80,7 @@ export class TransportSession {
     return len
   }
 
+  /** A DATA packet with its header (the next counter) and room for the plaintext and tag. */
   private packet (plaintextLen: number): Buffer {
     const p = Buffer.allocUnsafe(DATA_HEADER_LEN + plaintextLen + TAG_LEN)
     p[0] = TYPE_DATA
@@ -90,8 +91,9 @@ export class TransportSession {
     return p
   }
 
-  private finish (p: Buffer, plaintextLen: number): Buffer {
-    const n = this.counter - 1
+  /** Encrypts the plaintext in place under the header's counter (the header is the AD). */
+  private encrypt (p: Buffer, plaintextLen: number): Buffer {
+    const n = p.readUInt32LE(9) * 0x100000000 + p.readUInt32LE(5)
     sealInPlace(this.sendKey, n, p.subarray(0, DATA_HEADER_LEN), p, DATA_HEADER_LEN, plaintextLen)
     return p
   }
