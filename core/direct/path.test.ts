@@ -2,6 +2,11 @@
 import test from 'ava'
 import { BACKOFF_MAX_MS, FAST_ATTEMPTS, HEARTBEAT_MS, LOST_AFTER_MS, MTU_RECHECK_EVERY, PUNCH_LEAD_MS, PathTimers, RETRY_MS, retryDelay } from './path.js'
 
+/** Timers with candidates and a session established at 0 (state checking). */
+const established = (): PathTimers => { const p = new PathTimers(); p.setCandidates(true, true, 0); p.onEstablished(0); return p }
+/** The same, and the full-size pong at `pongAt`: direct. */
+const up = (pongAt: number): PathTimers => { const p = established(); p.onFullPong(pongAt); return p }
+
 test('retry schedule: FAST_ATTEMPTS at RETRY_MS, then doubling, capped at BACKOFF_MAX_MS', t => {
   for (let n = 1; n <= FAST_ATTEMPTS; n++) t.is(retryDelay(n), RETRY_MS)
   t.is(retryDelay(FAST_ATTEMPTS + 1), 2 * RETRY_MS)
@@ -60,10 +65,7 @@ test('established -> checking (full-size pings) -> direct on the full pong; hear
 })
 
 test('silence for LOST_AFTER_MS: back to probing at once (frames go through the hub), counted as a loss', t => {
-  const p = new PathTimers()
-  p.setCandidates(true, true, 0)
-  p.onEstablished(0)
-  p.onFullPong(1)
+  const p = up(1)
   t.is(p.state, 'direct')
   p.due(LOST_AFTER_MS, true, false)
   t.is(p.state, 'direct', 'heard at 1 ms: not yet')
@@ -75,9 +77,7 @@ test('silence for LOST_AFTER_MS: back to probing at once (frames go through the 
 })
 
 test('a full-size ping that never returns keeps the path out of direct (MTU too small), then it counts as lost', t => {
-  const p = new PathTimers()
-  p.setCandidates(true, true, 0)
-  p.onEstablished(0)
+  const p = established()
   for (let at = 0; at < LOST_AFTER_MS; at += HEARTBEAT_MS) { t.true(p.due(at, true, false).full); p.onAuthenticated(at) }
   t.is(p.state, 'checking')
   p.due(LOST_AFTER_MS * 3, true, false)
@@ -86,10 +86,7 @@ test('a full-size ping that never returns keeps the path out of direct (MTU too 
 })
 
 test('rekey: a handshake while the path stays direct', t => {
-  const p = new PathTimers()
-  p.setCandidates(true, true, 0)
-  p.onEstablished(0)
-  p.onFullPong(0)
+  const p = up(0)
   p.onAuthenticated(500)
   const d = p.due(500, true, true)
   t.true(d.handshake)
@@ -97,10 +94,7 @@ test('rekey: a handshake while the path stays direct', t => {
 })
 
 test('a full-size ping lost on a direct path: back to checking (frames through the hub) until a full pong', t => {
-  const p = new PathTimers()
-  p.setCandidates(true, true, 0)
-  p.onEstablished(0)
-  p.onFullPong(0)
+  const p = up(0)
   p.onFullPingLost()
   t.is(p.state, 'checking')
   t.true(p.due(HEARTBEAT_MS, true, false).full, 'checking probes full size')
