@@ -74,6 +74,8 @@ export class DirectLink implements FrameTransport {
   readonly counters = new DirectCounters()
   private readonly remotes = new Map<string, Remote>()
   private readonly byIndex = new Map<number, DirectSession | PendingHandshake>()
+  /** Frames the last take() sent directly. */
+  lastTaken = 0
   /** Usable remotes by leased MAC (48-bit number): the frame path's lookup. */
   private readonly byMac = new Map<number, Remote>()
   private readonly hr: () => number
@@ -147,6 +149,7 @@ export class DirectLink implements FrameTransport {
    * keep going through the hub.
    */
   take (batch: Buffer, frames: number, classes: Uint8Array): Buffer | null {
+    this.lastTaken = 0
     if (this.byMac.size === 0) return batch
     let off = 0
     let direct = 0
@@ -161,6 +164,7 @@ export class DirectLink implements FrameTransport {
       this.sentDirect[i] = sent
       off = f + len
     }
+    this.lastTaken = direct
     if (direct === 0) return batch
     return direct === frames ? null : compactBatch(batch, frames, this.sentDirect)
   }

@@ -18,7 +18,7 @@
 import { Backoff } from '../core/backoff.js'
 import { OverlanError, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
-import { CLOSE_REDIRECT, PROTOCOL_VERSION, countFrames, decodeControl, encodeBatch, isRefusalCode, type HelloMessage, type Member, type RoomMessage, type TestResultMessage, type WelcomeMessage } from '../core/protocol.js'
+import { CLOSE_REDIRECT, PROTOCOL_VERSION, decodeControl, encodeBatch, isRefusalCode, type HelloMessage, type Member, type RoomMessage, type TestResultMessage, type WelcomeMessage } from '../core/protocol.js'
 import { parseMac } from '../l2/ethernet.js'
 import { CLASS_UNICAST } from '../l2/packet-classes.js'
 import { gratuitousArp } from '../l2/arp.js'
@@ -285,7 +285,7 @@ export class Peer {
     if (this.direct !== null) {
       rest = this.direct.link.take(out, n, this.path.lastClasses)
       if (rest === null) return
-      if (rest !== out) n = Math.max(0, countFrames(rest))
+      n -= this.direct.link.lastTaken
     }
     if (this.state !== 'connected') { this.counters.drops.disconnected += n; return }
     if (this.link.take(rest) !== null) { this.counters.drops[this.link.lastDrop] += n; return }
