@@ -40,6 +40,7 @@ import { pinOf } from '../core/tls-pin.js'
 import { JoinDesk } from './join.js'
 import { MemberStore } from './members.js'
 import { parseEndpoint } from '../core/direct/wire.js'
+import { TickClock } from '../core/stall.js'
 import { Cluster } from './cluster/cluster.js'
 import { HubMetrics } from './metrics.js'
 import { isImpaired } from './impairment.js'
@@ -110,6 +111,8 @@ export class Hub {
   private readonly pending = new Set<Session>()
   private nextPort = 1
   private stopping = false
+  /** When keepalive rounds run; a late one means this process was stalled (core/stall.ts). */
+  private keepaliveClock = new TickClock(1, 0)
   /** Messages that made a decoder throw (each dropped). */
   internalErrors = 0
 
@@ -227,6 +230,7 @@ export class Hub {
     }
     this.control = await serveControl(s.stateDir, this.admin)
     this.startedAt = this.now()
+    this.keepaliveClock = new TickClock(s.keepaliveIntervalMs, this.startedAt)
     this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
     this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
     this.timers.push(setInterval(() => { void this.directories?.save(this.rooms.values()) }, SAVE_MS))
@@ -566,12 +570,19 @@ export class Hub {
     this.pushTimers.set(r, t)
   }
 
-  /** Pings every connection; terminates those silent for longer than the timeout. */
+  /**
+   * Pings every connection; terminates those silent for longer than the timeout. A round that
+   * runs late (this process was stalled: SIGSTOP, a VM pause) judges no one: the pongs that
+   * arrived meanwhile are still unread in the sockets, the next round sees them.
+   */
   private keepalive (): void {
     const now = this.now()
+    const stalledMs = this.keepaliveClock.tick(now)
+    const stalled = stalledMs > 0
+    if (stalled) this.log.warn('hub.stalled', { lateMs: Math.round(stalledMs) })
     const limit = this.settings.keepaliveTimeoutMs
     const check = (s: Session): void => {
-      if (now - s.lastSeen > limit) {
+      if (!stalled && now - s.lastSeen > limit) {
         this.log.warn('peer.timeout', { remote: s.remote, name: s.info?.name, silentMs: now - s.lastSeen })
         s.ws.terminate()
         if (s.info !== null) this.rooms.get(s.info.room)?.leave(s, now)

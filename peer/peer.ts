@@ -25,6 +25,7 @@ import { gratuitousArp } from '../l2/arp.js'
 import { unsolicitedNeighborAdvert } from '../l2/ndp.js'
 import { parseIpv4 } from '../core/ipv4.js'
 import { proveJoin, type KeyPair } from '../core/keys.js'
+import { TickClock } from '../core/stall.js'
 import { runSpeedTest, type SpeedTestResult, type TestLink } from './speed-test.js'
 import { UdpBind, type Bind } from './udp-bind.js'
 import { macNumber } from './direct-link.js'
@@ -95,6 +96,7 @@ export class Peer {
   private connectedAt: number | null = null
   private lastError: string | null = null
   private lastRx = 0
+  private keepaliveClock = new TickClock(KEEPALIVE_CHECK_MS, 0)
   /** The room's members as the hub last pushed them (the welcome's list until then). */
   private members: Member[] = []
   /** The hub's reflector port from the last welcome (null before one). */
@@ -144,6 +146,7 @@ export class Peer {
       else this.deps.log.error('tap.read_stopped', { why })
     })
     this.deps.log.info('tap.open', { iface: this.tap.name })
+    this.keepaliveClock = new TickClock(KEEPALIVE_CHECK_MS, this.now())
     this.every(KEEPALIVE_CHECK_MS, () => { this.checkKeepalive() })
     if (this.direct !== null) this.every(DIRECT_TICK_MS, () => { this.directTick() })
     const joined = new Promise<void>((resolve, reject) => {
@@ -495,8 +498,12 @@ export class Peer {
   }
 
   private checkKeepalive (): void {
+    const now = this.now()
+    const late = this.keepaliveClock.tick(now)
+    if (late > 0) this.deps.log.warn('peer.stalled', { lateMs: Math.round(late) })
     if (!this.link.isOpen) return
-    const silent = this.now() - this.lastRx
+    // A late check judges no silence: the hub's messages may wait unread (core/stall.ts).
+    const silent = late > 0 ? 0 : now - this.lastRx
     // The test's own pings keep the line alive; pongs must pair with them.
     if (!this.link.keepalive(silent, this.settings.keepaliveTimeoutMs, this.testing)) this.deps.log.warn('hub.silent', { silentMs: silent })
   }

@@ -8,10 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './support/overlay.js'
+import { skipWithReason } from './support/skip.js'
 
 const analyze = spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0
 const withAnalyze = analyze ? test : test.skip
-if (!analyze) test('unit verification skipped', t => { t.log('skipped: systemd-analyze is not installed (apt-get install systemd)'); t.pass() })
+if (!analyze) skipWithReason('unit verification', 'systemd-analyze is not installed (apt-get install systemd)')
 
 withAnalyze('configs/overlan-hub.service and overlan-peer@.service verify cleanly and keep their hardening', t => {
   const dir = mkdtempSync(join(tmpdir(), 'overlan-units-'))

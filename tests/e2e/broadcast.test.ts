@@ -10,12 +10,13 @@ import { join } from 'node:path'
 import { netnsUnavailable, waitForOutput } from '../support/netns.js'
 import { Overlay, ROOT, UDP_TOOL } from '../support/overlay.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 // By path: under npm, PATH starts with node_modules/.bin, which has a `nft` of @vercel/nft's.
 const NFT = '/usr/sbin/nft'
 const skip = netnsUnavailable(['ip', 'tcpdump', NFT])
 const serial = skip === null ? test.serial : test.serial.skip
-if (skip !== null) test('e2e broadcast tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+if (skip !== null) skipWithReason('e2e broadcast tests', skip)
 
 const o = new Overlay('bcast')
 const ns = (name: string): string => o.topo.host(name).ns
@@ -100,7 +101,8 @@ serial('after the peers exit the hosts are as found — also after a SIGKILL and
   await o.startPeer('bob', 'friday')
   await waitFor('bob\'s rules back once', async () => (await o.topo.run(ns('bob'), NFT, ['list', 'ruleset'])).stdout.split('table ip overlan_ovl0').length === 2, 10_000, 100)
   for (const n of ['alice', 'bob']) {
-    t.is(await o.peers.get(n)!.stop(), 0)
+    const proc = o.peers.get(n)!
+    t.is(await proc.stop(), 0, `${n} exits cleanly on SIGTERM; its output ends:\n${proc.output.slice(-3000)}`)
     t.is(await hostState(n), before[n]!, `${n}: rules, routes and nftables as found`)
   }
 })

@@ -13,10 +13,11 @@ import { join } from 'node:path'
 import { netnsUnavailable, waitForOutput } from '../support/netns.js'
 import { Overlay, ROOT, TCP_TOOL } from '../support/overlay.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 const skip = netnsUnavailable(['ip', 'ping', 'nft', 'tcpdump'])
 const serial = skip === null ? test.serial : test.serial.skip
-if (skip !== null) test('e2e direct-path tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+if (skip !== null) skipWithReason('e2e direct-path tests', skip)
 
 const ATTACK = join(ROOT, 'tests/support/direct-attack.mjs')
 const o = new Overlay('dp')

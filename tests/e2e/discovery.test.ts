@@ -8,11 +8,12 @@ import { join } from 'node:path'
 import { netnsUnavailable, waitForOutput } from '../support/netns.js'
 import { Overlay, PEER, ROOT, UDP_TOOL } from '../support/overlay.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 const TEEWORLDS = '/usr/games/teeworlds-server'
 const skip = netnsUnavailable(['ip', 'dig', 'nmblookup']) ?? (spawnSync('test', ['-x', TEEWORLDS]).status === 0 ? null : 'teeworlds-server is not installed (apt-get install teeworlds-server)')
 const serial = skip === null ? test.serial : test.serial.skip
-if (skip !== null) test('e2e discovery tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+if (skip !== null) skipWithReason('e2e discovery tests', skip)
 
 const o = new Overlay('disc')
 const ns = (name: string): string => o.topo.host(name).ns

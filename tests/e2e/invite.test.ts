@@ -9,10 +9,11 @@ import { join } from 'node:path'
 import { netnsUnavailable, waitForOutput } from '../support/netns.js'
 import { HUB, Overlay, PEER } from '../support/overlay.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 const skip = netnsUnavailable(['ip', 'ping'])
 const serial = skip === null ? test.serial : test.serial.skip
-if (skip !== null) test('e2e invite tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+if (skip !== null) skipWithReason('e2e invite tests', skip)
 
 const o = new Overlay('inv')
 const ns = (name: string): string => o.topo.host(name).ns

@@ -9,10 +9,11 @@ import { join } from 'node:path'
 import { netnsUnavailable, waitForOutput } from '../support/netns.js'
 import { Overlay, PEER, TOKEN, UDP_TOOL as UDP } from '../support/overlay.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 const skip = netnsUnavailable()
 const serial = skip === null ? test.serial : test.serial.skip
-if (skip !== null) test('e2e overlay tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+if (skip !== null) skipWithReason('e2e overlay tests', skip)
 
 const o = new Overlay('e2e')
 const topo = o.topo

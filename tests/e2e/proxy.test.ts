@@ -12,11 +12,12 @@ import { join } from 'node:path'
 import { netnsUnavailable, waitForOutput, type Proc } from '../support/netns.js'
 import { HUB, Overlay, PEER, TOKEN } from '../support/overlay.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 const NGINX = '/usr/sbin/nginx'
 const skip = netnsUnavailable(['ip', 'ping', 'openssl', NGINX])
 const serial = skip === null ? test.serial : test.serial.skip
-if (skip !== null) test('e2e reverse-proxy tests skipped', t => { t.log(`skipped: ${skip} (apt-get install nginx openssl)`); t.pass() })
+if (skip !== null) skipWithReason('e2e reverse-proxy tests', `${skip} (apt-get install nginx openssl)`)
 
 /** The README's nginx example, with paths for a test (and a /broken/ location without the upgrade headers). */
 const nginxConf = (dir: string): string => `user root;

@@ -6,10 +6,11 @@ import test from 'ava'
 import { netnsUnavailable, waitForOutput } from '../support/netns.js'
 import { Overlay, TCP_TOOL, UDP_TOOL } from '../support/overlay.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 const skip = netnsUnavailable(['ip', 'arping', 'tcpdump'])
 const serial = skip === null ? test.serial : test.serial.skip
-if (skip !== null) test('e2e switch tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+if (skip !== null) skipWithReason('e2e switch tests', skip)
 
 const o = new Overlay('sw')
 const ns = (name: string): string => o.topo.host(name).ns

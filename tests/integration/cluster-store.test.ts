@@ -8,10 +8,11 @@ import pg from 'pg'
 import { ClusterStore, OWNER_TIMEOUT_MS } from '../../hub/cluster/store.js'
 import { SCHEMA_VERSION } from '../../hub/cluster/migrations.js'
 import { TestPostgres, postgresUnavailable } from '../support/postgres.js'
+import { skipWithReason } from '../support/skip.js'
 
 const skip = postgresUnavailable()
 const serial = skip === null ? test.serial : test.serial.skip
-if (skip !== null) test('cluster store tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+if (skip !== null) skipWithReason('cluster store tests', skip)
 
 const db = new TestPostgres()
 const stores: ClusterStore[] = []

@@ -23,10 +23,11 @@ import { decodeInvite } from '../../core/invite.js'
 import { HUB } from '../support/overlay.js'
 import { marked, peerSettings, TOKEN, type Fixture } from '../support/hub-fixture.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 const skip = postgresUnavailable()
 const serial = skip === null ? test.serial : test.serial.skip
-if (skip !== null) test('cluster tests skipped', t => { t.log(`skipped: ${skip}`); t.pass() })
+if (skip !== null) skipWithReason('cluster tests', skip)
 
 const db = new TestPostgres()
 const dir = mkdtempSync(join(tmpdir(), 'overlan-cluster-'))

@@ -11,10 +11,11 @@ import { join } from 'node:path'
 import { ROOT } from '../support/overlay.js'
 import { TOKEN, opened, raw, startHub, startPeer } from '../support/hub-fixture.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const run = existsSync(CHROMIUM) ? test : test.skip
-if (!existsSync(CHROMIUM)) test('dashboard browser test skipped', t => { t.log('skipped: chromium is not installed (apt-get install chromium)'); t.pass() })
+if (!existsSync(CHROMIUM)) skipWithReason('dashboard browser test', 'chromium is not installed (apt-get install chromium)')
 
 const EVIL = '<img src=x onerror="window.__pwned=1">'
 

@@ -149,6 +149,22 @@ test('a silent peer is dropped by keepalive and its MACs removed', async t => {
   c.ws.terminate()
 })
 
+test('a hub that was itself stalled does not drop peers whose pongs wait unread in its sockets', async t => {
+  const f = await startHub(t, { keepaliveIntervalS: 1, keepaliveTimeoutS: 2 })
+  const c = raw(f); await opened(c); c.ws.send(helloFor('patient'))
+  await waitFor('welcome', () => c.messages.some(m => m.includes('"welcome"')))
+  // The whole process stalls for 3.5 s (as under SIGSTOP or a VM pause): the stall is the scenario.
+  await new Promise<void>(resolve => setTimeout(() => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3500); resolve() }, 10))
+  const seen = f.hub.status().rooms[0]!.peers.length
+  let pings = 0
+  c.ws.on('ping', () => { pings++ })
+  // Two more rounds judge from the pongs read after the stall.
+  await waitFor('two keepalive rounds after the stall', () => pings >= 2, 5000, 50)
+  t.is(seen, 1, 'the late round judged no one')
+  t.is(f.hub.status().rooms[0]!.peers.length, 1, 'still in the room')
+  c.ws.terminate()
+})
+
 test('GET /healthz answers; /status is loopback or admin token only', async t => {
   const f = await startHub(t)
   const fetchJson = (path: string): Promise<{ status: number, body: Record<string, unknown> }> => new Promise((resolve, reject) => {

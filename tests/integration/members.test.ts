@@ -12,6 +12,7 @@ import { generateKeyPair } from '../../core/keys.js'
 import { callControl } from '../../hub/control-socket.js'
 import { TOKEN, helloFor, makePeer, marked, opened, raw, received, startHub, startPeer, type Fixture } from '../support/hub-fixture.js'
 import { waitFor } from '../support/wait.js'
+import { skipWithReason } from '../support/skip.js'
 
 const refusal = async (p: Promise<unknown>): Promise<OverlanError | undefined> => {
   try { await p } catch (e) { return e as OverlanError }
@@ -114,7 +115,7 @@ test('--pin: the hub\'s key pin is accepted whatever the name; another pin is re
 
 const openssl = spawnSync('sh', ['-c', 'command -v openssl']).status === 0
 const withOpenssl = openssl ? test : test.skip
-if (!openssl) test('CA-signed hub test skipped', t => { t.log('skipped: openssl is not installed (apt-get install openssl)'); t.pass() })
+if (!openssl) skipWithReason('CA-signed hub test', 'openssl is not installed (apt-get install openssl)')
 
 withOpenssl('--ca with a private CA root verifies by name; a name mismatch says so', async t => {
   const f0 = await startHub(t) // for a temp dir only

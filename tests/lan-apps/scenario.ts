@@ -8,6 +8,7 @@ import test, { type ExecutionContext } from 'ava'
 import { spawnSync } from 'node:child_process'
 import { netnsUnavailable } from '../support/netns.js'
 import { Overlay } from '../support/overlay.js'
+import { skipWithReason } from '../support/skip.js'
 
 export interface ScenarioOptions {
   /** Commands that must exist (apps and tools); the scenario is skipped with a message otherwise. */
@@ -27,7 +28,7 @@ export const scenario = (tag: string, options: ScenarioOptions): { o: Overlay, s
   const o = new Overlay(tag)
   const ip: Record<string, string> = {}
   if (why !== null) {
-    test(`${tag} scenario skipped`, t => { t.log(`skipped: ${why}`); t.pass() })
+    skipWithReason(`${tag} scenario`, why)
     return { o, serial: test.serial.skip as unknown as typeof test.serial, ns: () => '', ip }
   }
   test.before(async () => {

@@ -17,7 +17,7 @@ export interface RunResult { code: number, stdout: string, stderr: string }
 export const netnsUnavailable = (tools: string[] = ['ip', 'ping', 'arping']): string | null => {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces and TAP devices)'
   const missing = tools.filter(t => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0)
-  if (missing.length > 0) return `missing tools: ${missing.join(', ')} (apt-get install iproute2 iputils-ping arping)`
+  if (missing.length > 0) return `missing tools: ${missing.join(', ')} (bash .ci/run installs what the tests need)`
   if (spawnSync('test', ['-c', '/dev/net/tun']).status !== 0) return '/dev/net/tun is missing'
   return null
 }

@@ -48,9 +48,10 @@ export class Overlay {
     return this.hub
   }
 
-  async startPeer (name: string, room: string, extra: string[] = []): Promise<Proc> {
+  /** `hub`: the --hub value (a list for clusters); by default the hub namespace's side of the host's underlay. */
+  async startPeer (name: string, room: string, extra: string[] = [], hub?: string): Promise<Proc> {
     const h = this.topo.host(name)
-    const p = this.topo.start(name, h.ns, 'node', [PEER, 'join', '--hub', this.tls ? `wss://${h.hubIp}` : `ws://${h.hubIp}:443`, '--room', room, '--token', TOKEN,
+    const p = this.topo.start(name, h.ns, 'node', [PEER, 'join', '--hub', hub ?? (this.tls ? `wss://${h.hubIp}` : `ws://${h.hubIp}:443`), '--room', room, '--token', TOKEN,
       ...(this.tls ? ['--ca', this.caFile] : []), '--name', name, '--state', join(this.topo.dir, name), '--config', join(this.topo.dir, 'peer.yaml'), ...extra])
     this.peers.set(name, p)
     await waitForOutput(p, /joined room/)
