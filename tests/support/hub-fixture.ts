@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WebSocket } from 'ws'
-import { createLogger, silentLogger } from '../../core/log.js'
+import { silentLogger } from '../../core/log.js'
 import { SUBPROTOCOL } from '../../core/protocol.js'
 import { resolveHubSettings, type HubFileConfig } from '../../hub/config.js'
 import { Hub } from '../../hub/hub.js'
@@ -29,7 +29,7 @@ export interface Fixture {
 
 export const startHub = async (t: { teardown: (fn: () => unknown) => void }, extra: HubFileConfig = {}): Promise<Fixture> => {
   const dir = mkdtempSync(join(tmpdir(), 'overlan-it-'))
-  const make = (port: number): Hub => new Hub(resolveHubSettings({}, { listen: `127.0.0.1:${port}`, state: join(dir, 'hub'), token: TOKEN, ...extra }), { log: process.env.DBG ? createLogger('hub', { level: 'debug' }) : silentLogger })
+  const make = (port: number): Hub => new Hub(resolveHubSettings({}, { listen: `127.0.0.1:${port}`, state: join(dir, 'hub'), token: TOKEN, ...extra }), { log: silentLogger })
   const f: Fixture = { dir, hub: make(0), port: 0, url: '', restart: async () => {} }
   f.port = await f.hub.start()
   f.url = `wss://127.0.0.1:${f.port}`
