@@ -17,6 +17,8 @@ const MAX_REQUEST_BYTES = 64 * 1024
 const TIMEOUT_MS = 10_000
 
 export type ControlRequest = Record<string, unknown> & { cmd: string }
+/** Runs one request: runControl on this hub, or through a cluster's owner (hub/cluster/admin-relay.ts). */
+export type RunControl = (r: ControlRequest, by: string) => Promise<unknown>
 
 const str = (v: unknown, what: string): string => { if (typeof v !== 'string' || v === '') throw new OverlanError('USAGE', `${what} is required`); return v }
 
@@ -41,7 +43,7 @@ export const runControl = async (admin: MemberAdmin, r: ControlRequest, by = 'co
   }
 }
 
-export const serveControl = async (stateDir: string, admin: MemberAdmin): Promise<Server> => {
+export const serveControl = async (stateDir: string, run: RunControl): Promise<Server> => {
   const path = join(stateDir, CONTROL_SOCKET)
   if (existsSync(path)) rmSync(path, { force: true }) // a socket a killed hub left
   const server = createServer(conn => {
@@ -61,7 +63,7 @@ export const serveControl = async (stateDir: string, admin: MemberAdmin): Promis
         try {
           const r = JSON.parse(line) as ControlRequest
           if (typeof r !== 'object' || r === null || typeof r.cmd !== 'string') throw new OverlanError('USAGE', 'a control request is a JSON object with "cmd"')
-          answer = { ok: true, result: await runControl(admin, r) }
+          answer = { ok: true, result: await run(r, 'control-socket') }
         } catch (e) {
           answer = isOverlanError(e) ? { ok: false, code: e.code, message: e.message } : { ok: false, code: 'INTERNAL', message: e instanceof SyntaxError ? 'the request is not JSON' : String(e) }
         }

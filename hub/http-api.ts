@@ -19,12 +19,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../core/log.js'
 import { tokenMatches } from './auth.js'
 import { isLoopback, plainAddress, type Doors } from './doors.js'
-import { runControl } from './control-socket.js'
+import type { RunControl } from './control-socket.js'
 import { DashboardFeed, type Snapshot } from './dashboard-feed.js'
 import { DASHBOARD_PAGE, LOGIN_PAGE } from './dashboard-page.js'
 import { DashboardSessions } from './dashboard-sessions.js'
 import { validateImpairment } from './impairment.js'
-import type { MemberAdmin } from './member-admin.js'
 import type { AuditLog } from './audit.js'
 import type { Room } from './room.js'
 
@@ -39,7 +38,8 @@ export interface HttpApiDeps {
   tls: boolean
   health: () => Record<string, unknown>
   status: () => unknown
-  admin: () => MemberAdmin | null
+  /** Runs one member operation (hub/control-socket.ts), or null while the hub starts. */
+  control: () => RunControl | null
   metrics: () => Promise<{ contentType: string, body: string }>
   audit?: AuditLog
 }
@@ -106,12 +106,12 @@ export class HttpApi {
 
   /** The member operations over HTTP: each maps to one control request. */
   private members (req: IncomingMessage, path: string, reply: Reply): void {
-    const admin = this.d.admin()
-    if (admin === null) { reply(503, { code: 'STARTING', error: 'the hub is starting' }); return }
+    const control = this.d.control()
+    if (control === null) { reply(503, { code: 'STARTING', error: 'the hub is starting' }); return }
     const parts = path.split('/').slice(2).map(p => decodeURIComponent(p)) // rooms, R, op… | invites, ID
     const by = `http ${this.d.doors.clientAddress(req)}`
     const run = (r: Record<string, unknown> & { cmd: string }): void => {
-      runControl(admin, r, by).then(result => { reply(200, { ok: true, result }) }, (e: unknown) => {
+      control(r, by).then(result => { reply(200, { ok: true, result }) }, (e: unknown) => {
         const code = (e as { code?: string }).code ?? 'INTERNAL'
         reply(code === 'USAGE' ? 400 : 500, { code, error: (e as Error).message })
       })

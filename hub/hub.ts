@@ -33,7 +33,7 @@ import { Doors } from './doors.js'
 import { HttpApi } from './http-api.js'
 import { AuditLog } from './audit.js'
 import { AutoToken } from './auto-token.js'
-import { serveControl } from './control-socket.js'
+import { runControl, serveControl, type RunControl } from './control-socket.js'
 import { MemberAdmin } from './member-admin.js'
 import { publicUrlOf } from './public-url.js'
 import { pinOf } from '../core/tls-pin.js'
@@ -42,6 +42,7 @@ import { MemberStore } from './members.js'
 import { parseEndpoint } from '../core/direct/wire.js'
 import { TickClock } from '../core/stall.js'
 import { Cluster } from './cluster/cluster.js'
+import { AdminRelay } from './cluster/admin-relay.js'
 import { HubMetrics } from './metrics.js'
 import { isImpaired } from './impairment.js'
 import { LeaseStore } from './leases.js'
@@ -96,6 +97,10 @@ export class Hub {
   udpPort: number | null = null
   /** This hub as a member of a cluster (hub --store), or null (one hub, state in files). */
   cluster: Cluster | null = null
+  /** A cluster's admin commands for rooms other hubs own go to the owner. */
+  private relay: AdminRelay | null = null
+  /** Every member operation (control socket, HTTP API, dashboard) runs here. */
+  private readonly runAdmin: RunControl = async (r, by) => this.relay !== null ? await this.relay.runAnywhere(r, by) : await runControl(this.admin!, r, by)
   /** One pending members push per room (pushMembers). */
   private readonly pushTimers = new Map<Room, NodeJS.Timeout>()
   private directories: DirectoryStore | null = null
@@ -161,7 +166,7 @@ export class Hub {
       tls: s.tls !== null,
       health: () => this.health(),
       status: () => this.status(),
-      admin: () => this.admin,
+      control: () => this.admin === null ? null : this.runAdmin,
       metrics: () => this.metrics.text(),
       audit: this.audit
     })
@@ -218,6 +223,8 @@ export class Hub {
       const store = this.cluster.store
       this.members!.onChange = (room, c) => { store.memberChange(room, c).catch((e: Error) => { this.log.error('cluster.member_write_failed', { room, kind: c.kind, error: e.message }) }) }
       this.members!.sharedInvites = store.invites
+      this.relay = new AdminRelay(store, this.cluster.hubId, async (r, by) => await runControl(this.admin!, r, by), (room) => this.cluster?.ownsNow(room) === true, this.log.child('cluster'))
+      this.relay.start()
     }
     if (s.udpListen !== null) {
       // Port 0 (tests) means "the WebSocket's": a peer finds the reflector where it found the hub.
@@ -228,7 +235,7 @@ export class Hub {
         this.log.warn('hub.udp_unavailable', { error: (e as Error).message })
       }
     }
-    this.control = await serveControl(s.stateDir, this.admin)
+    this.control = await serveControl(s.stateDir, this.runAdmin)
     this.startedAt = this.now()
     this.keepaliveClock = new TickClock(s.keepaliveIntervalMs, this.startedAt)
     this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
@@ -273,6 +280,7 @@ export class Hub {
     })
     await this.leases?.flush()
     await this.members?.flush()
+    await this.relay?.stop()
     await this.cluster?.stop()
     this.log.info('hub.stop', {})
   }

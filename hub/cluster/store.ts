@@ -29,7 +29,7 @@ export interface StoredLease { identity: string, mac: string, ip: string, name: 
 export class ClusterStore {
   private readonly pool: pg.Pool
 
-  constructor (url: string) {
+  constructor (private readonly url: string) {
     // Short timeouts: joins wait on the store and must fail fast and clearly when it is down.
     this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 3000, idleTimeoutMillis: 10_000, statement_timeout: 5000, query_timeout: 6000 })
     this.pool.on('error', () => {}) // an idle client's error (the server restarted): the next query reconnects
@@ -163,6 +163,73 @@ export class ClusterStore {
     },
     spend: async (id) => (await this.query('UPDATE overlan_invites SET uses_left = uses_left - 1 WHERE id = $1 AND uses_left > 0 AND expires > now() RETURNING uses_left', [id])).rowCount === 1,
     giveBack: async (id) => { await this.query('UPDATE overlan_invites SET uses_left = uses_left + 1 WHERE id = $1', [id]) }
+  }
+
+  /**
+   * Bans a member of a room no hub holds (nobody is online in it): its key from the shared
+   * enrolments, in one transaction with the enrolment and lease removed. Null: no such member.
+   */
+  async banOffline (room: string, name: string): Promise<{ key: string } | null> {
+    const c = await this.connect()
+    try {
+      await c.query('BEGIN')
+      const m = (await c.query<{ identity: string, key: string }>('SELECT identity, key FROM overlan_members WHERE room = $1 AND name = $2 FOR UPDATE', [room, name])).rows[0]
+      if (m === undefined) { await c.query('ROLLBACK'); return null }
+      await c.query('INSERT INTO overlan_bans (room, key, name) VALUES ($1, $2, $3) ON CONFLICT (room, key) DO NOTHING', [room, m.key, name])
+      await c.query('DELETE FROM overlan_members WHERE room = $1 AND identity = $2', [room, m.identity])
+      await c.query('DELETE FROM overlan_leases WHERE room = $1 AND identity = $2', [room, m.identity])
+      await c.query('COMMIT')
+      return { key: m.key }
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {})
+      throw storeError(e)
+    } finally { c.release() }
+  }
+
+  /** A notification to every hub listening on `channel` (PostgreSQL NOTIFY; payloads under 8000 bytes). */
+  async notify (channel: string, payload: string): Promise<void> {
+    await this.query('SELECT pg_notify($1, $2)', [channel, payload])
+  }
+
+  /**
+   * LISTENs on `channel` on a connection of its own, reconnecting every second while the
+   * server is away (notifications sent meanwhile are lost: their senders time out).
+   */
+  listen (channel: string, onPayload: (payload: string) => void, onState: (up: boolean, error?: string) => void): { close: () => Promise<void> } {
+    let client: pg.Client | null = null
+    let closed = false
+    let retry: NodeJS.Timeout | null = null
+    const open = async (): Promise<void> => {
+      const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3000 })
+      client = c
+      const lost = (e?: Error): void => {
+        if (client !== c) return
+        client = null
+        c.removeAllListeners('notification')
+        void c.end().catch(() => {})
+        onState(false, e?.message ?? 'connection ended')
+        if (!closed) { retry = setTimeout(() => { retry = null; void open() }, 1000); retry.unref() }
+      }
+      c.on('error', lost)
+      c.on('end', () => { lost() })
+      c.on('notification', (n) => { if (n.channel === channel && n.payload !== undefined) onPayload(n.payload) })
+      try {
+        await c.connect()
+        await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
+        if (closed) { await c.end(); return }
+        onState(true)
+      } catch (e) { lost(e as Error) }
+    }
+    void open()
+    return {
+      close: async () => {
+        closed = true
+        if (retry !== null) clearTimeout(retry)
+        const c = client
+        client = null
+        await c?.end().catch(() => {})
+      }
+    }
   }
 
   async releaseLease (room: string, identity: string): Promise<void> {

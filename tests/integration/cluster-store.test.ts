@@ -9,6 +9,7 @@ import { ClusterStore, OWNER_TIMEOUT_MS } from '../../hub/cluster/store.js'
 import { SCHEMA_VERSION } from '../../hub/cluster/migrations.js'
 import { TestPostgres, postgresUnavailable } from '../support/postgres.js'
 import { skipWithReason } from '../support/skip.js'
+import { waitFor } from '../support/wait.js'
 
 const skip = postgresUnavailable()
 const serial = skip === null ? test.serial : test.serial.skip
@@ -105,4 +106,24 @@ serial('the database restarts: calls fail with STORE_FAILED meanwhile, and work 
   await db.up()
   await s.heartbeat('hub-r', 'wss://r.example:443', 1)
   t.is((await s.hubs()).find(h => h.id === 'hub-r')?.load, 1)
+})
+
+serial('a ban in a room no hub holds: key from the shared enrolment, enrolment and lease gone, in one transaction; notifications reach listeners', async t => {
+  const s = store()
+  await s.memberChange('offline-room', { kind: 'enroll', identity: 'id-zed', key: 'k'.repeat(43), name: 'zed', via: 'token' })
+  await s.putLease('offline-room', { identity: 'id-zed', mac: '02:00:00:00:00:99', ip: '10.77.0.99', name: 'zed' })
+  t.deepEqual(await s.banOffline('offline-room', 'zed'), { key: 'k'.repeat(43) })
+  t.deepEqual(await s.bans('offline-room'), [{ key: 'k'.repeat(43), name: 'zed' }])
+  t.deepEqual(await s.members('offline-room'), [])
+  t.deepEqual(await s.leases('offline-room'), [])
+  t.is(await s.banOffline('offline-room', 'nobody'), null)
+  const got: string[] = []
+  let up = false
+  const l = s.listen('overlan_test', (p) => { got.push(p) }, (u) => { up = u })
+  try {
+    await waitFor('listening', () => up, 10_000)
+    await s.notify('overlan_test', 'hello')
+    await waitFor('the notification', () => got.includes('hello'), 5000)
+  } finally { await l.close() }
+  t.pass()
 })

@@ -164,6 +164,30 @@ serial('an invite made on a hub that does not own the room works on the owner, o
   t.truthy(a)
 })
 
+const hubCli = (args: string[]): Promise<{ code: number, out: string }> => new Promise(resolve => {
+  execFile('node', [HUB, ...args], { timeout: 20_000 }, (e, out, err) => { resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), out: out + err }) })
+})
+
+serial('admin commands on a hub that does not own the room run on the owner: peers lists its members, a ban ends the session at once', async t => {
+  const c = hubs.get('c')!
+  t.not(alice.peer.status().hub, c.url, 'c does not own friday')
+  const listed = await hubCli(['peers', '--room', 'friday', '--state', join(dir, 'c'), '--json'])
+  t.is(listed.code, 0, listed.out)
+  t.deepEqual((JSON.parse(listed.out) as Array<{ name: string }>).map(p => p.name).sort(), ['alice', 'bob', 'carol', 'dave'])
+  const dave = peers.find(p => p.name === 'dave')!
+  const at = Date.now()
+  const banned = await hubCli(['ban', 'dave', '--room', 'friday', '--state', join(dir, 'c')])
+  t.is(banned.code, 0, banned.out)
+  const e = await dave.peer.done.then(() => undefined, (x: unknown) => x as { code?: string })
+  t.is(e?.code, 'BANNED')
+  t.log(`dave's session ended ${Date.now() - at} ms after \`hub ban\` on a non-owner (CLI start included)`)
+  t.regex(hubs.get('b')!.output, /audit\.ban .*via hub/, 'the owner ran it and says from where')
+  const unknown = await hubCli(['kick', 'nobody', '--room', 'friday', '--state', join(dir, 'c')])
+  t.not(unknown.code, 0)
+  t.regex(unknown.out, /nobody.*answered by wss:\/\/127\.0\.0\.1:\d+, the room's owner/s, 'the owner\'s refusal, named as such')
+  peers.splice(peers.indexOf(dave), 1)
+})
+
 serial('PostgreSQL restarts while two peers exchange frames: switching goes on, nothing is lost, the hub notices both ways', async t => {
   const owner = [...hubs.values()].find(h => h.url === alice.peer.status().hub)!
   await db.down()
@@ -173,6 +197,7 @@ serial('PostgreSQL restarts while two peers exchange frames: switching goes on, 
   await db.up()
   t.log(`PostgreSQL down for ${Date.now() - downAt} ms`)
   await waitFor('the owner is back on the store', () => /cluster\.store_back/.test(owner.output), 10_000)
+  await waitFor('its admin relay listens again', () => (owner.output.match(/cluster\.admin_listening/g) ?? []).length >= 2, 10_000)
   await delivered(alice, bob, 30)
   t.is(alice.peer.status().counters.reconnects + bob.peer.status().counters.reconnects, 0, 'no peer noticed')
 })
