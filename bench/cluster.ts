@@ -32,6 +32,8 @@ export interface ClusterResult {
   idleJoinMs: { direct: { median: number, p99: number, n: number }, redirected: { median: number, p99: number, n: number } }
   roomsPerHub: number[]
   rssPerPeerKiB: number
+  /** Of that, the V8 heap in use (the rest is native: TLS, sockets, allocator). */
+  heapPerPeerKiB: number
   failover: { peersMoved: number, allBackS: number, sameLease: number, roomsPerHub: number[] }
 }
 
@@ -105,12 +107,25 @@ export const runCluster = async (peers: number, rooms: number, log: (s: string) 
     hubs.push(await startHub(join(base, 'h0'), db.url, null))
     for (let i = 1; i < 3; i++) hubs.push(await startHub(join(base, `h${i}`), db.url, join(base, 'h0')))
     const urls = hubs.map(h => h.url)
-    const rss0 = hubs.reduce((n, h) => n + rssKiB(h.child.pid!), 0)
+    // As the one-hub scale bench measures: one peer per hub first (TLS, room and store machinery
+    // loaded, including a redirect on each), a second to settle; after the joins, 3 s to settle.
+    for (const [i, u] of urls.entries()) {
+      const w: Sim = { name: `warmup-${i}`, room: `warmup-${i}`, identity: randomBytes(16).toString('hex'), ws: null, welcome: null, hub: '' }
+      w.welcome = (await joinOnce(w, u)).welcome
+      const r: Sim = { ...w, name: `warmup-r${i}`, identity: randomBytes(16).toString('hex'), welcome: null, ws: null }
+      r.welcome = (await joinOnce(r, urls[(i + 1) % urls.length]!)).welcome
+      sims.push(w, r)
+    }
+    await sleep(1000)
+    const rss0each = hubs.map(h => rssKiB(h.child.pid!))
+    const mem0 = await Promise.all(hubs.map(async h => (await status(h)).memory))
+    const rss0 = rss0each.reduce((a, b) => a + b, 0)
     const direct: number[] = []
     const redirected: number[] = []
+    const warm = sims.length
     for (let i = 0; i < peers; i++) sims.push({ name: `p${i}`, room: `room-${i % rooms}`, identity: randomBytes(16).toString('hex'), ws: null, welcome: null, hub: '' })
     const t0 = Date.now()
-    for (let i = 0; i < sims.length; i += 50) {
+    for (let i = warm; i < sims.length; i += 50) {
       await Promise.all(sims.slice(i, i + 50).map(async s => {
         const r = await joinAny(s, urls, Date.now() + 60_000)
         s.welcome = r.welcome;
@@ -118,7 +133,15 @@ export const runCluster = async (peers: number, rooms: number, log: (s: string) 
       }))
     }
     log(`cluster: ${peers} peers in ${rooms} rooms joined in ${((Date.now() - t0) / 1000).toFixed(1)} s (${redirected.length} redirected)`)
-    const rss1 = hubs.reduce((n, h) => n + rssKiB(h.child.pid!), 0)
+    await sleep(3000) // as the scale bench: buffers released after the handshakes
+    const rss1each = hubs.map(h => rssKiB(h.child.pid!))
+    const rss1 = rss1each.reduce((a, b) => a + b, 0)
+    const mem1 = await Promise.all(hubs.map(async h => (await status(h)).memory))
+    for (const [i, h] of hubs.entries()) {
+      const on = sims.filter(x => x.hub === h.url).length
+      const per = (d: number): string => `${(d * 1024 / Math.max(on, 1)).toFixed(1)} KiB`
+      log(`cluster: hub ${i}: ${on} peers; per peer RSS ${per((rss1each[i]! - rss0each[i]!) / 1024)}, V8 heap ${per(mem1[i].heapUsedMiB - mem0[i].heapUsedMiB)}, external ${per(mem1[i].externalMiB - mem0[i].externalMiB)}`)
+    }
     const st = await Promise.all(hubs.map(async h => await status(h)))
     const owned = st.map(x => x.cluster.owned.length as number)
     log(`cluster: rooms per hub ${owned.join(' / ')}`)
@@ -160,6 +183,7 @@ export const runCluster = async (peers: number, rooms: number, log: (s: string) 
       idleJoinMs: { direct: q(idle.direct), redirected: q(idle.redirected) },
       roomsPerHub: owned,
       rssPerPeerKiB: (rss1 - rss0) / peers,
+      heapPerPeerKiB: mem1.reduce((n, m, i) => n + m.heapUsedMiB - mem0[i].heapUsedMiB, 0) * 1024 / peers,
       failover: { peersMoved: gone.length, allBackS, sameLease: same, roomsPerHub: after }
     }
   } finally {

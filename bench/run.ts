@@ -8,7 +8,7 @@
  * Needs root for the network part (namespaces, TAP devices) and iperf3, openvpn, tinc, nftables.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -127,7 +127,7 @@ const scaleTable = (s: ScaleResult): string => [
   `Hub scale: ${s.peers} simulated peers (real wss, no TAP) in ${s.rooms} rooms on one hub process.`, '',
   '| measure | value |', '|---|---|',
   `| hub RSS before the peers | ${s.rssBaseMiB.toFixed(1)} MiB |`,
-  `| RSS per connected idle peer | ${s.rssPerPeerKiB.toFixed(1)} KiB |`,
+  `| RSS per connected idle peer | ${s.rssPerPeerKiB.toFixed(1)} KiB (V8 heap in use: ${s.heapPerPeerKiB.toFixed(1)} KiB) |`,
   `| all ${s.peers} joined (50 at a time) | ${s.connectAllS.toFixed(1)} s |`,
   `| join latency with ${s.peers} connected (TLS + hello → welcome), median / p99 | ${s.joinMedianMs.toFixed(1)} / ${s.joinP99Ms.toFixed(1)} ms |`,
   ...s.forward.map(x => `| forwarding at saturation, ${x.name} | ${(x.framesPerS / 1000).toFixed(0)} k frames/s, ${x.hubUsPerFrame.toFixed(2)} µs hub CPU per frame (hub at ${x.hubCpuPercent.toFixed(0)} % of a core) |`)
@@ -141,7 +141,7 @@ const clusterTable = (c: ClusterResult): string => [
   `| redirect adds (median) | ${(c.idleJoinMs.redirected.median - c.idleJoinMs.direct.median).toFixed(1)} ms (target ≤ 20) |`,
   `| during the join storm (50 at a time): without / with a redirect, median | ${c.joinMs.direct.median.toFixed(1)} / ${c.joinMs.redirected.median.toFixed(1)} ms (${c.joinMs.direct.n} / ${c.joinMs.redirected.n} joins) |`,
   `| rooms per hub | ${c.roomsPerHub.join(' / ')} |`,
-  `| hub RSS per connected peer (all hubs) | ${c.rssPerPeerKiB.toFixed(1)} KiB |`,
+  `| hub RSS per connected peer (all hubs) | ${c.rssPerPeerKiB.toFixed(1)} KiB (V8 heap in use: ${c.heapPerPeerKiB.toFixed(1)} KiB) |`,
   `| kill -9 of the hub with the most rooms: its ${c.failover.peersMoved} peers all re-joined elsewhere | ${c.failover.allBackS.toFixed(1)} s after the kill (target ≤ 20), ${c.failover.sameLease} with the same IP and MAC |`,
   `| rooms per surviving hub after the failover | ${c.failover.roomsPerHub.join(' / ')} |`
 ].join('\n')
@@ -158,7 +158,10 @@ const report = `${header}\n${sections.join('\n\n')}\n`
 console.log(`\n${report}`)
 const dir = join(ROOT, 'bench/results')
 mkdirSync(dir, { recursive: true })
-const stamp = machine.date.replace(/:\d\d\.\d+Z$/, '').replace(/[:T]/g, '-')
+const minute = machine.date.replace(/:\d\d\.\d+Z$/, '').replace(/[:T]/g, '-')
+// Two runs in one minute (e.g. --only scale, then --only cluster) each keep their file.
+let stamp = minute
+for (let n = 2; existsSync(join(dir, `${stamp}.md`)); n++) stamp = `${minute}-${n}`
 writeFileSync(join(dir, `${stamp}.md`), report)
 writeFileSync(join(dir, `${stamp}.json`), JSON.stringify(json, null, 2) + '\n')
 console.log(`written: bench/results/${stamp}.md and .json`)

@@ -13,6 +13,7 @@ import type WebSocket from 'ws'
 import { encodeBatch, type WelcomeMessage } from '../core/protocol.js'
 import { udp4Frame } from '../tests/support/frames.js'
 import { waitFor } from '../tests/support/wait.js'
+import { getJson } from '../tests/support/loopback.js'
 import { freePort, joinSim, rssKiB, sleep, startHubProcess, stopHubProcess, type SimPeer } from './sim-peer.js'
 import { cpuUs, quantile } from './stats.js'
 
@@ -23,6 +24,8 @@ export interface ScaleResult {
   rooms: number
   rssBaseMiB: number
   rssPerPeerKiB: number
+  /** Of that, the V8 heap in use (the rest is native: TLS, sockets, allocator). */
+  heapPerPeerKiB: number
   connectAllS: number
   joinMedianMs: number
   joinP99Ms: number
@@ -73,6 +76,7 @@ export const runScale = async (peers = 1000, rooms = 100, log: (s: string) => vo
     sims.push(await joinSim(url, TOKEN, 'warmup', 'warmup'))
     await sleep(1000)
     const rssBase = rssKiB(hub.pid!)
+    const heapBase = (await getJson(port, '/status')).memory.heapUsedMiB as number
     const t0 = Date.now()
     for (let i = 0; i < peers; i += 50) {
       const batch = Array.from({ length: Math.min(50, peers - i) }, (_, k) => joinSim(url, TOKEN, `room${(i + k) % rooms}`, `p${i + k}`))
@@ -82,6 +86,7 @@ export const runScale = async (peers = 1000, rooms = 100, log: (s: string) => vo
     log(`  ${peers} peers in ${rooms} rooms connected in ${connectAllS.toFixed(1)} s`)
     await sleep(3000) // let the hub settle (buffers released after handshakes)
     const rssAll = rssKiB(hub.pid!)
+    const heapAll = (await getJson(port, '/status')).memory.heapUsedMiB as number
     const joins: number[] = []
     for (let i = 0; i < 30; i++) {
       const p = await joinSim(url, TOKEN, `room${i % rooms}`, `late${i}`)
@@ -103,6 +108,7 @@ export const runScale = async (peers = 1000, rooms = 100, log: (s: string) => vo
       peers, rooms,
       rssBaseMiB: rssBase / 1024,
       rssPerPeerKiB: (rssAll - rssBase) / peers,
+      heapPerPeerKiB: (heapAll - heapBase) * 1024 / peers,
       connectAllS,
       joinMedianMs: quantile(joins, 0.5),
       joinP99Ms: quantile(joins, 0.99),

@@ -301,6 +301,7 @@ export class Hub {
       doors: { connections: this.doors.connections, preAuth: this.doors.preAuthConnections, refused: { ...this.doors.refused } },
       udp: this.udpPort === null ? null : { port: this.udpPort, answered: this.reflector.counters.answered, drops: { ...this.reflector.counters.drops } },
       internalErrors: this.internalErrors,
+      memory: memoryMiB(),
       cluster: this.cluster?.status() ?? null
     }
   }
@@ -602,4 +603,10 @@ export class Hub {
     for (const r of this.rooms.values()) for (const s of r.list()) check(s)
   }
 
+}
+
+const MIB = 1048576
+const memoryMiB = (): { rssMiB: number, heapUsedMiB: number, externalMiB: number } => {
+  const m = process.memoryUsage()
+  return { rssMiB: Math.round(m.rss / MIB * 10) / 10, heapUsedMiB: Math.round(m.heapUsed / MIB * 10) / 10, externalMiB: Math.round(m.external / MIB * 10) / 10 }
 }

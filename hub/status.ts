@@ -69,6 +69,8 @@ export interface HubStatus {
   doors?: { connections: number, preAuth: number, refused: Record<string, number> }
   /** Messages that made a decoder throw (each dropped and logged). */
   internalErrors?: number
+  /** The process's memory (MiB): resident, V8 heap in use, and off-heap buffers (sockets' and TLS's). */
+  memory?: { rssMiB: number, heapUsedMiB: number, externalMiB: number }
   /** The UDP reflector for the direct path: its port, answers, drops by reason. */
   udp?: { port: number, answered: number, drops: Record<string, number> } | null
   /** hub --store: this hub's id and URL, the rooms it owns (epoch, ms of fence left), the cluster's hubs. */
