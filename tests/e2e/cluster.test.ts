@@ -98,6 +98,19 @@ serial('a peer that joins through a hub not owning its room is redirected and pi
   t.is(st.rooms.find((r: { name: string }) => r.name === 'friday').peers.length, 2, 'both peers are on b')
 })
 
+serial('PostgreSQL restarts while the two ping each other: not one ping is lost, and the owner notices the store go and come back', async t => {
+  const owner = hubs.get(await ownerOf('friday'))!
+  const pinging = o.topo.run(ns('alice'), 'ping', ['-c', '60', '-i', '0.1', '-W', '1', ip.bob!], 20_000)
+  await db.down()
+  await waitFor('the owner notices the store is gone', () => /cluster\.store_unreachable/.test(owner.output), 10_000)
+  await db.up()
+  await waitFor('the owner is back on the store', () => /cluster\.store_back/.test(owner.output), 10_000)
+  const r = await pinging
+  const loss = /(\d+) received/.exec(r.stdout)
+  t.log(r.stdout.split('\n').filter(l => /transmitted|rtt/.test(l)).join('; '))
+  t.is(Number(loss?.[1]), 60, 'all 60 pings answered through the restart')
+})
+
 serial('kill -9 of the owner: both peers are back on another hub with the same IP and MAC and ping within 20 s', async t => {
   const killed = Date.now()
   hubs.get('b')!.child.kill('SIGKILL')
