@@ -1,7 +1,7 @@
 /**
  * The hub: lifecycle, the listener and the connections on it. The doors (hub/doors.ts)
- * decide who may connect and how often; the join desk (hub/join.ts) turns a `hello` into
- * a place in a room; the HTTP API (hub/http-api.ts) serves health, status and admin;
+ * decide who may connect and how often; admission (hub/admission.ts) and the join desk
+ * (hub/join.ts) turn a `hello` into a place in a room; the HTTP API (hub/http-api.ts) serves health, status and admin;
  * each Room switches its frames.
  *
  *   TCP accept ─► doors ─► TLS (tlsHandshakeTimeoutMs) ─► upgrade: subprotocol (400 if not
@@ -18,13 +18,13 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
-import { OverlanError, errnoCode, isOverlanError, type ErrorCode } from '../core/errors.js'
+import { OverlanError, errnoCode, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
   CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, CLOSE_REDIRECT, HELLO_TIMEOUT_MS, MAX_MESSAGE_BYTES,
-  REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type HelloMessage, type RefusalCode
+  REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type RefusalCode
 } from '../core/protocol.js'
-import { keyFingerprint, loadOrCreateKeyPair, newNonce, parsePublicKey, verifyJoin, type KeyPair } from '../core/keys.js'
+import { loadOrCreateKeyPair, type KeyPair } from '../core/keys.js'
 import { ensureDir } from '../core/state-file.js'
 import { limitTcpQueues } from '../core/tcp-queues.js'
 import type { HubSettings } from './config.js'
@@ -38,6 +38,7 @@ import { MemberAdmin } from './member-admin.js'
 import { publicUrlOf } from './public-url.js'
 import { pinOf } from '../core/tls-pin.js'
 import { JoinDesk } from './join.js'
+import { Admission } from './admission.js'
 import { MemberStore } from './members.js'
 import { parseEndpoint } from '../core/direct/wire.js'
 import { TickClock } from '../core/stall.js'
@@ -82,6 +83,7 @@ export class Hub {
   private wss: WebSocketServer | null = null
   private leases: LeaseStore | null = null
   private desk: JoinDesk | null = null
+  private admission: Admission | null = null
   /** The hub's X25519 key (challenges); its public half goes to peers. */
   key: KeyPair | null = null
   members: MemberStore | null = null
@@ -116,6 +118,7 @@ export class Hub {
   private readonly pending = new Set<Session>()
   private nextPort = 1
   private stopping = false
+  private ready = false
   /** When keepalive rounds run; a late one means this process was stalled (core/stall.ts). */
   private keepaliveClock = new TickClock(1, 0)
   /** Messages that made a decoder throw (each dropped). */
@@ -202,6 +205,15 @@ export class Hub {
       publicUrl: () => this.publicUrl,
       pin: () => this.pin
     })
+    this.admission = new Admission({
+      desk: this.desk, leases: this.leases, members: this.members, key: this.key, doors: this.doors, audit: this.audit,
+      metrics: this.metrics, log: this.log, now: this.now, pending: this.pending,
+      cluster: () => this.cluster,
+      udpPort: () => this.udpPort,
+      stopping: () => this.stopping,
+      refuse: (sess, code, message, closeCode) => { this.refuse(sess, code, message, closeCode) },
+      pushMembers: (r, now) => { this.pushMembers(r, now) }
+    })
     const port = await new Promise<number>((resolve, reject) => {
       const server = this.server!
       server.once('error', (e) => {
@@ -243,6 +255,7 @@ export class Hub {
     this.timers.push(setInterval(() => { void this.directories?.save(this.rooms.values()) }, SAVE_MS))
     for (const t of this.timers) t.unref()
     if (this.doors.maxConnections < s.doors.maxConnections) this.log.warn('hub.connections_capped', { maxConnections: this.doors.maxConnections, configured: s.doors.maxConnections, why: 'open-file limit (raise LimitNOFILE / ulimit -n)' })
+    this.ready = true
     this.log.info('hub.start', { listen: `${s.listenHost}:${port}`, tls: s.tls !== null, state: s.stateDir, autoRooms: s.autoCreateRooms, maxConnections: this.doors.maxConnections })
     return port
   }
@@ -314,6 +327,8 @@ export class Hub {
       socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
     }
     if (this.stopping) { refuse('503 Service Unavailable', 'hub shutting down\n'); return }
+    // Until start() is done (a cluster's store joined, the UDP port known) no peer is admitted.
+    if (!this.ready) { refuse('503 Service Unavailable', 'hub starting\n'); return }
     if (!offered.some(p => p.startsWith('overlan.'))) { refuse('400 Bad Request', `WebSocket subprotocol ${SUBPROTOCOL} required\n`); return }
     const client = this.doors.clientAddress(req)
     if (!this.doors.admitProxied(socket, client)) { refuse('429 Too Many Requests', 'too many connections from this address\n'); return }
@@ -381,7 +396,7 @@ export class Hub {
     const m = r.message
     if (m.type === 'hello') {
       if (s.info !== null || s.joining || s.challenge !== null) { this.refuse(s, 'BAD_MESSAGE', 'second hello on one connection', CLOSE_BAD_MESSAGE); return }
-      this.handleHello(s, m, client, socket)
+      this.admission!.hello(s, m, client, socket)
     } else if (m.type === 'direct') {
       const room = s.info !== null ? this.rooms.get(s.info.room) : undefined
       if (room === undefined) { this.refuse(s, 'BAD_MESSAGE', 'direct before welcome', CLOSE_BAD_MESSAGE); return }
@@ -394,7 +409,7 @@ export class Hub {
       if (s.info === null) { this.refuse(s, 'BAD_MESSAGE', 'test before welcome', CLOSE_BAD_MESSAGE); return }
       speedTestPhase(s, m.direction, m.ms, this.settings.sendQueueBytes)
     } else if (m.type === 'proof') {
-      this.handleProof(s, m.proof, socket)
+      this.admission!.proof(s, m.proof, socket)
     } else if (m.type === 'bye') {
       s.ws.close(CLOSE_NORMAL, 'bye')
     } else if (m.type === 'list') {
@@ -405,42 +420,6 @@ export class Hub {
     } else {
       this.refuse(s, 'BAD_MESSAGE', `a peer may not send "${m.type}"`, CLOSE_BAD_MESSAGE)
     }
-  }
-
-  private handleHello (s: Session, m: HelloMessage, client: string, socket: Socket): void {
-    if (!this.doors.allowJoin(client, this.now())) {
-      this.refuse(s, 'RATE_LIMITED', 'too many join attempts from this address; retry in a minute', REFUSAL_CLOSE_CODES.RATE_LIMITED)
-      return
-    }
-    if (this.cluster !== null && !this.cluster.ownsNow(m.room)) { void this.placeThenHello(s, m, socket); return }
-    this.helloPlaced(s, m, socket)
-  }
-
-  /** A cluster's hub: the room is claimed here (its leases loaded) or the peer is sent to the owner. */
-  private async placeThenHello (s: Session, m: HelloMessage, socket: Socket): Promise<void> {
-    s.joining = true
-    try {
-      const p = await this.cluster!.place(m.room)
-      if (s.refused || s.ws.readyState !== WebSocket.OPEN || this.stopping) return // re-checked after the await
-      if (!p.mine) {
-        s.sendControl(encodeControl({ type: 'redirect', room: m.room, url: p.url }))
-        s.refused = true
-        s.ws.close(CLOSE_REDIRECT, 'redirect')
-        this.log.info('cluster.redirect', { room: m.room, to: p.url, remote: s.remote })
-        return
-      }
-      if (p.state !== null) {
-        this.leases!.adopt(m.room, p.state.leases, Date.now())
-        this.members!.adopt(m.room, p.state.members, p.state.bans, Date.now())
-      }
-    } catch (e) {
-      this.log.warn('cluster.join_waits', { room: m.room, error: (e as Error).message })
-      this.refuse(s, 'UNAVAILABLE', 'the cluster store is unreachable; retrying shortly', REFUSAL_CLOSE_CODES.UNAVAILABLE)
-      return
-    } finally {
-      s.joining = false
-    }
-    this.helloPlaced(s, m, socket)
   }
 
   /** A clustered room went to another hub (or this one lost its fence): its peers go there. */
@@ -458,81 +437,6 @@ export class Hub {
       room.leave(s, this.now())
     }
     this.rooms.delete(name)
-  }
-
-  private helloPlaced (s: Session, m: HelloMessage, socket: Socket): void {
-    if (m.key !== undefined) {
-      if (parsePublicKey(m.key) === null) { this.refuse(s, 'BAD_MESSAGE', 'hello.key is not an X25519 public key', CLOSE_BAD_MESSAGE); return }
-      const nonce = newNonce()
-      s.challenge = { hello: m, nonce }
-      s.sendControl(encodeControl({ type: 'challenge', nonce, hubKey: this.key!.publicKey }))
-      return
-    }
-    void this.admit(s, m, null, socket)
-  }
-
-  /** The answer to this connection's challenge: proven, the hello goes on to the desk. */
-  private handleProof (s: Session, proof: string, socket: Socket): void {
-    const c = s.challenge
-    if (c === null || s.info !== null) { this.refuse(s, 'BAD_MESSAGE', 'proof without a challenge', CLOSE_BAD_MESSAGE); return }
-    s.challenge = null
-    if (!verifyJoin(this.key!, c.hello.key!, c.nonce, proof)) { this.refuse(s, 'AUTH_FAILED', 'the proof of the peer\'s key did not verify', REFUSAL_CLOSE_CODES.AUTH_FAILED); return }
-    void this.admit(s, c.hello, c.hello.key!, socket)
-  }
-
-  private async admit (s: Session, m: HelloMessage, key: string | null, socket: Socket): Promise<void> {
-    s.joining = true
-    try {
-      const { room, name, lease, via } = await this.desk!.admit(m, key)
-      // The cluster's store holds leases under UNIQUE constraints: written before the welcome.
-      if (this.cluster !== null) await this.cluster.putLease(m.room, { identity: m.identity, mac: lease.mac, ip: lease.ip, name })
-      // Re-check after the await: the connection may have gone, or the hub be stopping.
-      if (s.refused || s.ws.readyState !== WebSocket.OPEN || this.stopping) return
-      const existing = room.sessionOf(m.identity)
-      if (existing !== undefined) {
-        // The same identity again: the newer connection wins (the old one is usually dead).
-        this.refuse(existing, 'DUPLICATE_SESSION', 'replaced by a newer connection of the same peer identity', REFUSAL_CLOSE_CODES.DUPLICATE_SESSION)
-        room.leave(existing, this.now())
-      }
-      s.info = { room: m.room, identity: m.identity, name, mac: lease.mac, ip: lease.ip }
-      s.key = key
-      // Candidates in the hello: the first members push can carry them (a path in one push).
-      s.endpoints = (m.endpoints ?? []).filter(e => parseEndpoint(e) !== null)
-      const members = room.list().map(o => ({ name: o.info!.name, mac: o.info!.mac, ip: o.info!.ip }))
-      if (!room.join(s, this.now())) throw new OverlanError('ADDRESS_UNAVAILABLE', `MAC ${lease.mac} is in use by another member of room ${m.room}`)
-      this.pending.delete(s)
-      this.doors.joined(socket)
-      s.sendControl(encodeControl({
-        type: 'welcome',
-        version: m.version,
-        room: m.room,
-        mac: lease.mac,
-        ip: lease.ip,
-        prefixLength: room.settings.subnet.prefixLength,
-        mtu: room.settings.mtu,
-        members,
-        name,
-        enrolled: key !== null,
-        udpPort: this.udpPort,
-        directPath: room.settings.directPath && this.udpPort !== null,
-        allowBridging: room.settings.allowBridging
-      }))
-      this.metrics.joins.inc({ via })
-      this.audit.record('join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, via, key: key !== null ? keyFingerprint(key) : undefined })
-      this.pushMembers(room, this.now())
-      this.log.info('peer.join', { room: m.room, name, ip: lease.ip, mac: lease.mac, remote: s.remote, peers: room.size, via })
-    } catch (e) {
-      s.info = null
-      if (isOverlanError(e) && e.code in REFUSAL_CLOSE_CODES) {
-        this.refuse(s, e.code as RefusalCode, e.message, REFUSAL_CLOSE_CODES[e.code as RefusalCode])
-        return
-      }
-      this.log.error('peer.hello_failed', { remote: s.remote, error: (e as Error)?.stack ?? String(e) })
-      s.refused = true
-      s.ws.close(1011, 'internal error')
-    } finally {
-      s.joining = false
-    }
   }
 
   /** Ends a session now (kick, ban): a refusal, and it leaves its room at once. */
