@@ -20,6 +20,7 @@ import type { LeaseStore } from './leases.js'
 import type { MemberStore } from './members.js'
 import type { HubMetrics } from './metrics.js'
 import type { Room } from './room.js'
+import type { RoomSettings } from './config.js'
 import type { Session } from './session.js'
 
 export interface AdmissionDeps {
@@ -40,6 +41,8 @@ export interface AdmissionDeps {
   stopping: () => boolean
   refuse: (s: Session, code: RefusalCode | ErrorCode, message: string, closeCode: number) => void
   pushMembers: (r: Room, now: number) => void
+  /** A room just claimed runs with the settings the cluster's store has for it (hub/cluster/room-settings.ts). */
+  adoptRoom: (settings: RoomSettings) => void
 }
 
 export class Admission {
@@ -69,6 +72,7 @@ export class Admission {
         return
       }
       if (p.state !== null) {
+        if (p.state.settings !== null) this.d.adoptRoom(p.state.settings)
         this.d.leases.adopt(m.room, p.state.leases, Date.now())
         this.d.members.adopt(m.room, p.state.members, p.state.bans, Date.now())
       }

@@ -212,7 +212,14 @@ export class Hub {
       udpPort: () => this.udpPort,
       stopping: () => this.stopping,
       refuse: (sess, code, message, closeCode) => { this.refuse(sess, code, message, closeCode) },
-      pushMembers: (r, now) => { this.pushMembers(r, now) }
+      pushMembers: (r, now) => { this.pushMembers(r, now) },
+      adoptRoom: (rs) => {
+        // A new claim: the room is empty here (a lost room's sessions were dropped with it).
+        if ((this.rooms.get(rs.name)?.size ?? 0) > 0) return
+        const room = new Room(rs, this.now())
+        directories.restoreInto(room, this.now())
+        this.rooms.set(rs.name, room)
+      }
     })
     const port = await new Promise<number>((resolve, reject) => {
       const server = this.server!
@@ -231,6 +238,7 @@ export class Hub {
         load: () => { let n = 0; for (const r of this.rooms.values()) n += r.size; return n }
       })
       await this.cluster.start()
+      await this.cluster.publishRooms(s.rooms.values())
       // Enrolments and bans are written through, so whichever hub owns a room next knows them.
       const store = this.cluster.store
       this.members!.onChange = (room, c) => { store.memberChange(room, c).catch((e: Error) => { this.log.error('cluster.member_write_failed', { room, kind: c.kind, error: e.message }) }) }

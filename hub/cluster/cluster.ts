@@ -15,13 +15,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../../core/log.js'
 import { ClusterStore, OWNER_TIMEOUT_MS, type HubRecord, type StoredLease } from './store.js'
+import { decodeRoomSettings, encodeRoomSettings } from './room-settings.js'
+import type { RoomSettings } from '../config.js'
 
 export const HEARTBEAT_MS = 2000
 /** How long before the database would free a room this hub stops switching it. */
 export const FENCE_MARGIN_MS = 3000
 
-/** A new claim carries the room's shared state to load: leases, enrolled keys, bans. */
-export interface RoomState { leases: StoredLease[], members: Array<{ identity: string, key: string, name: string, via: string }>, bans: Array<{ key: string, name: string }> }
+/** A new claim carries the room's shared state to load: leases, enrolled keys, bans, and a configured room's settings. */
+export interface RoomState { leases: StoredLease[], members: Array<{ identity: string, key: string, name: string, via: string }>, bans: Array<{ key: string, name: string }>, settings: RoomSettings | null }
 export type Placement = { mine: true, epoch: number, state: RoomState | null } | { mine: false, url: string }
 
 export interface ClusterEvents {
@@ -79,8 +81,26 @@ export class Cluster {
     if (had?.epoch === c.epoch) return { mine: true, epoch: c.epoch, state: null }
     if (c.previousOwner !== null && c.previousOwner !== this.hubId) this.log.warn('cluster.room_taken_over', { room, from: c.previousOwner, epoch: c.epoch })
     else this.log.info('cluster.room_claimed', { room, epoch: c.epoch })
-    const [leases, members, bans] = await Promise.all([this.store.leases(room), this.store.members(room), this.store.bans(room)])
-    return { mine: true, epoch: c.epoch, state: { leases, members, bans } }
+    const [leases, members, bans, stored] = await Promise.all([this.store.leases(room), this.store.members(room), this.store.bans(room), this.store.roomSettings(room)])
+    let settings: RoomSettings | null = null
+    if (stored !== null) {
+      const d = decodeRoomSettings(room, stored.settings)
+      if (typeof d === 'string') this.log.error('cluster.room_settings_invalid', { room, from: stored.hub, error: d })
+      else settings = d
+    }
+    return { mine: true, epoch: c.epoch, state: { leases, members, bans, settings } }
+  }
+
+  /**
+   * Publishes the rooms of this hub's config to the store, so any hub that claims one runs it
+   * as configured; the hub that starts last with a room in its config decides its settings.
+   */
+  async publishRooms (rooms: Iterable<RoomSettings>): Promise<void> {
+    for (const r of rooms) {
+      const how = await this.store.publishRoomSettings(r.name, encodeRoomSettings(r), this.hubId)
+      if (how === 'replaced') this.log.warn('cluster.room_settings_replaced', { room: r.name, why: 'the store had other settings for this room (another hub\'s config): this hub\'s now apply wherever the room is claimed next' })
+      else if (how === 'inserted') this.log.info('cluster.room_settings_published', { room: r.name })
+    }
   }
 
   async putLease (room: string, l: StoredLease): Promise<void> { await this.store.putLease(room, l) }

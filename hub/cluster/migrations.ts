@@ -10,6 +10,9 @@
  *   overlan_leases  (room, identity) -> MAC and IP; UNIQUE (room, mac) and (room, ip): no
  *                   address is ever leased to two identities of a room, whatever a hub does
  *   overlan_members (room, identity) -> enrolled key (v2); overlan_bans (room, key) (v2)
+ *   overlan_invites  invites by id: scrypt hash, uses left, expiry (v3)
+ *   overlan_room_settings  a configured room's settings in hub.yaml's shape, as the hub that
+ *                   started last with that room in its config published them (v4)
  */
 import type { PoolClient } from 'pg'
 import { OverlanError } from '../../core/errors.js'
@@ -65,6 +68,13 @@ export const MIGRATIONS: readonly string[] = [
      uses_left integer NOT NULL,
      expires timestamptz NOT NULL,
      created timestamptz NOT NULL DEFAULT now()
+   );`,
+  // 4: configured rooms' settings, so whichever hub claims a room runs it as configured.
+  `CREATE TABLE overlan_room_settings (
+     room text PRIMARY KEY,
+     settings jsonb NOT NULL,
+     hub text NOT NULL,
+     updated timestamptz NOT NULL DEFAULT now()
    );`
 ]
 

@@ -148,6 +148,27 @@ export class ClusterStore {
     else await this.query('DELETE FROM overlan_bans WHERE room = $1 AND key = $2', [room, c.key])
   }
 
+  /**
+   * Publishes a configured room's settings (hub/cluster/room-settings.ts) as this hub's config
+   * has them. 'same': the store already had exactly these; 'replaced': it had others (from
+   * another hub's config), which these now replace.
+   */
+  async publishRoomSettings (room: string, settings: Record<string, unknown>, hub: string): Promise<'inserted' | 'replaced' | 'same'> {
+    const r = await this.query<{ before: unknown }>(
+      `WITH old AS (SELECT settings FROM overlan_room_settings WHERE room = $1)
+       INSERT INTO overlan_room_settings (room, settings, hub) VALUES ($1, $2, $3)
+       ON CONFLICT (room) DO UPDATE SET settings = $2, hub = $3, updated = now()
+         WHERE overlan_room_settings.settings IS DISTINCT FROM $2
+       RETURNING (SELECT settings FROM old) AS before`, [room, JSON.stringify(settings), hub])
+    if (r.rowCount === 0) return 'same'
+    return r.rows[0]!.before === null ? 'inserted' : 'replaced'
+  }
+
+  /** A configured room's stored settings (as published), or null for a room without any (auto-created). */
+  async roomSettings (room: string): Promise<{ settings: unknown, hub: string } | null> {
+    return (await this.query<{ settings: unknown, hub: string }>('SELECT settings, hub FROM overlan_room_settings WHERE room = $1', [room])).rows[0] ?? null
+  }
+
   /** Invites (the hub's SharedInvites): the secret's scrypt hash only, as in members.json. */
   readonly invites: SharedInvites = {
     put: async (inv) => {

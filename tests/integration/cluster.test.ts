@@ -8,7 +8,7 @@
 import test from 'ava'
 import pg from 'pg'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { freePort, getJson } from '../support/loopback.js'
 import { tmpdir } from 'node:os'
 import { randomBytes } from 'node:crypto'
@@ -35,10 +35,10 @@ const dir = mkdtempSync(join(tmpdir(), 'overlan-cluster-'))
 interface HubProc { name: string, port: number, url: string, child: ChildProcess, output: string, exited: Promise<number | null> }
 const hubs = new Map<string, HubProc>()
 
-const startHub = async (name: string, port?: number): Promise<HubProc> => {
+const startHub = async (name: string, port?: number, extra: string[] = []): Promise<HubProc> => {
   const p = port ?? await freePort()
   const url = `wss://127.0.0.1:${p}`
-  const child = spawn('node', [HUB, '--listen', `127.0.0.1:${p}`, '--state', join(dir, name), '--token', TOKEN, '--store', db.url, '--public-url', url, '--udp-listen', 'off', '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('node', [HUB, ...extra, '--listen', `127.0.0.1:${p}`, '--state', join(dir, name), '--token', TOKEN, '--store', db.url, '--public-url', url, '--udp-listen', 'off', '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const h: HubProc = { name, port: p, url, child, output: '', exited: new Promise(resolve => child.on('exit', (code) => { resolve(code) })) }
   child.stdout!.on('data', (d: Buffer) => { h.output += d.toString() })
   child.stderr!.on('data', (d: Buffer) => { h.output += d.toString() })
@@ -66,10 +66,10 @@ const hubStatus = async (h: HubProc): Promise<any> => await getJson(h.port, '/st
 
 interface P { peer: Peer, tap: MemoryTap, name: string }
 const peers: P[] = []
-const join_ = async (name: string, order: HubProc[], o: { key?: KeyPair, token?: string, invite?: string } = {}): Promise<P> => {
+const join_ = async (name: string, order: HubProc[], o: { key?: KeyPair, token?: string, invite?: string, room?: string } = {}): Promise<P> => {
   const os = new MemoryHostOs()
   const f = { url: order.map(h => h.url).join(','), dir, hub: { tls: { certFile: join(dir, 'a', 'tls', 'hub-cert.pem') } } } as unknown as Fixture
-  const peer = new Peer(peerSettings(f, name, 'friday', { joinTimeoutMs: 30_000, keepaliveTimeoutMs: 4000, reconnectMinMs: 100, reconnectMaxMs: 500, ...(o.token !== undefined ? { token: o.token } : {}), ...(o.invite !== undefined ? { invite: o.invite } : {}) }),
+  const peer = new Peer(peerSettings(f, name, o.room ?? 'friday', { joinTimeoutMs: 30_000, keepaliveTimeoutMs: 4000, reconnectMinMs: 100, reconnectMaxMs: 500, ...(o.token !== undefined ? { token: o.token } : {}), ...(o.invite !== undefined ? { invite: o.invite } : {}) }),
     { os, log: silentLogger, identity: Buffer.from(name.padEnd(16, '-')).toString('hex'), ...(o.key !== undefined ? { key: o.key } : {}) })
   try { await peer.start() } catch (e) { await peer.stop(); throw e }
   const p = { peer, tap: os.taps.get(`ovl-${name}`)!, name }
@@ -250,4 +250,23 @@ serial('SIGSTOP of the owner for 20 s: the room moves; resumed, the old owner sw
   t.false(st.cluster.owned.some((o: { room: string }) => o.room === 'friday'), 'a no longer owns friday')
   t.is(st.rooms.find((r: { name: string }) => r.name === 'friday')?.peers.length ?? 0, 0, 'and serves none of its peers')
   await delivered(alice, bob, 5)
+})
+
+serial('a configured room runs as configured on whichever hub claims it: its settings come from the store', async t => {
+  // Hub d has room "lan" in its hub.yaml (own token, subnet, MTU); a, b and c do not.
+  mkdirSync(join(dir, 'd'), { recursive: true })
+  cpSync(join(dir, 'a', 'tls'), join(dir, 'd', 'tls'), { recursive: true })
+  writeFileSync(join(dir, 'd.yaml'), 'autoCreateRooms: true\nrooms:\n  lan:\n    token: lan-party-token\n    subnet: 10.88.0.0/24\n    mtu: 1300\n')
+  const d = await startHub('d', undefined, ['--config', join(dir, 'd.yaml')])
+  t.regex(d.output, /cluster\.room_settings_published room=lan/)
+  d.child.kill('SIGTERM') // a clean stop: d leaves the registry, so another hub must take "lan"
+  await d.exited
+  hubs.delete('d')
+  const a = hubs.get('a')!
+  const lan = await join_('lan-1', [a], { token: 'lan-party-token', room: 'lan' })
+  const st = lan.peer.status()
+  t.regex(st.address ?? '', /^10\.88\.0\.\d+\/24$/, 'the configured subnet')
+  t.is(st.mtu, 1300, 'the configured MTU')
+  const wrong = await t.throwsAsync(join_('lan-2', [a], { token: TOKEN, room: 'lan' }))
+  t.regex(String(wrong), /AUTH_FAILED/, 'the auto rooms\' token does not open a configured room')
 })
