@@ -140,6 +140,10 @@ export class Hub {
     this.members = new MemberStore(s.stateDir, (e) => { this.log.error('members.write_failed', { error: e.message }) })
     this.key = loadOrCreateKeyPair(s.stateDir)
     this.audit = new AuditLog(s.stateDir, this.log)
+    // A generated token is one hub's own: after a failover the next hub would refuse it.
+    if (s.store !== null && s.autoCreateRooms && s.autoRoom.token === undefined) {
+      throw new OverlanError('CONFIG_INVALID', 'a hub in a cluster (--store) with auto-created rooms needs the join token given (--token or token: in hub.yaml), the same on every hub')
+    }
     if (s.autoCreateRooms) {
       const t = s.autoRoom.token !== undefined ? AutoToken.given(s.autoRoom.token) : await AutoToken.load(s.stateDir)
       this.autoTokens = t

@@ -270,3 +270,9 @@ serial('a configured room runs as configured on whichever hub claims it: its set
   const wrong = await t.throwsAsync(join_('lan-2', [a], { token: TOKEN, room: 'lan' }))
   t.regex(String(wrong), /AUTH_FAILED/, 'the auto rooms\' token does not open a configured room')
 })
+
+serial('a cluster hub with auto rooms refuses to start on a token of its own making (the next owner would refuse it)', async t => {
+  const r = await hubCli(['--listen', '127.0.0.1:0', '--state', join(dir, 'no-token'), '--store', db.url, '--udp-listen', 'off'])
+  t.not(r.code, 0)
+  t.regex(r.out, /CONFIG_INVALID.*needs the join token given/)
+})
