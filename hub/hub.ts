@@ -27,7 +27,7 @@ import {
 import { loadOrCreateKeyPair, type KeyPair } from '../core/keys.js'
 import { ensureDir } from '../core/state-file.js'
 import { limitTcpQueues } from '../core/tcp-queues.js'
-import type { HubSettings } from './config.js'
+import type { HubSettings, RoomSettings } from './config.js'
 import { DirectoryStore, SAVE_MS } from './directory-store.js'
 import { Doors } from './doors.js'
 import { HttpApi } from './http-api.js'
@@ -102,7 +102,9 @@ export class Hub {
   /** A cluster's admin commands for rooms other hubs own go to the owner. */
   private relay: AdminRelay | null = null
   /** Every member operation (control socket, HTTP API, dashboard) runs here. */
-  private readonly runAdmin: RunControl = async (r, by) => this.relay !== null ? await this.relay.runAnywhere(r, by) : await runControl(this.admin!, r, by)
+  private readonly runAdmin: RunControl = async (r, by) => this.relay !== null ? await this.relay.runAnywhere(r, by) : await this.runHere(r, by)
+  /** A member operation on this hub's own rooms. */
+  private readonly runHere: RunControl = async (r, by) => await runControl(this.admin!, r, by)
   /** One pending members push per room (pushMembers). */
   private readonly pushTimers = new Map<Room, NodeJS.Timeout>()
   private directories: DirectoryStore | null = null
@@ -150,14 +152,12 @@ export class Hub {
       this.autoToken = t.plain ?? undefined
     }
     const directories = this.directories = new DirectoryStore(s.stateDir, this.log)
-    for (const [name, rs] of s.rooms) {
-      const room = new Room(rs, this.now())
-      directories.restoreInto(room, this.now())
-      this.rooms.set(name, room)
+    for (const rs of s.rooms.values()) {
+      this.addRoom(rs)
       // An impairment left in a config slows friends silently: say so at every start.
       const imp = rs.impairment
-      if (isImpaired(imp.room)) this.log.warn('impairment.active', { room: name, ...imp.room })
-      for (const [peer, spec] of imp.peers) if (isImpaired(spec)) this.log.warn('impairment.active', { room: name, peer, ...spec })
+      if (isImpaired(imp.room)) this.log.warn('impairment.active', { room: rs.name, ...imp.room })
+      for (const [peer, spec] of imp.peers) if (isImpaired(spec)) this.log.warn('impairment.active', { room: rs.name, peer, ...spec })
     }
     this.desk = new JoinDesk({
       settings: s, rooms: this.rooms, leases: this.leases, members: this.members, now: this.now, log: this.log,
@@ -217,13 +217,8 @@ export class Hub {
       stopping: () => this.stopping,
       refuse: (sess, code, message, closeCode) => { this.refuse(sess, code, message, closeCode) },
       pushMembers: (r, now) => { this.pushMembers(r, now) },
-      adoptRoom: (rs) => {
-        // A new claim: the room is empty here (a lost room's sessions were dropped with it).
-        if ((this.rooms.get(rs.name)?.size ?? 0) > 0) return
-        const room = new Room(rs, this.now())
-        directories.restoreInto(room, this.now())
-        this.rooms.set(rs.name, room)
-      }
+      // A new claim: the room is empty here (a lost room's sessions were dropped with it).
+      adoptRoom: (rs) => { if ((this.rooms.get(rs.name)?.size ?? 0) === 0) this.addRoom(rs) }
     })
     const port = await new Promise<number>((resolve, reject) => {
       const server = this.server!
@@ -247,7 +242,7 @@ export class Hub {
       const store = this.cluster.store
       this.members!.onChange = (room, c) => { store.memberChange(room, c).catch((e: Error) => { this.log.error('cluster.member_write_failed', { room, kind: c.kind, error: e.message }) }) }
       this.members!.sharedInvites = store.invites
-      this.relay = new AdminRelay(store, this.cluster.hubId, async (r, by) => await runControl(this.admin!, r, by), (room) => this.cluster?.ownsNow(room) === true, this.log.child('cluster'))
+      this.relay = new AdminRelay(store, this.cluster.hubId, this.runHere, (room) => this.cluster?.ownsNow(room) === true, this.log.child('cluster'))
       this.relay.start()
     }
     if (s.udpListen !== null) {
@@ -270,6 +265,13 @@ export class Hub {
     this.ready = true
     this.log.info('hub.start', { listen: `${s.listenHost}:${port}`, tls: s.tls !== null, state: s.stateDir, autoRooms: s.autoCreateRooms, maxConnections: this.doors.maxConnections })
     return port
+  }
+
+  /** A room with its settings, its directory restored (configured at start, or claimed in a cluster). */
+  private addRoom (rs: RoomSettings): void {
+    const room = new Room(rs, this.now())
+    this.directories!.restoreInto(room, this.now())
+    this.rooms.set(rs.name, room)
   }
 
   /** Says bye to every peer, closes the listener, writes pending leases. Idempotent. */

@@ -43,13 +43,8 @@ const startHub = async (h: HubName): Promise<Proc> => {
   return p
 }
 
-/** The GET /status of hub `h`, fetched inside the hub namespace. */
-const hubStatus = async (h: HubName): Promise<any> => {
-  const script = `require('https').get({host:'${HUB_IP[h]}',port:443,path:'/status',rejectUnauthorized:false,headers:{authorization:'Bearer ${ADMIN}'}},r=>{let s='';r.on('data',d=>s+=d);r.on('end',()=>process.stdout.write(s))}).on('error',e=>{console.error(e.message);process.exit(1)})`
-  const r = await o.topo.run(o.topo.hubNs, 'node', ['-e', script])
-  if (r.code !== 0) throw new Error(`hub ${h} status: ${r.stderr}`)
-  return JSON.parse(r.stdout)
-}
+/** The GET /status of hub `h`. */
+const hubStatus = async (h: HubName): Promise<any> => await o.hubStatus(HUB_IP[h], ADMIN)
 
 let lastError = ''
 const ownerOf = async (room: string): Promise<HubName> => await waitFor(`an owner of ${room} (last error: ${lastError})`, async () => {

@@ -150,22 +150,21 @@ serial('new rooms spread over the hubs: each goes to the hub with the fewest roo
   t.deepEqual(owned, [1, 1, 1], 'one room each')
 })
 
+const hubCli = (args: string[]): Promise<{ code: number, out: string }> => new Promise(resolve => {
+  execFile('node', [HUB, ...args], { timeout: 20_000 }, (e, out, err) => { resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), out: out + err }) })
+})
+
 serial('an invite made on a hub that does not own the room works on the owner, once', async t => {
   const [a, b] = [hubs.get('a')!, hubs.get('b')!]
   t.is(alice.peer.status().hub, b.url, 'b owns friday')
-  const made = await new Promise<string>((resolve, reject) => {
-    execFile('node', [HUB, 'invite', '--room', 'friday', '--state', join(dir, 'a'), '--uses', '1'], { timeout: 20_000 }, (e, out, err) => { if (e !== null) reject(new Error(err)); else resolve(out) })
-  })
-  const inv = decodeInvite(/overlan:\/\/\S+/.exec(made)![0].replace(/'$/, ''))
+  const made = await hubCli(['invite', '--room', 'friday', '--state', join(dir, 'a'), '--uses', '1'])
+  t.is(made.code, 0, made.out)
+  const inv = decodeInvite(/overlan:\/\/\S+/.exec(made.out)![0].replace(/'$/, ''))
   const dave = await join_('dave', [b], { key: generateKeyPair(), token: '', invite: `${inv.id}.${inv.secret}` })
   t.is(dave.peer.status().state, 'connected')
   const e = await t.throwsAsync(join_('erin', [b], { key: generateKeyPair(), token: '', invite: `${inv.id}.${inv.secret}` }))
   t.regex(String(e), /INVITE_INVALID/, 'one use only, counted in the store')
   t.truthy(a)
-})
-
-const hubCli = (args: string[]): Promise<{ code: number, out: string }> => new Promise(resolve => {
-  execFile('node', [HUB, ...args], { timeout: 20_000 }, (e, out, err) => { resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), out: out + err }) })
 })
 
 serial('admin commands on a hub that does not own the room run on the owner: peers lists its members, a ban ends the session at once', async t => {

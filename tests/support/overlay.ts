@@ -66,11 +66,15 @@ export class Overlay {
 
   async ipOf (name: string): Promise<string> { return (await this.status(name)).address.split('/')[0]! }
 
-  /** The hub's GET /status, fetched from loopback inside the hub namespace. */
-  async hubStatus (): Promise<{ rooms: Array<Record<string, any>> }> {
-    const script = "require('https').get({host:'127.0.0.1',port:443,path:'/status',rejectUnauthorized:false},r=>{let s='';r.on('data',d=>s+=d);r.on('end',()=>process.stdout.write(s))}).on('error',e=>{console.error(e.message);process.exit(1)})"
+  /**
+   * A hub's GET /status, fetched inside the hub namespace: from loopback by default; a hub
+   * on another address answers with `adminToken`.
+   */
+  async hubStatus (host = '127.0.0.1', adminToken?: string): Promise<{ rooms: Array<Record<string, any>>, [k: string]: any }> {
+    const headers = adminToken !== undefined ? `,headers:{authorization:'Bearer ${adminToken}'}` : ''
+    const script = `require('https').get({host:'${host}',port:443,path:'/status',rejectUnauthorized:false${headers}},r=>{let s='';r.on('data',d=>s+=d);r.on('end',()=>process.stdout.write(s))}).on('error',e=>{console.error(e.message);process.exit(1)})`
     const r = await this.topo.run(this.topo.hubNs, 'node', ['-e', script])
-    if (r.code !== 0) throw new Error(`hub status: ${r.stderr}`)
+    if (r.code !== 0) throw new Error(`hub ${host} status: ${r.stderr}`)
     return JSON.parse(r.stdout) as { rooms: Array<Record<string, any>> }
   }
 
