@@ -24,10 +24,20 @@ export interface Libc {
   read: (fd: number, buf: Buffer, off: number, len: number) => number
   /** write(2) of buf[off, off+len): bytes, or -1 (errno()). */
   write: (fd: number, buf: Buffer, off: number, len: number) => number
+  socket: (domain: number, type: number, protocol: number) => number
+  /** bind(2) to the sockaddr in `addr`. */
+  bind: (fd: number, addr: Buffer, len: number) => number
+  /** getsockname(2) into `addr`; `len` is a 4-byte in/out length. */
+  getsockname: (fd: number, addr: Buffer, len: Buffer) => number
+  /** sendto(2) of the whole `buf` to the sockaddr in `addr`: bytes, or -1 (errno()). */
+  sendto: (fd: number, buf: Buffer, addr: Buffer, addrLen: number) => number
+  /** recvfrom(2) into `buf` (non-blocking); the sender in `addr`, `addrLen` a 4-byte in/out length: bytes, or -1 (errno()). */
+  recvfrom: (fd: number, buf: Buffer, addr: Buffer, addrLen: Buffer) => number
 }
 
 export const EAGAIN = 11
 export const EINTR = 4
+export const EMSGSIZE = 90
 
 let cached: Libc | null | undefined
 
@@ -39,6 +49,8 @@ export const libc = (): Libc | null => {
     const lib = koffi.load('libc.so.6')
     const read = lib.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
     const write = lib.func('long write(int fd, const uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
+    const sendto = lib.func('long sendto(int fd, const uint8_t *buf, unsigned long len, int flags, const uint8_t *addr, unsigned int alen)') as (fd: number, buf: Buffer, n: number, flags: number, addr: Buffer, alen: number) => number
+    const recvfrom = lib.func('long recvfrom(int fd, _Out_ uint8_t *buf, unsigned long len, int flags, _Inout_ uint8_t *addr, _Inout_ uint8_t *alen)') as (fd: number, buf: Buffer, n: number, flags: number, addr: Buffer, alen: Buffer) => number
     cached = {
       setsockopt: lib.func('int setsockopt(int fd, int level, int name, const uint8_t *val, unsigned int len)') as Libc['setsockopt'],
       ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)') as Libc['ioctl'],
@@ -46,7 +58,12 @@ export const libc = (): Libc | null => {
       close: lib.func('int close(int fd)') as Libc['close'],
       // koffi passes a Buffer's start; a subarray is a view at the offset, not a copy.
       read: (fd, buf, off, len) => Number(read(fd, off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), len)),
-      write: (fd, buf, off, len) => Number(write(fd, off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), len))
+      write: (fd, buf, off, len) => Number(write(fd, off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), len)),
+      socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
+      bind: lib.func('int bind(int fd, const uint8_t *addr, unsigned int len)') as Libc['bind'],
+      getsockname: lib.func('int getsockname(int fd, _Inout_ uint8_t *addr, _Inout_ uint8_t *len)') as Libc['getsockname'],
+      sendto: (fd, buf, addr, addrLen) => Number(sendto(fd, buf, buf.length, 0, addr, addrLen)),
+      recvfrom: (fd, buf, addr, addrLen) => Number(recvfrom(fd, buf, buf.length, 0, addr, addrLen))
     }
   } catch {
     cached = null
@@ -60,6 +77,8 @@ export const errno = (): number => koffi.errno()
 export interface UvPoll {
   /** Watches `fd` for readability on Node's main loop; `onReadable` runs in the main thread. */
   start: (fd: number, onReadable: (status: number) => void) => void
+  /** The handle no longer keeps the process alive (as a socket's unref()). */
+  unref: () => void
   /** Stops watching and frees the handle; resolves once libuv closed it. Idempotent. */
   close: () => Promise<void>
 }
@@ -73,6 +92,7 @@ interface Uv {
   pollInit: (loop: unknown, handle: Buffer, fd: number) => number
   pollStart: (handle: Buffer, events: number, cb: unknown) => number
   pollStop: (handle: Buffer) => number
+  unref: (handle: Buffer) => void
   close: (handle: Buffer, cb: unknown) => void
   pollCb: ReturnType<typeof koffi.proto>
   closeCb: ReturnType<typeof koffi.proto>
@@ -92,6 +112,7 @@ const uv = (): Uv | null => {
       pollInit: self.func('int uv_poll_init(void *loop, _Inout_ uint8_t *handle, int fd)') as Uv['pollInit'],
       pollStart: self.func('int uv_poll_start(_Inout_ uint8_t *handle, int events, overlan_uv_poll_cb *cb)') as Uv['pollStart'],
       pollStop: self.func('int uv_poll_stop(_Inout_ uint8_t *handle)') as Uv['pollStop'],
+      unref: self.func('void uv_unref(_Inout_ uint8_t *handle)') as Uv['unref'],
       close: self.func('void uv_close(_Inout_ uint8_t *handle, overlan_uv_close_cb *cb)') as Uv['close'],
       pollCb,
       closeCb
@@ -119,6 +140,7 @@ export const uvPoll = (): UvPoll | null => {
       const s = u.pollStart(handle, UV_READABLE, cb)
       if (s < 0) throw new Error(`uv_poll_start failed (${s})`)
     },
+    unref: () => { if (cb !== null) u.unref(handle) },
     close: async () => {
       if (closed !== null) return await closed
       if (cb === null) { closed = Promise.resolve(); return }

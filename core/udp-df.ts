@@ -21,8 +21,13 @@ const fdOf = (socket: object): number | null => {
 /** True when set; false when the platform or socket does not allow it (the path then relies on the full-size probe alone). */
 export const setDontFragment = (socket: object): boolean => {
   const fd = fdOf(socket)
+  return fd !== null && setDontFragmentFd(fd)
+}
+
+/** The same on a socket's descriptor. */
+export const setDontFragmentFd = (fd: number): boolean => {
   const c = libc()
-  if (c === null || fd === null) return false
+  if (c === null) return false
   const v = Buffer.alloc(4)
   v.writeInt32LE(IP_PMTUDISC_DO)
   return c.setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, v, 4) === 0

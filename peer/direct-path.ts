@@ -3,6 +3,8 @@
  * (a Bind), the reflexive address the hub's reflector reports, this peer's candidates, the
  * link's timers, and what the hub is told (`direct` messages, only when something changed).
  */
+import { lookup } from 'node:dns/promises'
+import { isIPv4 } from 'node:net'
 import type { KeyPair } from '../core/keys.js'
 import type { Logger } from '../core/log.js'
 import { MAX_ENDPOINTS, type DirectMessage, type Member } from '../core/protocol.js'
@@ -51,8 +53,9 @@ export class DirectPath {
   async findCandidates (hubUrl: string, udpPort: number, iface: string): Promise<string[]> {
     const port = await this.bind.open()
     if (port === null || this.closed) return []
-    const host = new URL(hubUrl).hostname.replace(/^\[|\]$/g, '')
-    const reflexive = await this.reflexive.ask(host, udpPort)
+    const host = await ipv4Of(new URL(hubUrl).hostname.replace(/^\[|\]$/g, ''))
+    if (this.closed) return []
+    const reflexive = host === null ? null : await this.reflexive.ask(host, udpPort)
     if (this.closed) return [] // re-checked after every await
     this.endpoints = [...new Set([...(reflexive !== null ? [reflexive] : []), ...localCandidates(iface, port)])].slice(0, MAX_ENDPOINTS)
     return this.endpoints
@@ -84,4 +87,10 @@ export class DirectPath {
   }
 
   close (): void { this.closed = true; this.bind.close() }
+}
+
+/** The hub's IPv4 address: the reflector is asked over the udp4 socket, so a name is resolved first (null when it has none). */
+const ipv4Of = async (host: string): Promise<string | null> => {
+  if (isIPv4(host)) return host
+  try { return (await lookup(host, { family: 4 })).address } catch { return null }
 }

@@ -60,7 +60,7 @@ export interface PeerDeps {
   /** The peer's X25519 key pair: presented in hello, proven when the hub challenges, the direct path's identity. */
   key?: KeyPair
   now?: () => number
-  /** The direct path's socket (default: a udp4 socket on settings.directPort). */
+  /** The direct path's socket (default: the OS's, else node:dgram's, on settings.directPort). */
   bind?: Bind
   /** Called after every welcome, once the TAP is configured (presence hooks in here). */
   onJoined?: (m: WelcomeMessage) => void
@@ -134,7 +134,7 @@ export class Peer {
       }
     })
     this.direct = deps.key !== undefined && settings.directPath
-      ? new DirectPath(deps.bind ?? new UdpBind(settings.directPort), deps.key, deps.log.child('direct'), this.now, this.fromDirect)
+      ? new DirectPath(deps.bind ?? deps.os.openUdpBind?.(settings.directPort) ?? new UdpBind(settings.directPort), deps.key, deps.log.child('direct'), this.now, this.fromDirect)
       : null
   }
 

@@ -16,7 +16,7 @@ export interface Bind {
   /** Final: a closed bind never opens again. */
   close: () => void
   readonly localPort: number | null
-  /** Set by the owner: every datagram received. */
+  /** Set by the owner: every datagram received; `msg` is valid only during the call (a Bind may reuse its memory). */
   onPacket: (msg: Buffer, address: string, port: number) => void
   /** Sends that failed at once (no route, refused by a local firewall). */
   readonly sendErrors: number

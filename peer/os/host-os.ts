@@ -3,6 +3,7 @@
  * implementation (linux.ts) is the only code that touches /dev/net/tun or runs `ip`,
  * and memory.ts stands in for it in tests.
  */
+import type { Bind } from '../udp-bind.js'
 
 /**
  * Receives frames read from the TAP, already in the wire batch format of core/protocol
@@ -71,4 +72,6 @@ export interface HostOs {
   removeBroadcastCopy: (iface: string) => Promise<void>
   /** IPv4 multicast groups the host joined on interfaces other than `except` (not 224.0.0.0/24). */
   hostMulticastGroups: (except: string) => string[]
+  /** The direct path's socket on `port` (0: any), when this platform has its own; else node:dgram's (peer/udp-bind.ts). */
+  openUdpBind?: (port: number) => Bind | null
 }

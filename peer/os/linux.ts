@@ -18,6 +18,7 @@ import { OverlanError, errnoCode } from '../../core/errors.js'
 import { BATCH_LEN_PREFIX, MAX_FRAME_LEN } from '../../core/protocol.js'
 import type { Socket } from 'node:dgram'
 import { TapCounters, type BatchHandler, type HostOs, type LinkConfig, type TapDevice } from './host-os.js'
+import { linuxUdpBind } from './linux-udp.js'
 import { hostMulticastGroups, installBroadcastCopy, installGameRoutes, removeBroadcastCopy, removeGameRoutes, run } from './linux-net.js'
 
 const TUNSETIFF = 0x400454ca
@@ -179,6 +180,7 @@ export const linuxHostOs: HostOs = {
   installBroadcastCopy,
   removeBroadcastCopy,
   hostMulticastGroups,
+  openUdpBind: linuxUdpBind,
 
   async configureLink (name: string, c: LinkConfig): Promise<void> {
     await run('ip', ['link', 'set', 'dev', name, 'address', c.mac, 'mtu', String(c.mtu)])

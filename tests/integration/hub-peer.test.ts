@@ -313,6 +313,9 @@ test('the direct path\'s rendezvous: the hub\'s UDP reflector tells a peer its r
   const d = a.peer.status().direct
   t.is(d.reflexive, `127.0.0.1:${d.localPort!}`)
   t.is(f.hub.status().udp?.port, f.port, 'UDP on the WebSocket\'s port by default')
+  // A hub named by a host name (as most are): the reflector is asked at its resolved address.
+  const c = await startPeer(t, f, 'carol', 'friday', { directPath: true, hub: f.url.replace('127.0.0.1', 'localhost'), caFile: undefined, insecure: true }, { key: generateKeyPair() })
+  await waitFor('carol\'s reflexive address through a hub named localhost', () => c.peer.status().direct.reflexive !== null, 5000)
   await waitFor('bob\'s key pushed to alice', () => a.peer.status().members.find(m => m.name === 'bob')?.key !== undefined, 5000)
   t.is(a.peer.status().members.find(m => m.name === 'bob')!.key, bobKey.publicKey)
   t.truthy(b)

@@ -1,0 +1,71 @@
+import test from 'ava'
+import { createSocket } from 'node:dgram'
+import { LinuxUdpBind, linuxUdpBind } from './linux-udp.js'
+import { libc } from '../../core/libc.js'
+import { waitFor } from '../../tests/support/wait.js'
+
+const open = async (): Promise<LinuxUdpBind> => {
+  const b = linuxUdpBind(0)
+  if (!(b instanceof LinuxUdpBind)) throw new Error('no native binding')
+  if (await b.open() === null) throw new Error('bind failed')
+  return b
+}
+
+test('two binds on loopback: datagrams both ways, sender address and port, DF set, clean close', async t => {
+  const a = await open()
+  const b = await open()
+  t.true(a.dontFragment)
+  t.not(a.localPort, b.localPort)
+  const atB: Array<{ text: string, address: string, port: number }> = []
+  // The datagram is valid only during the call: keep a copy, as a user of the Bind must.
+  b.onPacket = (msg, address, port) => { atB.push({ text: msg.toString(), address, port }) }
+  for (let i = 0; i < 20; i++) a.send(Buffer.from(`m${i}`), b.localPort!, '127.0.0.1')
+  await waitFor('20 datagrams at b', () => atB.length === 20)
+  t.deepEqual(atB.map(m => m.text), Array.from({ length: 20 }, (_, i) => `m${i}`))
+  t.true(atB.every(m => m.address === '127.0.0.1' && m.port === a.localPort))
+  let atA = ''
+  a.onPacket = (msg) => { atA = msg.toString() }
+  b.send(Buffer.from('back'), a.localPort!, '127.0.0.1')
+  await waitFor('the answer at a', () => atA === 'back')
+  t.is(a.sendErrors + b.sendErrors, 0)
+  a.close()
+  b.close()
+  a.close() // idempotent
+  a.send(Buffer.from('late'), b.localPort!, '127.0.0.1')
+  t.is(a.sendErrors, 1, 'a send after close is a counted failure, not a throw')
+})
+
+test('interoperates with node:dgram; a TTL burst goes out and later sends follow', async t => {
+  const a = await open()
+  const d = createSocket('udp4')
+  await new Promise<void>(resolve => d.bind(0, '127.0.0.1', resolve))
+  const got: string[] = []
+  d.on('message', (m) => got.push(m.toString()))
+  a.sendWithTtl(Buffer.from('punch'), [{ address: '127.0.0.1', port: d.address().port }], 3)
+  a.send(Buffer.from('after'), d.address().port, '127.0.0.1')
+  await waitFor('both datagrams', () => got.length === 2)
+  t.deepEqual(got, ['punch', 'after'])
+  let echoed = ''
+  a.onPacket = (m, address, port) => { echoed = `${m.toString()} ${address} ${port === d.address().port}` }
+  d.send('hi', a.localPort!, '127.0.0.1')
+  await waitFor('dgram to the native bind', () => echoed !== '')
+  t.is(echoed, 'hi 127.0.0.1 true')
+  a.close()
+  d.close()
+})
+
+test('bad targets are counted, never thrown; an oversized datagram fails (DF) and is counted', async t => {
+  const a = await open()
+  for (const bad of ['hub.example', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '', '::1', '01234.1.1.1']) a.send(Buffer.from('x'), 9, bad)
+  t.is(a.sendErrors, 8)
+  a.send(Buffer.alloc(70_000), 9, '127.0.0.1')
+  t.is(a.sendErrors, 9)
+  a.close()
+})
+
+test('a port in use: open resolves null', async t => {
+  const a = await open()
+  const b = new LinuxUdpBind(libc()!, a.localPort!)
+  t.is(await b.open(), null)
+  a.close()
+})
