@@ -153,16 +153,22 @@ export class DirectLink implements FrameTransport {
     if (this.byMac.size === 0) return batch
     let off = 0
     let direct = 0
-    for (let i = 0; i < frames; i++) {
-      const len = batch.readUInt16BE(off)
-      const f = off + BATCH_LEN_PREFIX
-      let sent = 0
-      if (classes[i] === CLASS_UNICAST && len <= this.maxFrame && directEligible(batch, f, len)) {
-        const r = this.byMac.get(batch.readUIntBE(f, 6))
-        if (r !== undefined) { this.sendFrame(r, batch, f, len); sent = 1; direct++ }
+    this.d.bind.cork?.()
+    try {
+      for (let i = 0; i < frames; i++) {
+        const len = batch.readUInt16BE(off)
+        const f = off + BATCH_LEN_PREFIX
+        let sent = 0
+        if (classes[i] === CLASS_UNICAST && len <= this.maxFrame && directEligible(batch, f, len)) {
+          const r = this.byMac.get(batch.readUIntBE(f, 6))
+          if (r !== undefined) { this.sendFrame(r, batch, f, len); sent = 1; direct++ }
+        }
+        this.sentDirect[i] = sent
+        off = f + len
       }
-      this.sentDirect[i] = sent
-      off = f + len
+    } finally {
+      // A throw mid-batch must not leave later sends (handshakes, pings) held.
+      this.d.bind.uncork?.()
     }
     this.lastTaken = direct
     if (direct === 0) return batch

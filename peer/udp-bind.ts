@@ -13,6 +13,12 @@ export interface Bind {
   send: (packet: Buffer, port: number, address: string) => void
   /** Sends `packet` to each target with IP TTL `ttl` (NAT hole punching: core/direct/path.ts); other sends keep the default TTL. */
   sendWithTtl: (packet: Buffer, targets: ReadonlyArray<{ address: string, port: number }>, ttl: number) => void
+  /**
+   * Optional batching: between cork and uncork a Bind may hold what is sent and hand it to the
+   * kernel together at uncork (the direct link corks around one TAP batch).
+   */
+  cork?: () => void
+  uncork?: () => void
   /** Final: a closed bind never opens again. */
   close: () => void
   readonly localPort: number | null

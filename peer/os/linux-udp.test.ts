@@ -69,3 +69,33 @@ test('a port in use: open resolves null', async t => {
   t.is(await b.open(), null)
   a.close()
 })
+
+test('corked sends: equal datagrams go as one UDP GSO buffer and arrive as separate datagrams, in order; others go alone, whole', async t => {
+  const a = await open()
+  const b = await open()
+  const got: Buffer[] = []
+  b.onPacket = (msg) => { got.push(Buffer.from(msg)) }
+  const sized = (i: number, len: number): Buffer => Buffer.alloc(len, i)
+  const sent: Buffer[] = []
+  a.cork()
+  for (let i = 0; i < 10; i++) sent.push(sized(i, 1200)) // one group of 10
+  sent.push(sized(10, 80)) // a different size ends the group: alone
+  for (let i = 11; i < 14; i++) sent.push(sized(i, 1200)) // a second group
+  for (const p of sent) a.send(p, b.localPort!, '127.0.0.1')
+  a.uncork()
+  // Uncorked, a datagram larger than the socket's UDP_SEGMENT (1200 now) must not be cut.
+  sent.push(sized(14, 1400))
+  a.send(sent[14]!, b.localPort!, '127.0.0.1')
+  // 60 equal datagrams of 1400 B exceed one GSO buffer (65000 B): split over two sends.
+  a.cork()
+  for (let i = 15; i < 75; i++) { sent.push(sized(i, 1400)); a.send(sent[i]!, b.localPort!, '127.0.0.1') }
+  a.uncork()
+  await waitFor('every datagram at b', () => got.length >= sent.length, 5000)
+  t.is(got.length, sent.length)
+  t.deepEqual(got.map(g => `${g[0]}:${g.length}`), sent.map(p => `${p[0]}:${p.length}`))
+  t.true(got.every(g => g.every(byte => byte === g[0])), 'no datagram mixes two')
+  t.is(a.segmentedSends, 4, 'groups of 10, 3, 46 and 14')
+  t.is(a.sendErrors, 0)
+  a.close()
+  b.close()
+})

@@ -7,6 +7,14 @@
  * callback, a deferred completion per datagram, all cold after 50 ms of idle). Here a send is
  * one synchronous sendto; a receive wake-up reads datagrams until EAGAIN into one buffer. The
  * datagram handed to onPacket is valid only during that call (Bind's contract).
+ *
+ * Between cork and uncork (one TAP batch), equal-sized datagrams to one address are sent as
+ * one buffer with UDP_SEGMENT (UDP GSO, Linux 4.18; udp(7)): the kernel walks its stack once
+ * and cuts the buffer into those datagrams (what wireguard-go and Tailscale do for speed). The
+ * socket's UDP_SEGMENT stays at the last group's size; a lone datagram larger than it resets
+ * it to 0 first, or the kernel would cut that datagram too.
+ * Socket buffers stay at the kernel's defaults: 4 MiB ones removed every retransmit of a
+ * saturating TCP stream at the same throughput but more than doubled its RTT (bench, 12 vs 5 ms).
  * Sockaddr_in (ip(7)): family u16 host order, port u16 network order, address 4 bytes.
  */
 import { EAGAIN, EINTR, errno, libc, uvPoll, type Libc, type UvPoll } from '../../core/libc.js'
@@ -21,6 +29,11 @@ const IPPROTO_IP = 0
 const IP_TTL = 2
 const SOCKADDR_IN_LEN = 16
 const DEFAULT_TTL = 64
+const SOL_UDP = 17
+const UDP_SEGMENT = 103
+/** One GSO send: under the 65507-byte UDP payload limit, and UDP_MAX_SEGMENTS of older kernels. */
+const GSO_MAX_BYTES = 65000
+const GSO_MAX_SEGMENTS = 64
 /** Datagrams read per wake-up before yielding to the event loop (the TAP and WebSocket sides). */
 const MAX_PER_WAKE = 256
 
@@ -30,6 +43,8 @@ export class LinuxUdpBind implements Bind {
   /** IP_PMTUDISC_DO is set: datagrams over the path MTU fail instead of fragmenting. */
   dontFragment = false
   onPacket: (msg: Buffer, address: string, port: number) => void = () => {}
+  /** Sends that went as one UDP GSO buffer of several datagrams. */
+  segmentedSends = 0
 
   private fd = -1
   private poll: UvPoll | null = null
@@ -42,6 +57,17 @@ export class LinuxUdpBind implements Bind {
   // The last sender's address as text: a path's datagrams come from one address, so no string per datagram.
   private fromAddr = -1
   private fromText = ''
+  // UDP GSO: the group being gathered while corked; its first datagram is held by reference,
+  // so a group of one is sent without a copy.
+  private corked = false
+  private gsoOk = true
+  private gsoSize = 0
+  private readonly group = Buffer.allocUnsafe(GSO_MAX_BYTES)
+  private first: Buffer | null = null
+  private groupCount = 0
+  private groupLen = 0
+  private groupPort = 0
+  private groupAddress = ''
 
   constructor (private readonly c: Libc, private readonly port = 0) {}
 
@@ -70,14 +96,60 @@ export class LinuxUdpBind implements Bind {
   }
 
   send (packet: Buffer, port: number, address: string): void {
-    if (this.fd < 0 || !this.target(port, address) || this.c.sendto(this.fd, packet, this.to, SOCKADDR_IN_LEN) < 0) this.sendErrors++
+    if (!this.corked || !this.gsoOk) { this.sendNow(packet, port, address); return }
+    const len = packet.length
+    if (this.groupCount > 0 && (len !== this.first!.length || port !== this.groupPort || address !== this.groupAddress ||
+      this.groupLen + len > GSO_MAX_BYTES || this.groupCount >= GSO_MAX_SEGMENTS)) this.flushGroup()
+    if (this.groupCount === 0) {
+      this.first = packet
+      this.groupPort = port
+      this.groupAddress = address
+    } else {
+      if (this.groupCount === 1) this.first!.copy(this.group, 0)
+      packet.copy(this.group, this.groupLen)
+    }
+    this.groupCount++
+    this.groupLen += len
   }
+
+  cork (): void { this.corked = true }
+
+  uncork (): void { this.flushGroup(); this.corked = false }
 
   /** Synchronous sends, so the TTL is back to the default before anything else leaves. */
   sendWithTtl (packet: Buffer, targets: ReadonlyArray<{ address: string, port: number }>, ttl: number): void {
-    if (this.fd < 0 || targets.length === 0 || !this.setInt(IP_TTL, ttl)) return
-    for (const t of targets) this.send(packet, t.port, t.address)
-    this.setInt(IP_TTL, DEFAULT_TTL)
+    if (this.fd < 0 || targets.length === 0 || !this.setInt(IPPROTO_IP, IP_TTL, ttl)) return
+    for (const t of targets) this.sendNow(packet, t.port, t.address)
+    this.setInt(IPPROTO_IP, IP_TTL, DEFAULT_TTL)
+  }
+
+  private sendNow (packet: Buffer, port: number, address: string): void {
+    if (this.fd < 0 || !this.target(port, address)) { this.sendErrors++; return }
+    if (this.gsoSize !== 0 && packet.length > this.gsoSize) {
+      if (!this.setInt(SOL_UDP, UDP_SEGMENT, 0)) { this.sendErrors++; return }
+      this.gsoSize = 0
+    }
+    if (this.c.sendto(this.fd, packet, this.to, SOCKADDR_IN_LEN) < 0) this.sendErrors++
+  }
+
+  private flushGroup (): void {
+    const n = this.groupCount
+    if (n === 0) return
+    const first = this.first!
+    const size = first.length
+    this.groupCount = 0
+    this.groupLen = 0
+    this.first = null
+    if (n === 1) { this.sendNow(first, this.groupPort, this.groupAddress); return }
+    if (this.fd < 0 || !this.target(this.groupPort, this.groupAddress)) { this.sendErrors += n; return }
+    if (this.gsoSize !== size) {
+      // ENOPROTOOPT: a kernel without UDP GSO; every datagram goes alone from now on.
+      if (this.setInt(SOL_UDP, UDP_SEGMENT, size)) this.gsoSize = size
+      else this.gsoOk = false
+    }
+    if (this.gsoOk && this.c.sendto(this.fd, this.group.subarray(0, n * size), this.to, SOCKADDR_IN_LEN) >= 0) { this.segmentedSends++; return }
+    // Refused whole (EINVAL: a datagram over the path MTU with DF set; EIO): each alone, each failing alone.
+    for (let i = 0; i < n; i++) this.sendNow(this.group.subarray(i * size, (i + 1) * size), this.groupPort, this.groupAddress)
   }
 
   close (): void {
@@ -133,9 +205,9 @@ export class LinuxUdpBind implements Bind {
     return true
   }
 
-  private setInt (name: number, value: number): boolean {
+  private setInt (level: number, name: number, value: number): boolean {
     this.int.writeInt32LE(value)
-    return this.c.setsockopt(this.fd, IPPROTO_IP, name, this.int, 4) === 0
+    return this.c.setsockopt(this.fd, level, name, this.int, 4) === 0
   }
 }
 

@@ -30,9 +30,23 @@ const udpPayloads = (file) => {
   return out
 }
 
+// A sender's UDP GSO buffer is captured whole (several DATA datagrams of one size back to
+// back, counters consecutive, as peer/os/linux-udp.ts sends them): take its last datagram.
+const lastDatagram = (p) => {
+  for (let size = 29; size <= p.length / 2; size++) {
+    if (p.length % size !== 0) continue
+    let k = 1
+    for (; k < p.length / size; k++) {
+      const o = k * size
+      if (p[o] !== 4 || p.readUInt32LE(o + 1) !== p.readUInt32LE(1) || p.readBigUInt64LE(o + 5) !== p.readBigUInt64LE(5) + BigInt(k)) break
+    }
+    if (k === p.length / size) return p.subarray(p.length - size)
+  }
+  return p
+}
 const data = udpPayloads(pcap).filter(p => p[0] === 4)
 if (data.length === 0) { console.error('no DATA packet in the capture'); process.exit(1) }
-const replay = Buffer.from(data.at(-1))
+const replay = Buffer.from(lastDatagram(data.at(-1)))
 const forged = Buffer.from(replay)
 forged.writeBigUInt64LE(forged.readBigUInt64LE(5) + 100000n, 5)
 forged[forged.length - 1] ^= 0x55
