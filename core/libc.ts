@@ -13,8 +13,6 @@
  */
 import koffi from 'koffi'
 
-type Fn = ReturnType<ReturnType<typeof koffi.load>['func']>
-
 export interface Libc {
   setsockopt: (fd: number, level: number, name: number, val: Buffer, len: number) => number
   ioctl: (fd: number, req: number, arg: Buffer) => number

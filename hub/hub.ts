@@ -16,7 +16,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { join } from 'node:path'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { OverlanError, errnoCode, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'

@@ -18,7 +18,7 @@
 import { Backoff } from '../core/backoff.js'
 import { OverlanError, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
-import { CLOSE_REDIRECT, PROTOCOL_VERSION, decodeControl, encodeBatch, isRefusalCode, type HelloMessage, type Member, type RoomMessage, type TestResultMessage, type WelcomeMessage } from '../core/protocol.js'
+import { decodeControl, encodeBatch, isRefusalCode, type HelloMessage, type Member, type RoomMessage, type WelcomeMessage } from '../core/protocol.js'
 import { parseMac } from '../l2/ethernet.js'
 import { CLASS_UNICAST } from '../l2/packet-classes.js'
 import { gratuitousArp } from '../l2/arp.js'
@@ -26,11 +26,14 @@ import { unsolicitedNeighborAdvert } from '../l2/ndp.js'
 import { parseIpv4 } from '../core/ipv4.js'
 import { proveJoin, type KeyPair } from '../core/keys.js'
 import { TickClock } from '../core/stall.js'
-import { runSpeedTest, type SpeedTestResult, type TestLink } from './speed-test.js'
+import type { SpeedTestResult } from './speed-test.js'
+import { HubRequests } from './hub-requests.js'
 import { UdpBind, type Bind } from './udp-bind.js'
 import { macNumber } from './direct-link.js'
 import { DIRECT_TICK_MS, DirectPath } from './direct-path.js'
 import { HubLink } from './hub-link.js'
+import { HubChoice } from './hub-choice.js'
+import { helloMessage } from './hello.js'
 import { Pinger, type PingResult } from './ping.js'
 import { FramePath } from './frame-path.js'
 import type { HostOs, TapDevice } from './os/host-os.js'
@@ -43,10 +46,7 @@ export { PEER_DROP_REASONS, PeerCounters, type PeerDropReason, type PeerState, t
 
 /** Keepalive and RTT probe towards the hub. */
 const KEEPALIVE_CHECK_MS = 2_000
-const SOFTWARE = 'overlan-peer/0.1'
 const UNICAST_CLASS = Uint8Array.of(CLASS_UNICAST)
-/** Redirects followed in a row without a welcome (a misconfigured cluster must not spin). */
-const MAX_REDIRECTS = 4
 /** How long a hello waits for the direct path's candidates (the reflector answers in one RTT). */
 const EARLY_CANDIDATES_MS = 150
 
@@ -76,11 +76,9 @@ export class Peer {
   readonly path = new FramePath()
   private readonly errorLog = new RateLimitedLog(10_000, 5)
   private readonly link: HubLink
+  private readonly requests: HubRequests
   /** The hubs to try, in turn (a cluster's); a redirect names the owner of the room for the next attempt. */
-  private readonly hubs: string[]
-  private hubIndex = 0
-  private redirect: string | null = null
-  private redirectsInRow = 0
+  private readonly hubs: HubChoice
   /** Null without a key or with directPath off. */
   readonly direct: DirectPath | null
   private readonly pinger = new Pinger()
@@ -102,10 +100,6 @@ export class Peer {
   /** The hub's reflector port from the last welcome (null before one). */
   private udpPort: number | null = null
   private early: Promise<string[]> = Promise.resolve([])
-  private listWaiters: Array<(m: RoomMessage) => void> = []
-  private sinking = false
-  private testing = false
-  private testResults: Array<{ direction: 'up' | 'down', resolve: (m: TestResultMessage) => void }> = []
   private timers: NodeJS.Timeout[] = []
   private retryTimer: NodeJS.Timeout | null = null
   private firstJoin: { resolve: () => void, reject: (e: Error) => void, deadline: number } | null = null
@@ -119,11 +113,11 @@ export class Peer {
     this.backoff = new Backoff({ minMs: settings.reconnectMinMs, maxMs: settings.reconnectMaxMs })
     this.done = new Promise<void>((resolve, reject) => { this.ended = { resolve, reject } })
     this.done.catch(() => {}) // observed by callers that care
-    this.hubs = settings.hub.split(',').map(u => u.trim()).filter(u => u !== '')
+    this.hubs = new HubChoice(settings.hub)
     this.link = new HubLink(tlsTrustFor(settings), {
       hello: () => this.hello(),
       control: (text) => { this.handleControl(text) },
-      frames: (msg) => { if (this.state === 'connected' && !this.sinking) this.fromHub(msg) },
+      frames: (msg) => { if (this.state === 'connected' && !this.requests.sinking) this.fromHub(msg) },
       alive: () => { this.lastRx = this.now() },
       closed: (code, reason, refusal) => { this.onClosed(code, reason, refusal) },
       problem: (message, tls) => {
@@ -133,6 +127,7 @@ export class Peer {
         if (suppressed >= 0) this.deps.log.warn('hub.connection_error', { hub: this.link.url, error: message, suppressed: suppressed || undefined })
       }
     })
+    this.requests = new HubRequests(this.link, () => this.state === 'connected' ? null : this.state, () => this.memberViews())
     this.direct = deps.key !== undefined && settings.directPath
       ? new DirectPath(deps.bind ?? deps.os.openUdpBind?.(settings.directPort) ?? new UdpBind(settings.directPort), deps.key, deps.log.child('direct'), this.now, this.fromDirect)
       : null
@@ -177,7 +172,7 @@ export class Peer {
   }
 
   /** The hub the next (or current) attempt goes to. */
-  private get hubUrl (): string { return this.redirect ?? this.hubs[this.hubIndex % this.hubs.length]! }
+  private get hubUrl (): string { return this.hubs.url }
 
   /** A getter, so checks after an await are not narrowed away by the compiler. */
   private get stopped (): boolean { return this.state === 'stopped' }
@@ -188,45 +183,10 @@ export class Peer {
   get hubRtt (): HubLink['rtt'] { return this.link.rtt }
 
   /** Asks the hub who is in the room and what they offer; adds how this peer reaches each. */
-  async list (timeoutMs = 3000): Promise<RoomMessage> {
-    if (this.state !== 'connected') throw new OverlanError('HUB_UNREACHABLE', `not connected to the hub (${this.state})`)
-    const r = await new Promise<RoomMessage>((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.listWaiters = this.listWaiters.filter(w => w !== done)
-        reject(new OverlanError('HUB_UNREACHABLE', `the hub did not answer within ${timeoutMs} ms`))
-      }, timeoutMs)
-      const done = (m: RoomMessage): void => { clearTimeout(t); resolve(m) }
-      this.listWaiters.push(done)
-      this.link.send({ type: 'list' })
-    })
-    const paths = new Map(this.memberViews().map(m => [m.mac, m]))
-    return { ...r, members: r.members.map(({ endpoints: _e, ...m }) => { const p = paths.get(m.mac); return p !== undefined ? { ...m, path: p.path, rttMs: p.rttMs } : m }) }
-  }
+  async list (timeoutMs = 3000): Promise<RoomMessage> { return await this.requests.list(timeoutMs) }
 
   /** `peer test`: the bufferbloat test towards the hub (peer/speed-test.ts). */
-  async speedTest (phaseMs = 5000): Promise<SpeedTestResult> {
-    if (this.state !== 'connected' || !this.link.isOpen) throw new OverlanError('HUB_UNREACHABLE', `not connected to the hub (${this.state})`)
-    if (this.testing) throw new OverlanError('USAGE', 'a test is already running')
-    // Frames the hub counts and drops: addressed nowhere, from this peer's MAC (it checks the source only when switching).
-    const filler = encodeBatch(Array.from({ length: 32 }, () => Buffer.alloc(1414)))
-    const link: TestLink = {
-      start: (direction, ms) => { this.link.send({ type: 'test', direction, ms }) },
-      sendFiller: () => this.link.sendRaw(filler),
-      ping: () => this.link.probe(),
-      result: (direction) => new Promise((resolve, reject) => {
-        const t = setTimeout(() => { reject(new OverlanError('HUB_UNREACHABLE', 'the hub sent no test result (is it older than this peer?)')) }, phaseMs + 5000)
-        this.testResults.push({ direction, resolve: (m) => { clearTimeout(t); resolve(m) } })
-      }),
-      sink: (on) => { this.sinking = on }
-    }
-    this.testing = true
-    try {
-      return await runSpeedTest(link, phaseMs)
-    } finally {
-      this.testing = false
-      this.sinking = false
-    }
-  }
+  async speedTest (phaseMs = 5000): Promise<SpeedTestResult> { return await this.requests.speedTest(phaseMs) }
 
   /** `peer ping NAME`: echo requests to a member through the overlay, each reply's path and RTT. */
   async ping (target: string, count = 4): Promise<PingResult> {
@@ -340,22 +300,7 @@ export class Peer {
     const wait = new Promise<void>(resolve => { setTimeout(resolve, EARLY_CANDIDATES_MS).unref() })
     await Promise.race([this.early.then(e => { endpoints = e }, () => {}), wait])
     if (this.stopped || this.link.attempt !== attempt) return null // re-checked after the await
-    const key = this.deps.key
-    return {
-      type: 'hello',
-      version: PROTOCOL_VERSION,
-      room: this.settings.room,
-      token: this.settings.token,
-      identity: this.deps.identity,
-      name: this.settings.name,
-      ...(this.settings.address !== undefined ? { address: this.settings.address } : {}),
-      ...(this.welcome !== null ? { lease: { mac: this.welcome.mac, ip: this.welcome.ip } } : {}),
-      software: SOFTWARE,
-      ...(key !== undefined ? { key: key.publicKey } : {}),
-      // An invite is spent by the first welcome; reconnects prove the enrolled key instead.
-      ...(key !== undefined && this.settings.invite !== undefined && this.welcome === null ? { invite: this.settings.invite } : {}),
-      ...(endpoints.length > 0 ? { endpoints } : {})
-    }
+    return helloMessage(this.settings, this.deps.identity, this.deps.key, this.welcome, endpoints)
   }
 
   private handleControl (text: string): void {
@@ -393,23 +338,14 @@ export class Peer {
         this.members = m.members
         this.direct?.setMembers(m.members, this.now())
         break
-      case 'test_result': {
-        const i = this.testResults.findIndex(w => w.direction === m.direction)
-        if (i >= 0) this.testResults.splice(i, 1)[0]!.resolve(m)
-        break
-      }
+      case 'test_result': this.requests.onTestResult(m); break
       case 'bye': this.deps.log.info('hub.bye', { reason: m.reason }); break
       case 'redirect':
         if (m.room !== this.settings.room) break
-        this.redirect = m.url
+        this.hubs.redirectTo(m.url)
         this.deps.log.info('hub.redirect', { room: m.room, to: m.url })
         break
-      case 'room': {
-        const waiting = this.listWaiters
-        this.listWaiters = []
-        for (const w of waiting) w(m)
-        break
-      }
+      case 'room': this.requests.onRoom(m); break
       case 'test': case 'hello': case 'list': case 'proof': case 'direct': break
     }
   }
@@ -430,7 +366,7 @@ export class Peer {
     // Re-checked after the await: stopped, or this connection gone, while the link was configured.
     if (this.stopped || this.link.attempt !== attempt || !this.link.isOpen) return
     this.welcome = m
-    this.redirectsInRow = 0
+    this.hubs.welcomed()
     this.path.setMtu(m.mtu)
     this.path.copy.address = parseIpv4(m.ip) ?? -1
     this.path.copy.mac = parseMac(m.mac) ?? -1
@@ -475,16 +411,13 @@ export class Peer {
     if (this.stopped) return
     if (refusal !== null) { this.fatal(refusal); return }
     // Sent to the room's owner (a cluster): go there at once, a few times in a row at most.
-    if (code === CLOSE_REDIRECT && this.redirect !== null && this.redirectsInRow < MAX_REDIRECTS) {
-      this.redirectsInRow++
+    if (this.hubs.closed(code, wasConnected) === 'now') {
       this.state = this.welcome === null ? 'connecting' : 'reconnecting'
       if (wasConnected) this.counters.reconnects++
       this.connect()
       return
     }
-    // Anything else: back to the list, the next hub in turn (any of them redirects to the owner).
-    if (this.redirect === null && !wasConnected) this.hubIndex++
-    this.redirect = null
+    // Anything else: back to the list (HubChoice).
     if (wasConnected) this.deps.log.warn('hub.disconnected', { code, reason: reason || undefined })
     if (this.firstJoin !== null && this.now() >= this.firstJoin.deadline) {
       this.fatal(new OverlanError('HUB_UNREACHABLE', `could not join ${this.settings.hub} within ${Math.round(this.settings.joinTimeoutMs / 1000)} s: ${this.lastError ?? `closed with ${code}`}`))
@@ -505,7 +438,7 @@ export class Peer {
     // A late check judges no silence: the hub's messages may wait unread (core/stall.ts).
     const silent = late > 0 ? 0 : now - this.lastRx
     // The test's own pings keep the line alive; pongs must pair with them.
-    if (!this.link.keepalive(silent, this.settings.keepaliveTimeoutMs, this.testing)) this.deps.log.warn('hub.silent', { silentMs: silent })
+    if (!this.link.keepalive(silent, this.settings.keepaliveTimeoutMs, this.requests.testing)) this.deps.log.warn('hub.silent', { silentMs: silent })
   }
 
   private fatal (e: OverlanError): void {

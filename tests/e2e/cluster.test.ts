@@ -1,8 +1,9 @@
 /**
  * A cluster end to end, in namespaces: three `hub` processes and one PostgreSQL in the hub
  * namespace (each hub on its own address there, routed to by the peers' underlays), and real
- * `peer` processes with TAPs on two hosts that list the hubs in different orders. Peers run
- * with --no-direct so every frame crosses a hub: the hubs' failover is what is tested.
+ * `peer` processes with TAPs on hosts that list the hubs in different orders. Most peers run
+ * with --no-direct so every frame crosses a hub: the hubs' failover is what is tested; the
+ * last test has two friends on a direct path, which must not notice the owner's death.
  * Pings and UDP datagrams between the TAPs, tcpdump on the hub side.
  */
 import test from 'ava'
@@ -64,7 +65,7 @@ const joined: Record<string, { address: string, mac: string }> = {}
 
 if (skip === null) {
   test.before(async () => {
-    await o.init(['alice', 'bob', 'carol'])
+    await o.init(['alice', 'bob', 'carol', 'dave', 'erin'])
     // Keepalive 60 s: a paused hub keeps its peers until it resumes (the fencing case below).
     writeFileSync(join(o.topo.dir, 'peer.yaml'), 'reconnectMinS: 0.2\nreconnectMaxS: 1\nkeepaliveTimeoutS: 60\n')
     for (const a of Object.values(HUB_IP)) await o.topo.ipCommand(['-n', o.topo.hubNs, 'addr', 'add', `${a}/32`, 'dev', 'lo'])
@@ -175,4 +176,29 @@ serial('SIGSTOP of the owner for 20 s while a friend joins elsewhere: the room m
   const st = await hubStatus(owner)
   t.false(st.cluster.owned.some((x: { room: string }) => x.room === 'friday'), 'it no longer owns friday')
   for (const n of ['alice', 'bob']) t.is((await o.status(n)).address, joined[n]!.address, `${n} kept its address`)
+})
+
+serial('with a direct path up, kill -9 of the room\'s owner loses not one ping between the two friends; both rejoin elsewhere with their addresses', async t => {
+  const list = `${url('c')},${url('a')},${url('b')}`
+  await o.startPeer('dave', 'saturday', [], list)
+  await o.startPeer('erin', 'saturday', [], list)
+  const dave = await o.status('dave')
+  const erinIp = await o.ipOf('erin')
+  await waitFor('dave reaches erin directly', async () => (await o.status('dave')).members.find(m => m.name === 'erin')?.path === 'direct', 15_000, 200)
+  // Friends who play are talking already: their neighbour entries are resolved (ARP goes through the hub).
+  t.true(await pings('dave', erinIp, 2))
+  const owner = await ownerOf('saturday')
+  const pinging = o.topo.run(ns('dave'), 'ping', ['-c', '50', '-i', '0.1', '-W', '1', erinIp], 20_000)
+  hubs.get(owner)!.child.kill('SIGKILL')
+  await hubs.get(owner)!.exited
+  const r = await pinging
+  t.log(r.stdout.split('\n').filter(l => /transmitted|rtt/.test(l)).join('; '))
+  t.is(Number(/(\d+) received/.exec(r.stdout)?.[1]), 50, 'all 50 pings (5 s from the kill) answered on the direct path')
+  const now = await ownerOf('saturday')
+  t.not(now, owner)
+  await waitFor('both back on a hub', async () => (await o.status('dave')).state === 'connected' && (await o.status('erin')).state === 'connected', 20_000, 200)
+  const after = await o.status('dave')
+  t.is(after.address, dave.address)
+  t.is(after.mac, dave.mac)
+  t.is(after.members.find(m => m.name === 'erin')?.path, 'direct')
 })

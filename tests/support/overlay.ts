@@ -20,6 +20,7 @@ export interface PeerInfo {
   state: string
   counters: { reconnects: number }
   mssClamped: number
+  members: Array<{ name: string, ip: string, mac: string, path: 'direct' | 'relay', rttMs: number | null }>
 }
 
 export class Overlay {
