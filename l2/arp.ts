@@ -59,3 +59,22 @@ export const gratuitousArp = (mac: number, ip: number): Buffer => {
   writeArpFrame(f, 0, ARP_REQUEST, MAC_BROADCAST, mac, ip, 0, ip)
   return f
 }
+
+/**
+ * The answer to an ARP request this host sent (from `myMac`) for an address `macOf` knows
+ * (-1: unknown), written at out[0] as the owner's reply; its length, or 0 when the frame is
+ * no such request. Probes (sender 0.0.0.0) and announcements (sender = target) are for the
+ * whole segment and get no answer here (RFC 5227).
+ */
+export const answerOwnArpRequest = (b: Buffer, off: number, len: number, myMac: number, macOf: (ip: number) => number, out: Buffer): number => {
+  if (len < ETH_HEADER_LEN + ARP_PACKET_LEN || b.readUInt16BE(off + 12) !== ETHERTYPE_ARP) return 0
+  const a = off + ETH_HEADER_LEN
+  if (!isEthernetIpv4Arp(b, a) || b.readUInt16BE(a + ARP_OPER) !== ARP_REQUEST) return 0
+  if (b.readUIntBE(off + 6, 6) !== myMac || b.readUIntBE(a + ARP_SHA, 6) !== myMac) return 0
+  const spa = b.readUInt32BE(a + ARP_SPA)
+  const tpa = b.readUInt32BE(a + ARP_TPA)
+  if (spa === 0 || spa === tpa) return 0
+  const mac = macOf(tpa)
+  if (mac < 0) return 0
+  return writeArpFrame(out, 0, ARP_REPLY, myMac, mac, tpa, myMac, spa)
+}

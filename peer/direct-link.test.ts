@@ -227,3 +227,25 @@ test('a session past REJECT_AFTER_MS is not used: with the other side gone silen
   t.is(a.link.counters.drops.expired + a.link.counters.drops.unknown_index, before + 1)
   t.is(a.got.length, 1)
 })
+
+test('this host\'s ARP request for a member on a direct path is answered here, not sent to the hub; for others it goes to the hub', async t => {
+  const { a, b, tick } = pair(t)
+  const { writeArpFrame, ARP_REQUEST } = await import('../l2/arp.js')
+  const { parseIpv4 } = await import('../core/ipv4.js')
+  const req = (tpa: string): Buffer => {
+    const f = Buffer.alloc(60)
+    writeArpFrame(f, 0, ARP_REQUEST, 0xffffffffffff, macNumber(MAC_A), parseIpv4(a.member.ip)!, 0, parseIpv4(tpa)!)
+    return f
+  }
+  const A = Uint8Array.of(CLASS_ARP)
+  const before = encodeBatch([req(b.member.ip)])
+  t.is(a.link.take(before, 1, A), before, 'no path yet: the hub answers')
+  tick(1000)
+  t.is(a.link.pathOf(MAC_B)?.path, 'direct')
+  t.is(a.link.take(encodeBatch([req(b.member.ip)]), 1, A), null)
+  t.is(a.got.length, 1)
+  t.is(a.got[0]!.readUIntBE(6, 6), macNumber(MAC_B), 'the reply comes from bob\'s MAC')
+  t.is(a.link.counters.arpAnswered, 1)
+  const other = encodeBatch([req('10.0.0.99')])
+  t.is(a.link.take(other, 1, A), other)
+})

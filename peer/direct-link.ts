@@ -5,6 +5,7 @@
  *   members push (key, MAC, endpoints) ─► Remote per member ─► handshakes to its candidates
  *   (Noise IK, both sides at once: simultaneous open through NATs) ─► sessions ─► heartbeats
  *   TAP batch ─► take(): unicast IP frames for a usable member ─► one sealed datagram each;
+ *                this host's ARP requests for such a member's address ─► answered here;
  *                the rest of the batch ─► the hub
  *   datagram ─► INIT / RESP / DATA ─► frame checked (for our MAC, from the member's leased
  *                MAC unless the room allows bridging) ─► deliver() ─► TAP
@@ -20,7 +21,9 @@ import type { KeyPair } from '../core/keys.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import { BATCH_LEN_PREFIX, MAX_MEMBERS_PUSHED, compactBatch, type Member } from '../core/protocol.js'
 import { maxFrameLenForMtu } from '../l2/ethernet.js'
-import { CLASS_UNICAST } from '../l2/packet-classes.js'
+import { CLASS_ARP, CLASS_UNICAST } from '../l2/packet-classes.js'
+import { answerOwnArpRequest } from '../l2/arp.js'
+import { parseIpv4 } from '../core/ipv4.js'
 import { Remote, type DirectSession, type PendingHandshake } from './direct-remote.js'
 import { Handshakes } from './direct-handshakes.js'
 import type { Bind } from './udp-bind.js'
@@ -66,6 +69,8 @@ export class DirectCounters {
   receivedBytes = 0
   handshakesSent = 0
   sessions = 0
+  /** ARP requests of this host for a member on a direct path, answered without the hub. */
+  arpAnswered = 0
   readonly drops = zeroCounts(DIRECT_DROP_REASONS)
 }
 
@@ -86,6 +91,8 @@ export class DirectLink implements FrameTransport {
   private enabled = false
   /** Scratch: the plaintext of the DATA packet being received (a UDP datagram is at most 64 KiB). */
   private readonly rx = Buffer.allocUnsafe(65536)
+  /** Scratch: the ARP reply take() writes to the TAP. */
+  private readonly arpReply = Buffer.alloc(60)
   /** Scratch: 1 for each frame of the current batch sent directly. */
   private readonly sentDirect = new Uint8Array(65536)
 
@@ -162,6 +169,11 @@ export class DirectLink implements FrameTransport {
         if (classes[i] === CLASS_UNICAST && len <= this.maxFrame && directEligible(batch, f, len)) {
           const r = this.byMac.get(batch.readUIntBE(f, 6))
           if (r !== undefined) { this.sendFrame(r, batch, f, len); sent = 1; direct++ }
+        } else if (classes[i] === CLASS_ARP) {
+          // Frames to that member need no hub, so neither does finding its MAC: with the hub
+          // away (a failover) the kernel's re-check of a stale entry would otherwise fail.
+          const n = answerOwnArpRequest(batch, f, len, this.myMac, this.directMacOf, this.arpReply)
+          if (n > 0) { this.counters.arpAnswered++; this.d.deliver(this.arpReply, 0, n); sent = 1; direct++ }
         }
         this.sentDirect[i] = sent
         off = f + len
@@ -173,6 +185,12 @@ export class DirectLink implements FrameTransport {
     this.lastTaken = direct
     if (direct === 0) return batch
     return direct === frames ? null : compactBatch(batch, frames, this.sentDirect)
+  }
+
+  /** The MAC of the member leased `ip` when a direct path to it is up, else -1 (few members: a scan). */
+  private readonly directMacOf = (ip: number): number => {
+    for (const r of this.byMac.values()) if (parseIpv4(r.ip) === ip) return r.mac
+    return -1
   }
 
   /** How a member is reached, for status: by its leased MAC text. */
