@@ -7,7 +7,13 @@ import type { ClassCounters } from './frame-path.js'
 
 export type PeerState = 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'stopped'
 /** Drops counted here (also metric labels); oversize drops are counted by the frame path. */
-export const PEER_DROP_REASONS = ['disconnected', 'queue_full', 'bad_batch', 'tap_full'] as const
+export const PEER_DROP_REASONS = [
+  'disconnected', // no hub connection and no direct path for the frame
+  'queue_full', // the hub link's send queue is over its high-water mark
+  'bad_batch', // a batch from the hub that does not parse
+  'tap_full', // the TAP refused the write (EAGAIN)
+  'internal_error' // a batch that made the code throw: dropped, logged (rate-limited)
+] as const
 export type PeerDropReason = typeof PEER_DROP_REASONS[number]
 
 export class PeerCounters {

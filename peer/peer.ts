@@ -232,13 +232,17 @@ export class Peer {
       sentByClass: this.path.sent.toJSON(),
       receivedByClass: this.path.received.toJSON(),
       mssClamped: this.path.mssClamped,
-      tap: { ...(this.tap?.counters ?? { readFrames: 0, readBytes: 0, writeFrames: 0, writeBytes: 0, writeDrops: 0 }) }
+      tap: { ...(this.tap?.counters ?? { readFrames: 0, readBytes: 0, writeFrames: 0, writeBytes: 0, writeDrops: 0, handlerErrors: 0 }) }
     }
   }
 
   // --- data path ---
 
   private fromTap (batch: Buffer, frames: number): void {
+    try { this.pumpFromTap(batch, frames) } catch (e) { this.internalError('tap', frames, e) }
+  }
+
+  private pumpFromTap (batch: Buffer, frames: number): void {
     if (this.welcome === null) { this.counters.drops.disconnected += frames; return }
     const out = this.path.outgoing(batch, frames, this.now())
     if (out === null) return
@@ -257,7 +261,16 @@ export class Peer {
   }
 
   private fromHub (msg: Buffer): void {
-    if (this.path.incoming(msg, this.writeFromHub) < 0) this.counters.drops.bad_batch++
+    try {
+      if (this.path.incoming(msg, this.writeFromHub) < 0) this.counters.drops.bad_batch++
+    } catch (e) { this.internalError('hub', 1, e) }
+  }
+
+  /** A bug met by one batch must not stop the data path (nor, thrown into libuv, the process). */
+  private internalError (from: 'tap' | 'hub', frames: number, e: unknown): void {
+    this.counters.drops.internal_error += frames
+    const suppressed = this.errorLog.allow(this.now())
+    if (suppressed >= 0) this.deps.log.error('peer.internal_error', { from, error: (e as Error)?.stack ?? String(e), suppressed: suppressed || undefined })
   }
 
   private readonly writeFromHub = (buf: Buffer, off: number, len: number): void => {

@@ -19,6 +19,8 @@ export class TapCounters {
   writeBytes = 0
   /** Frames the kernel refused because the TAP queue was full (EAGAIN) or the link is down. */
   writeDrops = 0
+  /** Batches whose handler threw (a bug): counted, and reading goes on. */
+  handlerErrors = 0
 }
 
 export interface TapDevice {

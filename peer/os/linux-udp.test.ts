@@ -99,3 +99,15 @@ test('corked sends: equal datagrams go as one UDP GSO buffer and arrive as separ
   a.close()
   b.close()
 })
+
+test('a handler that throws is counted and the socket is read on', async t => {
+  const a = await open()
+  const b = await open()
+  let calls = 0
+  b.onPacket = (msg) => { calls++; if (msg.toString() !== 'fine') throw new Error('a bug') }
+  for (const m of ['boom', 'boom', 'fine']) a.send(Buffer.from(m), b.localPort!, '127.0.0.1')
+  await waitFor('all three handled', () => calls === 3, 3000)
+  t.is(b.handlerErrors, 2)
+  a.close()
+  b.close()
+})

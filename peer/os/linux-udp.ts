@@ -43,6 +43,8 @@ export class LinuxUdpBind implements Bind {
   /** IP_PMTUDISC_DO is set: datagrams over the path MTU fail instead of fragmenting. */
   dontFragment = false
   onPacket: (msg: Buffer, address: string, port: number) => void = () => {}
+  /** Datagrams whose handler threw (a bug): counted, and the drain goes on. */
+  handlerErrors = 0
   /** Sends that went as one UDP GSO buffer of several datagrams. */
   segmentedSends = 0
 
@@ -177,7 +179,8 @@ export class LinuxUdpBind implements Bind {
       if (this.from.readUInt16LE(0) !== AF_INET) continue
       const a = this.from.readUInt32BE(4)
       if (a !== this.fromAddr) { this.fromAddr = a; this.fromText = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}` }
-      this.onPacket(this.rx.subarray(0, n), this.fromText, this.from.readUInt16BE(2))
+      // A throw must not end the drain: inside koffi's callback it would vanish, and the socket go unread.
+      try { this.onPacket(this.rx.subarray(0, n), this.fromText, this.from.readUInt16BE(2)) } catch { this.handlerErrors++ }
     }
   }
 

@@ -65,6 +65,9 @@ class LinuxTap implements TapDevice {
       if (status < 0) { this.stopReading(`uv_poll reported ${status}`); return }
       this.drain()
     })
+    // A throw inside koffi's callback would vanish and leave the TAP unread: count it, read on.
+    const onBatchUnguarded = onBatch
+    this.onBatch = (batch, frames) => { try { onBatchUnguarded(batch, frames) } catch { this.counters.handlerErrors++ } }
   }
 
   write (buf: Buffer, off: number, len: number): boolean {
