@@ -29,8 +29,29 @@ export interface Libc {
   getsockname: (fd: number, addr: Buffer, len: Buffer) => number
   /** sendto(2) of the whole `buf` to the sockaddr in `addr`: bytes, or -1 (errno()). */
   sendto: (fd: number, buf: Buffer, addr: Buffer, addrLen: number) => number
-  /** recvfrom(2) into `buf` (non-blocking); the sender in `addr`, `addrLen` a 4-byte in/out length: bytes, or -1 (errno()). */
-  recvfrom: (fd: number, buf: Buffer, addr: Buffer, addrLen: Buffer) => number
+  /** recvmsg(2) with the msghdr at the start of `msg` (its pointers into the same memory): bytes, or -1 (errno()). */
+  recvmsg: (fd: number, msg: NativeMemory, flags: number) => number
+}
+
+/** Memory outside the JS heap, for structures the kernel follows pointers in (msghdr, iovec, cmsg). */
+export interface NativeMemory {
+  /** The memory as a Buffer (a view, no copy); valid until free(). */
+  readonly buf: Buffer
+  /** Its address, for the pointers written into it. */
+  readonly address: bigint
+  /** Opaque: what the binding passes as the pointer. */
+  readonly ptr: unknown
+  free: () => void
+}
+
+/** `len` bytes of native memory, zeroed; null off Linux. */
+export const nativeMemory = (len: number): NativeMemory | null => {
+  if (libc() === null) return null
+  const ptr = koffi.alloc('uint8_t', len)
+  const buf = Buffer.from(koffi.view(ptr, len))
+  buf.fill(0)
+  let freed = false
+  return { buf, address: BigInt(koffi.address(ptr)), ptr, free: () => { if (!freed) { freed = true; koffi.free(ptr) } } }
 }
 
 export const EAGAIN = 11
@@ -48,7 +69,7 @@ export const libc = (): Libc | null => {
     const read = lib.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
     const write = lib.func('long write(int fd, const uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
     const sendto = lib.func('long sendto(int fd, const uint8_t *buf, unsigned long len, int flags, const uint8_t *addr, unsigned int alen)') as (fd: number, buf: Buffer, n: number, flags: number, addr: Buffer, alen: number) => number
-    const recvfrom = lib.func('long recvfrom(int fd, _Out_ uint8_t *buf, unsigned long len, int flags, _Inout_ uint8_t *addr, _Inout_ uint8_t *alen)') as (fd: number, buf: Buffer, n: number, flags: number, addr: Buffer, alen: Buffer) => number
+    const recvmsg = lib.func('long recvmsg(int fd, void *msg, int flags)') as (fd: number, msg: unknown, flags: number) => number
     cached = {
       setsockopt: lib.func('int setsockopt(int fd, int level, int name, const uint8_t *val, unsigned int len)') as Libc['setsockopt'],
       ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)') as Libc['ioctl'],
@@ -61,7 +82,7 @@ export const libc = (): Libc | null => {
       bind: lib.func('int bind(int fd, const uint8_t *addr, unsigned int len)') as Libc['bind'],
       getsockname: lib.func('int getsockname(int fd, _Inout_ uint8_t *addr, _Inout_ uint8_t *len)') as Libc['getsockname'],
       sendto: (fd, buf, addr, addrLen) => Number(sendto(fd, buf, buf.length, 0, addr, addrLen)),
-      recvfrom: (fd, buf, addr, addrLen) => Number(recvfrom(fd, buf, buf.length, 0, addr, addrLen))
+      recvmsg: (fd, msg, flags) => Number(recvmsg(fd, msg.ptr, flags))
     }
   } catch {
     cached = null

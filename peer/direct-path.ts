@@ -82,7 +82,7 @@ export class DirectPath {
       localPort: this.bind.localPort,
       endpoints: this.endpoints,
       reaching: this.link.reaching,
-      counters: { ...this.link.counters, drops: { ...this.link.counters.drops }, sendErrors: this.bind.sendErrors }
+      counters: { ...this.link.counters, drops: { ...this.link.counters.drops }, sendErrors: this.bind.sendErrors, ...this.bind.stats?.() }
     }
   }
 

@@ -26,6 +26,8 @@ export interface Bind {
   onPacket: (msg: Buffer, address: string, port: number) => void
   /** Sends that failed at once (no route, refused by a local firewall). */
   readonly sendErrors: number
+  /** The socket's own counters, for status (e.g. how often GSO/GRO batched). */
+  stats?: () => Record<string, number>
 }
 
 const DEFAULT_TTL = 64

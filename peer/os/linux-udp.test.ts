@@ -28,6 +28,10 @@ test('two binds on loopback: datagrams both ways, sender address and port, DF se
   b.send(Buffer.from('back'), a.localPort!, '127.0.0.1')
   await waitFor('the answer at a', () => atA === 'back')
   t.is(a.sendErrors + b.sendErrors, 0)
+  let empty = -1
+  b.onPacket = (msg) => { empty = msg.length }
+  a.send(Buffer.alloc(0), b.localPort!, '127.0.0.1')
+  await waitFor('an empty datagram handed over', () => empty === 0)
   a.close()
   b.close()
   a.close() // idempotent
@@ -95,6 +99,7 @@ test('corked sends: equal datagrams go as one UDP GSO buffer and arrive as separ
   t.deepEqual(got.map(g => `${g[0]}:${g.length}`), sent.map(p => `${p[0]}:${p.length}`))
   t.true(got.every(g => g.every(byte => byte === g[0])), 'no datagram mixes two')
   t.is(a.segmentedSends, 4, 'groups of 10, 3, 46 and 14')
+  t.true(b.coalescedReads >= 1, 'the receiver read GSO sends whole (UDP_GRO) and cut them')
   t.is(a.sendErrors, 0)
   a.close()
   b.close()

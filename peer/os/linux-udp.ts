@@ -1,6 +1,7 @@
 /**
  * The direct path's UDP socket on Linux, through core/libc: socket/bind, sendto, and
- * recvfrom drained on a uv_poll handle of Node's main loop.
+ * recvmsg drained on a uv_poll handle of Node's main loop (peer/os/linux-recvmsg.ts; with
+ * UDP_GRO, one read may bring a whole GSO send of the other side, cut here into its datagrams).
  *
  * Why not node:dgram: measured on the idle direct path (README "Performance"), dgram's send
  * took 0.5 ms median of a pass whose sendmsg syscall took 0.09 ms (a request object, a
@@ -19,6 +20,7 @@
  */
 import { EAGAIN, EINTR, errno, libc, uvPoll, type Libc, type UvPoll } from '../../core/libc.js'
 import { setDontFragmentFd } from '../../core/udp-df.js'
+import { RecvMsg, SOL_UDP, UDP_GRO } from './linux-recvmsg.js'
 import type { Bind } from '../udp-bind.js'
 
 const AF_INET = 2
@@ -29,7 +31,6 @@ const IPPROTO_IP = 0
 const IP_TTL = 2
 const SOCKADDR_IN_LEN = 16
 const DEFAULT_TTL = 64
-const SOL_UDP = 17
 const UDP_SEGMENT = 103
 /** One GSO send: under the 65507-byte UDP payload limit, and UDP_MAX_SEGMENTS of older kernels. */
 const GSO_MAX_BYTES = 65000
@@ -45,15 +46,15 @@ export class LinuxUdpBind implements Bind {
   onPacket: (msg: Buffer, address: string, port: number) => void = () => {}
   /** Datagrams whose handler threw (a bug): counted, and the drain goes on. */
   handlerErrors = 0
+  /** Reads that brought several datagrams at once (UDP GRO). */
+  coalescedReads = 0
   /** Sends that went as one UDP GSO buffer of several datagrams. */
   segmentedSends = 0
 
   private fd = -1
   private poll: UvPoll | null = null
   private closed = false
-  private readonly rx = Buffer.allocUnsafe(65536)
-  private readonly from = Buffer.alloc(SOCKADDR_IN_LEN)
-  private readonly fromLen = Buffer.alloc(4)
+  private rx: RecvMsg | null = null
   private readonly to = Buffer.alloc(SOCKADDR_IN_LEN)
   private readonly int = Buffer.alloc(4)
   // The last sender's address as text: a path's datagrams come from one address, so no string per datagram.
@@ -78,15 +79,20 @@ export class LinuxUdpBind implements Bind {
     const c = this.c
     const poll = uvPoll()
     if (poll === null) return null
+    const rx = RecvMsg.create()
+    if (rx === null) return null
     const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
-    if (fd < 0) return null
+    if (fd < 0) { rx.free(); return null }
     const sa = Buffer.alloc(SOCKADDR_IN_LEN)
     sa.writeUInt16LE(AF_INET, 0)
     sa.writeUInt16BE(this.port, 2)
     const len = Buffer.alloc(4)
     len.writeUInt32LE(SOCKADDR_IN_LEN)
-    if (c.bind(fd, sa, SOCKADDR_IN_LEN) < 0 || c.getsockname(fd, sa, len) < 0) { c.close(fd); return null }
+    if (c.bind(fd, sa, SOCKADDR_IN_LEN) < 0 || c.getsockname(fd, sa, len) < 0) { c.close(fd); rx.free(); return null }
     this.fd = fd
+    this.rx = rx
+    // Best effort: without it (Linux < 5.0) every read is one datagram.
+    this.setInt(SOL_UDP, UDP_GRO, 1)
     this.localPort = sa.readUInt16BE(2)
     this.dontFragment = setDontFragmentFd(fd)
     this.to.writeUInt16LE(AF_INET, 0)
@@ -112,6 +118,10 @@ export class LinuxUdpBind implements Bind {
     }
     this.groupCount++
     this.groupLen += len
+  }
+
+  stats (): Record<string, number> {
+    return { segmentedSends: this.segmentedSends, coalescedReads: this.coalescedReads, handlerErrors: this.handlerErrors }
   }
 
   cork (): void { this.corked = true }
@@ -161,14 +171,15 @@ export class LinuxUdpBind implements Bind {
     this.fd = -1
     if (this.poll === null) return
     // libuv must stop watching before the descriptor goes (uv_poll_init(3): closing it first is undefined).
-    void this.poll.close().then(() => { this.c.close(fd) })
+    const rx = this.rx
+    void this.poll.close().then(() => { this.c.close(fd); rx?.free() })
   }
 
   private drain (): void {
     const c = this.c
+    const rx = this.rx!
     for (let i = 0; i < MAX_PER_WAKE && this.fd >= 0; i++) {
-      this.fromLen.writeUInt32LE(SOCKADDR_IN_LEN)
-      const n = c.recvfrom(this.fd, this.rx, this.from, this.fromLen)
+      const n = rx.receive(c, this.fd)
       if (n < 0) {
         const e = errno()
         if (e === EAGAIN) return
@@ -176,11 +187,19 @@ export class LinuxUdpBind implements Bind {
         // ECONNREFUSED and the like (an ICMP error queued for an earlier send): read on.
         continue
       }
-      if (this.from.readUInt16LE(0) !== AF_INET) continue
-      const a = this.from.readUInt32BE(4)
+      if (rx.family !== AF_INET) continue
+      const a = rx.address
       if (a !== this.fromAddr) { this.fromAddr = a; this.fromText = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}` }
-      // A throw must not end the drain: inside koffi's callback it would vanish, and the socket go unread.
-      try { this.onPacket(this.rx.subarray(0, n), this.fromText, this.from.readUInt16BE(2)) } catch { this.handlerErrors++ }
+      const port = rx.port
+      const size = rx.gsoSize
+      const step = size > 0 && size < n ? size : Math.max(n, 1)
+      if (step < n) this.coalescedReads++
+      let off = 0
+      do { // an empty datagram is handed over too (and counted as bad there)
+        // A throw must not end the drain: inside koffi's callback it would vanish, and the socket go unread.
+        try { this.onPacket(rx.data.subarray(off, Math.min(off + step, n)), this.fromText, port) } catch { this.handlerErrors++ }
+        off += step
+      } while (off < n)
     }
   }
 

@@ -26,7 +26,7 @@ let inet = ''
 const routers: Record<string, string> = {}
 
 interface MemberView { name: string, ip: string, mac: string, path: 'direct' | 'relay', rttMs: number | null }
-interface Status { address: string, members: MemberView[], direct: { localPort: number | null, reaching: number, counters: { drops: Record<string, number>, handshakesSent: number, sentFrames: number } } }
+interface Status { address: string, members: MemberView[], direct: { localPort: number | null, reaching: number, counters: { drops: Record<string, number>, handshakesSent: number, sentFrames: number, segmentedSends: number, coalescedReads: number } } }
 const status = async (name: string): Promise<Status> => await o.status(name) as unknown as Status
 const memberPath = async (from: string, to: string): Promise<MemberView | undefined> => (await status(from)).members.find(m => m.name === to)
 const hubUnicast = async (): Promise<number> => (await o.hubStatus()).rooms.find(r => r.name === 'lan')!.switch.unicast as number
@@ -91,7 +91,11 @@ serial('through two masquerading NATs the path goes direct, and a TCP transfer p
   const hubFrames = await hubUnicast() - before
   t.log(`30 MiB in ${ms!} ms (${(30 * 8 * 1.048576 / (Number(ms) / 1000)).toFixed(0)} Mbit/s); the hub switched ${hubFrames} unicast frames meanwhile`)
   t.true(hubFrames < 100, `the hub forwarded ${hubFrames} unicast frames of a direct transfer`)
-  t.true((await status('alice')).direct.counters.sentFrames > 10_000)
+  const sender = (await status('alice')).direct.counters
+  const receiver = (await status('bob')).direct.counters
+  t.log(`alice sent ${sender.sentFrames} frames in ${sender.segmentedSends} GSO sends; bob read ${receiver.coalescedReads} coalesced (GRO) reads`)
+  t.true(sender.sentFrames > 10_000)
+  t.true(sender.segmentedSends > 0, 'full frames of one batch left as UDP GSO sends')
   t.is(await capture.exited, 0, capture.output)
   await serve.stop()
 })
