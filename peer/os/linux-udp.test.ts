@@ -116,3 +116,19 @@ test('a handler that throws is counted and the socket is read on', async t => {
   a.close()
   b.close()
 })
+
+test('a burst larger than one wake-up\'s bound is read over several wake-ups, none lost', async t => {
+  const a = await open()
+  const b = await open()
+  let got = 0
+  b.onPacket = () => { got++ }
+  // 300 > MAX_PER_WAKE (256): five GSO sends of up to 64, read whole (GRO), each counting its datagrams.
+  a.cork()
+  for (let i = 0; i < 300; i++) a.send(Buffer.alloc(64, i), b.localPort!, '127.0.0.1')
+  a.uncork()
+  await waitFor('300 datagrams', () => got === 300, 5000)
+  t.is(got, 300)
+  t.is(a.segmentedSends, 5)
+  a.close()
+  b.close()
+})
