@@ -15,7 +15,8 @@ export interface Bind {
   sendWithTtl: (packet: Buffer, targets: ReadonlyArray<{ address: string, port: number }>, ttl: number) => void
   /**
    * Optional batching: between cork and uncork a Bind may hold what is sent and hand it to the
-   * kernel together at uncork (the direct link corks around one TAP batch).
+   * kernel together at uncork (the direct link corks around one TAP batch); a packet sent
+   * meanwhile must stay unchanged until uncork.
    */
   cork?: () => void
   uncork?: () => void
