@@ -57,6 +57,7 @@ export const nativeMemory = (len: number): NativeMemory | null => {
 export const EAGAIN = 11
 export const EINTR = 4
 export const EMSGSIZE = 90
+export const EIO = 5
 
 let cached: Libc | null | undefined
 

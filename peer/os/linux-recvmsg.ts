@@ -41,9 +41,12 @@ export class RecvMsg {
     v.writeBigUInt64LE(BigInt(RECV_DATA_LEN), IOV + 8)
   }
 
-  /** Null when native memory cannot be had, or off 64-bit Linux (the layout above). */
+  /** The layout above is LP64 Linux's (x86-64, aarch64). */
+  static supported (): boolean { return process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64') }
+
+  /** Null when native memory cannot be had, or where the layout does not hold. */
   static create (): RecvMsg | null {
-    if (process.arch !== 'x64' && process.arch !== 'arm64') return null
+    if (!RecvMsg.supported()) return null
     const mem = nativeMemory(DATA + RECV_DATA_LEN)
     return mem === null ? null : new RecvMsg(mem)
   }
@@ -66,8 +69,9 @@ export class RecvMsg {
   /** The size of each datagram the last read coalesced (UDP_GRO), or 0 for one datagram. */
   get gsoSize (): number {
     const v = this.v
-    if (v.readUInt32LE(MSG + 40) < 18) return 0
-    return v.readInt32LE(CONTROL + 8) === SOL_UDP && v.readInt32LE(CONTROL + 12) === UDP_GRO ? v.readUInt16LE(CONTROL + 16) : 0
+    // cmsg_len 20: the kernel puts gso_size as an int (udp_cmsg_recv), read as one.
+    if (v.readUInt32LE(MSG + 40) < 20 || v.readUInt32LE(CONTROL) < 20) return 0
+    return v.readInt32LE(CONTROL + 8) === SOL_UDP && v.readInt32LE(CONTROL + 12) === UDP_GRO ? v.readInt32LE(CONTROL + 16) : 0
   }
 
   free (): void { this.mem.free() }

@@ -11,14 +11,15 @@
  *
  * Between cork and uncork (one TAP batch), equal-sized datagrams to one address are sent as
  * one buffer with UDP_SEGMENT (UDP GSO, Linux 4.18; udp(7)): the kernel walks its stack once
- * and cuts the buffer into those datagrams (what wireguard-go and Tailscale do for speed). The
- * socket's UDP_SEGMENT stays at the last group's size; a lone datagram larger than it resets
- * it to 0 first, or the kernel would cut that datagram too.
+ * and cuts the buffer into those datagrams (what wireguard-go and Tailscale do for speed).
+ * UDP_SEGMENT is set for that one sendto and back to 0 at once: left on, the kernel would cut
+ * a larger lone datagram too, and (before Linux 6.10) refuse every datagram to a path whose
+ * MTU fell below the segment size, or without checksum offload (EIO).
  * Socket buffers stay at the kernel's defaults: 4 MiB ones removed every retransmit of a
  * saturating TCP stream at the same throughput but more than doubled its RTT (bench, 12 vs 5 ms).
  * Sockaddr_in (ip(7)): family u16 host order, port u16 network order, address 4 bytes.
  */
-import { EAGAIN, errno, libc, uvPoll, type Libc, type UvPoll } from '../../core/libc.js'
+import { EAGAIN, EIO, errno, libc, uvPoll, type Libc, type UvPoll } from '../../core/libc.js'
 import { setDontFragmentFd } from '../../core/udp-df.js'
 import { RecvMsg, SOL_UDP, UDP_GRO } from './linux-recvmsg.js'
 import type { Bind } from '../udp-bind.js'
@@ -55,6 +56,8 @@ export class LinuxUdpBind implements Bind {
   private poll: UvPoll | null = null
   private closed = false
   private rx: RecvMsg | null = null
+  /** The uv_poll status that stopped reading (negative), or 0 while reading. */
+  private pollStatus = 0
   private readonly to = Buffer.alloc(SOCKADDR_IN_LEN)
   private readonly int = Buffer.alloc(4)
   // The last sender's address as text: a path's datagrams come from one address, so no string per datagram.
@@ -64,7 +67,6 @@ export class LinuxUdpBind implements Bind {
   // so a group of one is sent without a copy.
   private corked = false
   private gsoOk = true
-  private gsoSize = 0
   private readonly group = Buffer.allocUnsafe(GSO_MAX_BYTES)
   private first: Buffer | null = null
   private groupCount = 0
@@ -97,7 +99,12 @@ export class LinuxUdpBind implements Bind {
     this.dontFragment = setDontFragmentFd(fd)
     this.to.writeUInt16LE(AF_INET, 0)
     this.poll = poll
-    poll.start(fd, (status) => { if (!this.closed && status >= 0) this.drain() })
+    poll.start(fd, (status) => {
+      if (this.closed) return
+      // libuv stops the handle after an error: counted in stats (the path then times out and falls back to the hub).
+      if (status < 0) { this.pollStatus = status; return }
+      this.drain()
+    })
     // Never what keeps a process alive: the peer's WebSocket and timers decide that.
     poll.unref()
     return this.localPort
@@ -121,12 +128,15 @@ export class LinuxUdpBind implements Bind {
   }
 
   stats (): Record<string, number> {
-    return { segmentedSends: this.segmentedSends, coalescedReads: this.coalescedReads, handlerErrors: this.handlerErrors }
+    return { segmentedSends: this.segmentedSends, coalescedReads: this.coalescedReads, handlerErrors: this.handlerErrors, pollStatus: this.pollStatus }
   }
 
   cork (): void { this.corked = true }
 
-  uncork (): void { this.flushGroup(); this.corked = false }
+  uncork (): void {
+    this.corked = false
+    this.flushGroup()
+  }
 
   /** Synchronous sends, so the TTL is back to the default before anything else leaves. */
   sendWithTtl (packet: Buffer, targets: ReadonlyArray<{ address: string, port: number }>, ttl: number): void {
@@ -137,10 +147,6 @@ export class LinuxUdpBind implements Bind {
 
   private sendNow (packet: Buffer, port: number, address: string): void {
     if (this.fd < 0 || !this.target(port, address)) { this.sendErrors++; return }
-    if (this.gsoSize !== 0 && packet.length > this.gsoSize) {
-      if (!this.setInt(SOL_UDP, UDP_SEGMENT, 0)) { this.sendErrors++; return }
-      this.gsoSize = 0
-    }
     if (this.c.sendto(this.fd, packet, this.to, SOCKADDR_IN_LEN) < 0) this.sendErrors++
   }
 
@@ -154,13 +160,18 @@ export class LinuxUdpBind implements Bind {
     this.first = null
     if (n === 1) { this.sendNow(first, this.groupPort, this.groupAddress); return }
     if (this.fd < 0 || !this.target(this.groupPort, this.groupAddress)) { this.sendErrors += n; return }
-    if (this.gsoSize !== size) {
-      // ENOPROTOOPT: a kernel without UDP GSO; every datagram goes alone from now on.
-      if (this.setInt(SOL_UDP, UDP_SEGMENT, size)) this.gsoSize = size
-      else this.gsoOk = false
+    if (this.setInt(SOL_UDP, UDP_SEGMENT, size)) {
+      const sent = this.c.sendto(this.fd, this.group.subarray(0, n * size), this.to, SOCKADDR_IN_LEN)
+      const e = sent < 0 ? errno() : 0
+      // Back to 0 before anything else leaves; if even that fails, no more GSO on this socket.
+      if (!this.setInt(SOL_UDP, UDP_SEGMENT, 0)) this.gsoOk = false
+      if (sent >= 0) { this.segmentedSends++; return }
+      // EIO: this path cannot segment (no checksum offload, xfrm); EINVAL: a datagram over the
+      // path MTU with DF set, which alone fails too. Each goes (or fails) alone below.
+      if (e === EIO) this.gsoOk = false
+    } else {
+      this.gsoOk = false // ENOPROTOOPT: a kernel without UDP GSO; every datagram goes alone from now on
     }
-    if (this.gsoOk && this.c.sendto(this.fd, this.group.subarray(0, n * size), this.to, SOCKADDR_IN_LEN) >= 0) { this.segmentedSends++; return }
-    // Refused whole (EINVAL: a datagram over the path MTU with DF set; EIO): each alone, each failing alone.
     for (let i = 0; i < n; i++) this.sendNow(this.group.subarray(i * size, (i + 1) * size), this.groupPort, this.groupAddress)
   }
 
@@ -200,7 +211,7 @@ export class LinuxUdpBind implements Bind {
         try { this.onPacket(rx.data.subarray(off, Math.min(off + step, n)), this.fromText, port) } catch { this.handlerErrors++ }
         off += step
         handled++
-      } while (off < n)
+      } while (off < n && this.fd >= 0) // closed by a handler: the rest of the read is dropped
     }
   }
 
@@ -237,5 +248,6 @@ export class LinuxUdpBind implements Bind {
 /** A LinuxUdpBind when the native binding loads; null otherwise (the caller falls back to node:dgram). */
 export const linuxUdpBind = (port: number): Bind | null => {
   const c = libc()
-  return c === null ? null : new LinuxUdpBind(c, port)
+  // Either missing (another architecture, no libuv reachable): node:dgram does the job instead.
+  return c === null || !RecvMsg.supported() || uvPoll() === null ? null : new LinuxUdpBind(c, port)
 }
