@@ -171,8 +171,6 @@ export class Peer {
     this.ended?.resolve()
   }
 
-  /** The hub the next (or current) attempt goes to. */
-  private get hubUrl (): string { return this.hubs.url }
 
   /** A getter, so checks after an await are not narrowed away by the compiler. */
   private get stopped (): boolean { return this.state === 'stopped' }
@@ -215,7 +213,7 @@ export class Peer {
       state: this.state,
       room: this.settings.room,
       name: w?.name ?? this.settings.name,
-      hub: this.link.url !== '' ? this.link.url : this.hubUrl,
+      hub: this.link.url !== '' ? this.link.url : this.hubs.url,
       iface: this.iface,
       address: w !== null ? `${w.ip}/${w.prefixLength}` : null,
       mac: w?.mac ?? null,
@@ -301,7 +299,7 @@ export class Peer {
   private connect (): void {
     if (this.stopped) return
     // The direct path's candidates, found while TLS and the upgrade are under way.
-    const url = this.hubUrl
+    const url = this.hubs.url
     if (this.direct !== null) this.early = this.direct.findCandidates(url, this.udpPort ?? urlPort(url), this.iface)
     this.link.open(url)
   }
@@ -439,7 +437,7 @@ export class Peer {
     this.state = this.welcome === null ? 'connecting' : 'reconnecting'
     const delay = this.backoff.next()
     if (wasConnected) this.counters.reconnects++ // outages, not attempts
-    this.deps.log.info('hub.reconnect', { attempt: this.backoff.attempts, inMs: delay, hub: this.hubUrl })
+    this.deps.log.info('hub.reconnect', { attempt: this.backoff.attempts, inMs: delay, hub: this.hubs.url })
     this.retryTimer = setTimeout(() => { this.retryTimer = null; this.connect() }, delay)
   }
 

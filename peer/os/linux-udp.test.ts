@@ -1,7 +1,6 @@
 import test from 'ava'
 import { createSocket } from 'node:dgram'
 import { LinuxUdpBind, linuxUdpBind } from './linux-udp.js'
-import { libc } from '../../core/libc.js'
 import { waitFor } from '../../tests/support/wait.js'
 
 const open = async (): Promise<LinuxUdpBind> => {
@@ -69,7 +68,7 @@ test('bad targets are counted, never thrown; an oversized datagram fails (DF) an
 
 test('a port in use: open resolves null', async t => {
   const a = await open()
-  const b = new LinuxUdpBind(libc()!, a.localPort!)
+  const b = linuxUdpBind(a.localPort!)!
   t.is(await b.open(), null)
   a.close()
 })

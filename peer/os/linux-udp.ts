@@ -20,6 +20,7 @@
  * Sockaddr_in (ip(7)): family u16 host order, port u16 network order, address 4 bytes.
  */
 import { EAGAIN, EIO, errno, libc, uvPoll, type Libc, type UvPoll } from '../../core/libc.js'
+import { formatIpv4, parseIpv4 } from '../../core/ipv4.js'
 import { setDontFragmentFd } from '../../core/udp-df.js'
 import { RecvMsg, SOL_UDP, UDP_GRO } from './linux-recvmsg.js'
 import type { Bind } from '../udp-bind.js'
@@ -53,12 +54,13 @@ export class LinuxUdpBind implements Bind {
   segmentedSends = 0
 
   private fd = -1
-  private poll: UvPoll | null = null
   private closed = false
   private rx: RecvMsg | null = null
   /** The uv_poll status that stopped reading (negative), or 0 while reading. */
   private pollStatus = 0
   private readonly to = Buffer.alloc(SOCKADDR_IN_LEN)
+  /** The address now in `to`. */
+  private toAddress: string | null = null
   private readonly int = Buffer.alloc(4)
   // The last sender's address as text: a path's datagrams come from one address, so no string per datagram.
   private fromAddr = -1
@@ -74,13 +76,11 @@ export class LinuxUdpBind implements Bind {
   private groupPort = 0
   private groupAddress = ''
 
-  constructor (private readonly c: Libc, private readonly port = 0) {}
+  constructor (private readonly c: Libc, private readonly poll: UvPoll, private readonly port = 0) {}
 
   async open (): Promise<number | null> {
     if (this.fd >= 0 || this.closed) return this.localPort
     const c = this.c
-    const poll = uvPoll()
-    if (poll === null) return null
     const rx = RecvMsg.create()
     if (rx === null) return null
     const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
@@ -98,7 +98,7 @@ export class LinuxUdpBind implements Bind {
     this.localPort = sa.readUInt16BE(2)
     this.dontFragment = setDontFragmentFd(fd)
     this.to.writeUInt16LE(AF_INET, 0)
-    this.poll = poll
+    const poll = this.poll
     poll.start(fd, (status) => {
       if (this.closed) return
       // libuv stops the handle after an error: counted in stats (the path then times out and falls back to the hub).
@@ -180,7 +180,7 @@ export class LinuxUdpBind implements Bind {
     this.closed = true
     const fd = this.fd
     this.fd = -1
-    if (this.poll === null) return
+    if (fd < 0) return // never opened
     // libuv must stop watching before the descriptor goes (uv_poll_init(3): closing it first is undefined).
     const rx = this.rx
     void this.poll.close().then(() => { this.c.close(fd); rx?.free() })
@@ -200,7 +200,7 @@ export class LinuxUdpBind implements Bind {
       }
       if (rx.family !== AF_INET) { handled++; continue }
       const a = rx.address
-      if (a !== this.fromAddr) { this.fromAddr = a; this.fromText = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}` }
+      if (a !== this.fromAddr) { this.fromAddr = a; this.fromText = formatIpv4(a) }
       const port = rx.port
       const size = rx.gsoSize
       const step = size > 0 && size < n ? size : Math.max(n, 1)
@@ -215,27 +215,18 @@ export class LinuxUdpBind implements Bind {
     }
   }
 
-  /** Writes port and IPv4 literal into the scratch sockaddr without allocating; false if not a literal. */
+  /**
+   * Writes port and address into the scratch sockaddr; false if the address is no IPv4
+   * literal. A path sends to one endpoint string, so it is parsed only when it changes.
+   */
   private target (port: number, address: string): boolean {
-    let v = 0
-    let part = 0
-    let dots = 0
-    let digits = 0
-    for (let i = 0; i < address.length; i++) {
-      const ch = address.charCodeAt(i)
-      if (ch === 46) {
-        if (digits === 0 || ++dots > 3) return false
-        v = v * 256 + part
-        part = digits = 0
-      } else if (ch >= 48 && ch <= 57 && digits < 3) {
-        part = part * 10 + ch - 48
-        digits++
-        if (part > 255) return false
-      } else return false
+    if (address !== this.toAddress) {
+      const v = parseIpv4(address)
+      if (v === null) return false
+      this.toAddress = address
+      this.to.writeUInt32BE(v, 4)
     }
-    if (dots !== 3 || digits === 0) return false
     this.to.writeUInt16BE(port, 2)
-    this.to.writeUInt32BE(v * 256 + part, 4)
     return true
   }
 
@@ -249,5 +240,6 @@ export class LinuxUdpBind implements Bind {
 export const linuxUdpBind = (port: number): Bind | null => {
   const c = libc()
   // Either missing (another architecture, no libuv reachable): node:dgram does the job instead.
-  return c === null || !RecvMsg.supported() || uvPoll() === null ? null : new LinuxUdpBind(c, port)
+  const poll = c !== null && RecvMsg.supported() ? uvPoll() : null
+  return poll === null ? null : new LinuxUdpBind(c!, poll, port)
 }

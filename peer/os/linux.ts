@@ -58,16 +58,14 @@ class LinuxTap implements TapDevice {
 
   start (onBatch: BatchHandler, onStop?: (why: string) => void): void {
     if (this.onBatch !== null) throw new Error('tap already started')
-    this.onBatch = onBatch
+    // A throw inside koffi's callback would vanish and leave the TAP unread: count it, read on.
+    this.onBatch = (batch, frames) => { try { onBatch(batch, frames) } catch { this.counters.handlerErrors++ } }
     this.onStop = onStop ?? null
     this.poll.start(this.fd, (status) => {
       if (this.closed) return
       if (status < 0) { this.stopReading(`uv_poll reported ${status}`); return }
       this.drain()
     })
-    // A throw inside koffi's callback would vanish and leave the TAP unread: count it, read on.
-    const onBatchUnguarded = onBatch
-    this.onBatch = (batch, frames) => { try { onBatchUnguarded(batch, frames) } catch { this.counters.handlerErrors++ } }
   }
 
   write (buf: Buffer, off: number, len: number): boolean {

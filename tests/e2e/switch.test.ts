@@ -53,7 +53,7 @@ serial('multicast to 239.1.2.3 reaches the peer that joined it and not the one t
 serial('arping to a known address is answered before it reaches anyone (by the hub, or by alice\'s own peer while bob is on a direct path)', async t => {
   const carolCap = await o.capture('carol', 'arp')
   const bobCap = await o.capture('bob', 'arp')
-  const answered = async (): Promise<number> => (await friday()).switch.arpReplies + ((await o.status('alice')) as unknown as { direct: { counters: { arpAnswered?: number } } }).direct.counters.arpAnswered!
+  const answered = async (): Promise<number> => (await friday()).switch.arpReplies + (await o.status('alice')).direct.counters.arpAnswered
   const before = await answered()
   const r = await o.topo.run(ns('alice'), 'arping', ['-c', '3', '-w', '5', '-I', 'ovl0', ip.bob!])
   t.is(r.code, 0, r.stdout + r.stderr)

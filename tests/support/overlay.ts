@@ -21,6 +21,7 @@ export interface PeerInfo {
   counters: { reconnects: number }
   mssClamped: number
   members: Array<{ name: string, ip: string, mac: string, path: 'direct' | 'relay', rttMs: number | null }>
+  direct: { counters: { arpAnswered: number } }
 }
 
 export class Overlay {
