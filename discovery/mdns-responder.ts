@@ -65,7 +65,7 @@ export class MdnsResponder {
     for (let renames = 0; renames <= MAX_RENAMES && this.state !== 'stopped'; renames++) {
       this.state = 'probing'
       this.conflict = false
-      for (let i = 0; i < 3 && !this.conflict; i++) {
+      for (let i = 0; i < 3 && !this.conflict && this.state === 'probing'; i++) {
         this.send({ type: 'query', id: 0, questions: [{ name: this.fqdn, type: ANY }], authorities: this.records(this.ttl()) })
         await this.sleep(PROBE_GAP_MS)
       }
@@ -107,6 +107,9 @@ export class MdnsResponder {
   }
 
   private send (p: dnsPacket.Packet, to?: RemoteInfo): void {
+    // Stopped: the owner closes the socket next, and a probe or announcement still waiting on
+    // its timer would throw ERR_SOCKET_DGRAM_NOT_RUNNING out of that timer (the process with it).
+    if (this.state === 'stopped') return
     this.deps.socket.send(dnsPacket.encode(p), to?.port ?? MDNS_PORT, to?.address ?? MDNS_GROUP)
   }
 
