@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { loadConfigFile } from '../core/config.js'
 import { OverlanError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
+import { tierUpDataPathSooner } from '../core/tiering.js'
 import { EXIT_OK, didYouMean, fail, flagError, flagName, packageVersion, validateFlags } from '../core/cli-support.js'
 import { formatCidr } from '../core/ipv4.js'
 import { HubFileSchema, defaultHubStateDir, hubConfigProblem, resolveHubSettings, type HubFileConfig } from './config.js'
@@ -104,6 +105,7 @@ const main = async (): Promise<void> => {
   if (problem !== null) throw new OverlanError('CONFIG_INVALID', `${v.config ?? 'flags'}: ${problem}`)
   const settings = resolveHubSettings(file, cli)
   const log = createLogger('hub', { level: settings.logLevel })
+  tierUpDataPathSooner()
   const hub = new Hub(settings, { log })
   const port = await hub.start()
   printBanner(hub, port)

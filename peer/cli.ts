@@ -9,6 +9,7 @@ import { decodeInvite, looksLikeInvite } from '../core/invite.js'
 import { loadOrCreateKeyPair } from '../core/keys.js'
 import { knownRooms, rememberRoom } from './memberships.js'
 import { createLogger } from '../core/log.js'
+import { tierUpDataPathSooner } from '../core/tiering.js'
 import { DEFAULT_IFACE, PeerFileSchema, defaultPeerConfigFile, defaultPeerStateDir, resolvePeerSettings, type PeerFileConfig } from './config.js'
 import { linuxHostOs } from './os/linux.js'
 import { Peer, type PeerStatus } from './peer.js'
@@ -93,6 +94,7 @@ const join = async (args: string[]): Promise<void> => {
   const presence = new Presence({ ...settings, identity }, { os: linuxHostOs, log: log.child('presence') })
   // Rules or routes a peer killed with SIGKILL left on this interface go first.
   await presence.cleanup()
+  tierUpDataPathSooner()
   const peer = new Peer(settings, {
     os: linuxHostOs,
     log,
