@@ -192,7 +192,8 @@ export class LinuxUdpBind implements Bind {
     for (let handled = 0; handled < MAX_PER_WAKE && this.fd >= 0;) {
       const n = rx.receive(c, this.fd)
       if (n < 0) {
-        if (errno() === EAGAIN) return
+        // After a datagram, -1 is taken as drained without asking errno (as the TAP's drain does).
+        if (handled > 0 || errno() === EAGAIN) return
         // EINTR, or ECONNREFUSED and the like (an ICMP error queued for an earlier send): read on,
         // counted against the bound so a persistent error cannot spin.
         handled++

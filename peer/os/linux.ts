@@ -110,6 +110,9 @@ class LinuxTap implements TapDevice {
         this.slabOff = start = 0
       }
       const n = c.read(this.fd, this.slab, this.slabOff + BATCH_LEN_PREFIX, MAX_FRAME_LEN)
+      // After a frame, -1 is the queue drained: errno is not asked (one more call to a binding
+      // the caches forgot, on every idle wake-up); a real error meets the next wake-up's first read.
+      if (n < 0 && i > 0) break
       if (n <= 0) {
         const e = n < 0 ? errno() : 0
         if (n < 0 && e !== EAGAIN && e !== EINTR) this.stopReading(`read failed with errno ${e}`)
