@@ -67,61 +67,28 @@ export const libc = (): Libc | null => {
   if (process.platform !== 'linux') { cached = null; return cached }
   try {
     const lib = koffi.load('libc.so.6')
+    const read = lib.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
+    const write = lib.func('long write(int fd, const uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
+    const sendto = lib.func('long sendto(int fd, const uint8_t *buf, unsigned long len, int flags, const uint8_t *addr, unsigned int alen)') as (fd: number, buf: Buffer, n: number, flags: number, addr: Buffer, alen: number) => number
+    const recvmsg = lib.func('long recvmsg(int fd, void *msg, int flags)') as (fd: number, msg: unknown, flags: number) => number
     cached = {
       setsockopt: lib.func('int setsockopt(int fd, int level, int name, const uint8_t *val, unsigned int len)') as Libc['setsockopt'],
       ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)') as Libc['ioctl'],
       eventfd: lib.func('int eventfd(unsigned int initval, int flags)') as Libc['eventfd'],
       close: lib.func('int close(int fd)') as Libc['close'],
+      // koffi passes a Buffer's start; a subarray is a view at the offset, not a copy.
+      read: (fd, buf, off, len) => Number(read(fd, off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), len)),
+      write: (fd, buf, off, len) => Number(write(fd, off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), len)),
       socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
       bind: lib.func('int bind(int fd, const uint8_t *addr, unsigned int len)') as Libc['bind'],
       getsockname: lib.func('int getsockname(int fd, _Inout_ uint8_t *addr, _Inout_ uint8_t *len)') as Libc['getsockname'],
-      ...dataPathCalls(lib)
+      sendto: (fd, buf, addr, addrLen) => Number(sendto(fd, buf, buf.length, 0, addr, addrLen)),
+      recvmsg: (fd, msg, flags) => Number(recvmsg(fd, msg.ptr, flags))
     }
   } catch {
     cached = null
   }
   return cached
-}
-
-type DataPathCalls = Pick<Libc, 'read' | 'write' | 'sendto' | 'recvmsg'>
-
-/** Linux system call numbers of the data path's calls (asm/unistd.h), per architecture. */
-const SYSCALL_NUMBERS: Partial<Record<NodeJS.Architecture, { read: number, write: number, sendto: number, recvmsg: number }>> = {
-  x64: { read: 0, write: 1, sendto: 44, recvmsg: 47 },
-  arm64: { read: 63, write: 64, sendto: 206, recvmsg: 212 }
-}
-
-/**
- * read, write, sendto and recvmsg, the calls of every frame. On x64 and arm64 all four go
- * through one binding of syscall(2): each distinct binding is its own marshalling code, and on
- * an idle path (a frame every 50 ms) the caches have forgotten it by the next frame. Measured
- * here, the first call after 50 ms idle: 10.3–10.8 µs through a second binding, 4.3–4.8 µs
- * through the same one as the call before (1.6 µs hot) — README "Performance".
- * koffi passes a Buffer's start; a subarray is a view at the offset, not a copy.
- */
-const dataPathCalls = (lib: ReturnType<typeof koffi.load>): DataPathCalls => {
-  const view = (buf: Buffer, off: number, len: number): Buffer => off === 0 && len === buf.length ? buf : buf.subarray(off, off + len)
-  const nr = SYSCALL_NUMBERS[process.arch]
-  if (nr !== undefined) {
-    const sys = lib.func('long syscall(long nr, long fd, void *buf, unsigned long len, long flags, void *addr, unsigned long alen)') as
-      (nr: number, fd: number, buf: unknown, len: number, flags: number, addr: unknown, alen: number) => number
-    return {
-      read: (fd, buf, off, len) => sys(nr.read, fd, view(buf, off, len), len, 0, null, 0),
-      write: (fd, buf, off, len) => sys(nr.write, fd, view(buf, off, len), len, 0, null, 0),
-      sendto: (fd, buf, addr, addrLen) => sys(nr.sendto, fd, buf, buf.length, 0, addr, addrLen),
-      recvmsg: (fd, msg, flags) => sys(nr.recvmsg, fd, msg.ptr, flags, 0, null, 0)
-    }
-  }
-  const read = lib.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
-  const write = lib.func('long write(int fd, const uint8_t *buf, unsigned long count)') as (fd: number, buf: Buffer, n: number) => number
-  const sendto = lib.func('long sendto(int fd, const uint8_t *buf, unsigned long len, int flags, const uint8_t *addr, unsigned int alen)') as (fd: number, buf: Buffer, n: number, flags: number, addr: Buffer, alen: number) => number
-  const recvmsg = lib.func('long recvmsg(int fd, void *msg, int flags)') as (fd: number, msg: unknown, flags: number) => number
-  return {
-    read: (fd, buf, off, len) => Number(read(fd, view(buf, off, len), len)),
-    write: (fd, buf, off, len) => Number(write(fd, view(buf, off, len), len)),
-    sendto: (fd, buf, addr, addrLen) => Number(sendto(fd, buf, buf.length, 0, addr, addrLen)),
-    recvmsg: (fd, msg, flags) => Number(recvmsg(fd, msg.ptr, flags))
-  }
 }
 
 /** errno of the last failed call on this thread. */

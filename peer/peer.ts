@@ -1,11 +1,6 @@
 /**
  * The peer: one TAP, the hub link (peer/hub-link.ts) and the direct path (peer/direct-path.ts),
- * frames pumped both ways.
- *
- *   TAP ──batch──► frame path (count, clamp, copies) ──► direct link: plain unicast for a
- *        member with a path up ──► the rest ──► hub link (dropped, counted, when it is down or
- *        its socket holds > SEND_HIGH_WATER_BYTES)
- *   hub batch / direct frame ──► frame path ──► tap.write per frame (EAGAIN = drop)
+ * frames pumped both ways by peer/data-pump.ts.
  *
  * Lifecycle (`state`), re-checked after every await:
  *   starting ─start()─► connecting ─welcome─► connected ─link lost─► reconnecting ─backoff─► …
@@ -20,7 +15,6 @@ import { OverlanError, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import { decodeControl, encodeBatch, isRefusalCode, type HelloMessage, type Member, type RoomMessage, type WelcomeMessage } from '../core/protocol.js'
 import { parseMac } from '../l2/ethernet.js'
-import { CLASS_UNICAST } from '../l2/packet-classes.js'
 import { gratuitousArp } from '../l2/arp.js'
 import { unsolicitedNeighborAdvert } from '../l2/ndp.js'
 import { parseIpv4 } from '../core/ipv4.js'
@@ -34,7 +28,8 @@ import { DIRECT_TICK_MS, DirectPath } from './direct-path.js'
 import { HubLink } from './hub-link.js'
 import { HubChoice } from './hub-choice.js'
 import { helloMessage } from './hello.js'
-import { Pinger, type PingResult } from './ping.js'
+import type { PingResult } from './ping.js'
+import { DataPump } from './data-pump.js'
 import { FramePath } from './frame-path.js'
 import type { HostOs, TapDevice } from './os/host-os.js'
 import type { PeerSettings } from './config.js'
@@ -46,7 +41,6 @@ export { PEER_DROP_REASONS, PeerCounters, type PeerDropReason, type PeerState, t
 
 /** Keepalive and RTT probe towards the hub. */
 const KEEPALIVE_CHECK_MS = 2_000
-const UNICAST_CLASS = Uint8Array.of(CLASS_UNICAST)
 /** How long a hello waits for the direct path's candidates (the reflector answers in one RTT). */
 const EARLY_CANDIDATES_MS = 150
 
@@ -81,7 +75,7 @@ export class Peer {
   private readonly hubs: HubChoice
   /** Null without a key or with directPath off. */
   readonly direct: DirectPath | null
-  private readonly pinger = new Pinger()
+  private readonly pump: DataPump
   private readonly startedAt: number
   /** Settles when the peer ends: resolves after stop(), rejects with a refusal. */
   readonly done: Promise<void>
@@ -117,7 +111,7 @@ export class Peer {
     this.link = new HubLink(tlsTrustFor(settings), {
       hello: () => this.hello(),
       control: (text) => { this.handleControl(text) },
-      frames: (msg) => { if (this.state === 'connected' && !this.requests.sinking) this.fromHub(msg) },
+      frames: (msg) => { if (this.state === 'connected' && !this.requests.sinking) this.pump.fromHub(msg) },
       alive: () => { this.lastRx = this.now() },
       closed: (code, reason, refusal) => { this.onClosed(code, reason, refusal) },
       problem: (message, tls) => {
@@ -128,15 +122,22 @@ export class Peer {
       }
     })
     this.requests = new HubRequests(this.link, () => this.state === 'connected' ? null : this.state, () => this.memberViews())
+    this.pump = new DataPump(this.path, this.link, this.counters, {
+      leased: () => this.welcome !== null,
+      connected: () => this.state === 'connected',
+      now: this.now
+    }, deps.log)
     this.direct = deps.key !== undefined && settings.directPath
-      ? new DirectPath(deps.bind ?? deps.os.openUdpBind?.(settings.directPort) ?? new UdpBind(settings.directPort), deps.key, deps.log.child('direct'), this.now, this.fromDirect)
+      ? new DirectPath(deps.bind ?? deps.os.openUdpBind?.(settings.directPort) ?? new UdpBind(settings.directPort), deps.key, deps.log.child('direct'), this.now, this.pump.fromDirect)
       : null
+    this.pump.direct = this.direct
   }
 
   /** Opens the TAP and joins; resolves on the first welcome, rejects on refusal or timeout. */
   async start (): Promise<void> {
     this.tap = this.deps.os.openTap(this.settings.iface)
-    this.tap.start((batch, frames) => { this.fromTap(batch, frames) }, (why) => {
+    this.pump.tap = this.tap
+    this.tap.start((batch, frames) => { this.pump.fromTap(batch, frames) }, (why) => {
       if (why === 'closed') this.deps.log.info('tap.read_stopped', { why })
       else this.deps.log.error('tap.read_stopped', { why })
     })
@@ -193,12 +194,7 @@ export class Peer {
     if (w === null) throw new OverlanError('HUB_UNREACHABLE', `not joined yet (${this.state})`)
     if (m === undefined || m.mac === w.mac) throw new OverlanError('USAGE', `no other member "${target}" in room ${this.settings.room} (peer list shows who is there)`)
     const a = { srcMac: macNumber(w.mac), dstMac: macNumber(m.mac), srcIp: parseIpv4(w.ip) ?? 0, dstIp: parseIpv4(m.ip) ?? 0 }
-    return await this.pinger.run(m, a, Math.max(1, Math.min(count, 100)), (frame) => {
-      const batch = encodeBatch([frame])
-      if (this.direct !== null && this.direct.link.take(batch, 1, UNICAST_CLASS) === null) return 'direct'
-      if (this.state !== 'connected') return null
-      return this.link.take(batch) === null ? 'relay' : null
-    })
+    return await this.pump.ping(m, a, Math.max(1, Math.min(count, 100)))
   }
 
   /** Every other member and how it is reached now. */
@@ -234,64 +230,12 @@ export class Peer {
     }
   }
 
-  // --- data path ---
-
-  private fromTap (batch: Buffer, frames: number): void {
-    try { this.pumpFromTap(batch, frames) } catch (e) { this.internalError('tap', frames, e) }
-  }
-
-  private pumpFromTap (batch: Buffer, frames: number): void {
-    if (this.welcome === null) { this.counters.drops.disconnected += frames; return }
-    const out = this.path.outgoing(batch, frames, this.now())
-    if (out === null) return
-    let rest: Buffer | null = out
-    let n = this.path.lastFrames
-    // Plain unicast for members with a direct path goes peer to peer, even while the hub is away.
-    if (this.direct !== null) {
-      rest = this.direct.link.take(out, n, this.path.lastClasses)
-      if (rest === null) return
-      n -= this.direct.link.lastTaken
-    }
-    if (this.state !== 'connected') { this.counters.drops.disconnected += n; return }
-    if (this.link.take(rest) !== null) { this.counters.drops[this.link.lastDrop] += n; return }
-    this.counters.sentFrames += n
-    this.counters.sentBytes += rest.length
-  }
-
-  private fromHub (msg: Buffer): void {
-    try {
-      if (this.path.incoming(msg, this.writeFromHub) < 0) this.counters.drops.bad_batch++
-    } catch (e) { this.internalError('hub', 1, e) }
-  }
-
-  /** A bug met by one batch must not stop the data path (nor, thrown into libuv, the process). */
-  private internalError (from: 'tap' | 'hub', frames: number, e: unknown): void {
-    this.counters.drops.internal_error += frames
-    const suppressed = this.errorLog.allow(this.now())
-    if (suppressed >= 0) this.deps.log.error('peer.internal_error', { from, error: (e as Error)?.stack ?? String(e), suppressed: suppressed || undefined })
-  }
-
-  private readonly writeFromHub = (buf: Buffer, off: number, len: number): void => {
-    if (!this.pinger.catch(buf, off, len, 'relay')) this.writeToTap(buf, off, len)
-  }
-
-  /** A frame the direct link checked (from the member's leased MAC, for ours). */
-  private readonly fromDirect = (buf: Buffer, off: number, len: number): void => {
-    if (this.pinger.catch(buf, off, len, 'direct')) return
-    if (this.path.incomingFrame(buf, off, len)) this.writeToTap(buf, off, len)
-  }
-
-  private readonly writeToTap = (buf: Buffer, off: number, len: number): void => {
-    if (this.tap!.write(buf, off, len)) { this.counters.receivedFrames++; this.counters.receivedBytes += len }
-    else this.counters.drops.tap_full++
-  }
-
   /** Gratuitous ARP and an unsolicited NA, so other peers' neighbour caches follow at once (RFC 5227 §3, RFC 4861 §7.2.6). */
   private announce (m: WelcomeMessage): void {
     const mac = parseMac(m.mac)
     const ip = parseIpv4(m.ip)
     if (mac === null || ip === null) return
-    this.link.take(encodeBatch([gratuitousArp(mac, ip), unsolicitedNeighborAdvert(mac)]))
+    this.pump.toHub(encodeBatch([gratuitousArp(mac, ip), unsolicitedNeighborAdvert(mac)]))
   }
 
   // --- connection lifecycle ---
