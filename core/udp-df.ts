@@ -6,21 +6,15 @@
  * fails instead, the probe's pong never comes, and the path stays relayed (core/direct/path.ts).
  */
 import { libc } from './libc.js'
+import { dgramFd } from './socket-fd.js'
 
 const IPPROTO_IP = 0
 const IP_MTU_DISCOVER = 10
 const IP_PMTUDISC_DO = 2
 
-/** The descriptor of a bound dgram socket: its state's handle (reading `_handle` warns DEP0112). */
-const fdOf = (socket: object): number | null => {
-  const state = Object.getOwnPropertySymbols(socket).find(s => s.description === 'state symbol')
-  const fd = state !== undefined ? (socket as Record<symbol, { handle?: { fd?: number } } | undefined>)[state]?.handle?.fd : undefined
-  return typeof fd === 'number' && fd >= 0 ? fd : null
-}
-
 /** True when set; false when the platform or socket does not allow it (the path then relies on the full-size probe alone). */
 export const setDontFragment = (socket: object): boolean => {
-  const fd = fdOf(socket)
+  const fd = dgramFd(socket)
   return fd !== null && setDontFragmentFd(fd)
 }
 

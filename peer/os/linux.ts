@@ -15,6 +15,7 @@
 import { closeSync, constants, openSync } from 'node:fs'
 import { EAGAIN, EINTR, errno, libc, uvPoll, type UvPoll } from '../../core/libc.js'
 import { OverlanError, errnoCode } from '../../core/errors.js'
+import { dgramFd } from '../../core/socket-fd.js'
 import { BATCH_LEN_PREFIX, MAX_FRAME_LEN } from '../../core/protocol.js'
 import type { Socket } from 'node:dgram'
 import { TapCounters, type BatchHandler, type HostOs, type LinkConfig, type TapDevice } from './host-os.js'
@@ -166,12 +167,8 @@ export const linuxHostOs: HostOs = {
   },
 
   bindToDevice (socket: Socket, iface: string): void {
-    // Node exposes no SO_BINDTODEVICE; the fd of a bound dgram socket is on its handle. Read
-    // through dgram's state symbol, not the `_handle` getter, which warns (DEP0112) each time.
-    const state = Object.getOwnPropertySymbols(socket).find(k => k.description === 'state symbol')
-    const handle = state !== undefined ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle : undefined
-    const fd = handle?.fd ?? (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
-    if (fd === undefined || fd < 0) throw new OverlanError('LINK_CONFIG_FAILED', 'socket has no file descriptor (bind it first)')
+    const fd = dgramFd(socket)
+    if (fd === null) throw new OverlanError('LINK_CONFIG_FAILED', 'socket has no file descriptor (bind it first)')
     const name = Buffer.from(iface + '\0')
     const c = libc()
     if (c === null || c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) < 0) {
