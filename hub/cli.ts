@@ -15,7 +15,7 @@ import type { InviteInfo } from './members.js'
 import { Hub } from './hub.js'
 
 const USAGE = `usage: hub [--config FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --no-tls]
-           [--token TOKEN] [--subnet CIDR] [--state DIR] [--public-url URL] [--udp-listen HOST:PORT|off] [--store postgres://…] [--log-level debug|info|warn|error]
+           [--token TOKEN] [--subnet CIDR] [--state DIR] [--public-url URL] [--udp-listen HOST:PORT|off] [--store postgres://…] [--keep-warm-ms N] [--log-level debug|info|warn|error]
        hub invite --room ROOM [--name NAME] [--uses N] [--expires DURATION] [--state DIR]
        hub invite --revoke ID [--state DIR]
        hub invites --room ROOM [--state DIR] [--json]
@@ -76,6 +76,7 @@ const main = async (): Promise<void> => {
         'public-url': { type: 'string' },
         'udp-listen': { type: 'string' },
         store: { type: 'string' },
+        'keep-warm-ms': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       },
@@ -83,7 +84,7 @@ const main = async (): Promise<void> => {
       allowPositionals: false
     })
   } catch (e) {
-    throw flagError(e, ['config', 'listen', 'udp-listen', 'store', 'tls-cert', 'tls-key', 'no-tls', 'token', 'subnet', 'state', 'public-url', 'log-level', 'help', 'version'], USAGE)
+    throw flagError(e, ['config', 'listen', 'udp-listen', 'store', 'tls-cert', 'tls-key', 'no-tls', 'token', 'subnet', 'state', 'public-url', 'keep-warm-ms', 'log-level', 'help', 'version'], USAGE)
   }
   const v = parsed.values
   if (v.help === true) { process.stdout.write(USAGE); process.exit(EXIT_OK) }
@@ -98,6 +99,7 @@ const main = async (): Promise<void> => {
     publicUrl: v['public-url'],
     udpListen: v['udp-listen'],
     store: v.store,
+    keepWarmMs: v['keep-warm-ms'] !== undefined ? Number(v['keep-warm-ms']) : undefined,
     logLevel: v['log-level']
   }, flagName)
   const file = v.config !== undefined ? loadConfigFile(v.config, HubFileSchema) : {}

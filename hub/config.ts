@@ -105,6 +105,8 @@ export const HubFileSchema = z.strictObject({
   keepaliveIntervalS: z.number().min(1).max(300).optional(),
   keepaliveTimeoutS: z.number().min(2).max(900).optional(),
   sendQueueKiB: z.number().int().min(16).max(65536).optional(),
+  /** Keep the relay's code cached while traffic is sparse: a loopback WebSocket round every N ms while frames pass (0 = off; README "Performance"). */
+  keepWarmMs: z.number().int().min(0).max(1000).optional(),
   adminToken: token.optional(),
   /** Doors (README "Limits"): connections, pre-authentication connections per address, join rate. */
   maxConnections: count(1_000_000),
@@ -166,6 +168,7 @@ export interface HubSettings {
   keepaliveIntervalMs: number
   keepaliveTimeoutMs: number
   sendQueueBytes: number
+  keepWarmMs: number
   adminToken: string | undefined
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   publicUrl: string | undefined
@@ -194,6 +197,8 @@ export const DEFAULT_DOORS: Readonly<Omit<DoorSettings, 'trustedProxies'>> = Obj
 export const DEFAULT_EMPTY_ROOM_TTL_S = 600
 
 export const DEFAULT_LISTEN = '0.0.0.0:443'
+/** 2 ms: as low an idle RTT as 1 ms in the A/B runs (README "Performance"), for half the CPU. */
+export const DEFAULT_KEEP_WARM_MS = 2
 export const DEFAULT_SUBNET = '10.77.0.0/24'
 export const DEFAULT_MTU = 1400
 export const DEFAULT_MAX_PEERS = 64
@@ -252,6 +257,7 @@ export const resolveHubSettings = (file: HubFileConfig, cli: HubFileConfig): Hub
     keepaliveIntervalMs: (c.keepaliveIntervalS ?? 5) * 1000,
     keepaliveTimeoutMs: (c.keepaliveTimeoutS ?? 20) * 1000,
     sendQueueBytes: (c.sendQueueKiB ?? DEFAULT_SEND_QUEUE_KIB) * 1024,
+    keepWarmMs: c.keepWarmMs ?? DEFAULT_KEEP_WARM_MS,
     adminToken: c.adminToken,
     logLevel: c.logLevel ?? 'info',
     publicUrl: c.publicUrl,

@@ -36,6 +36,7 @@ import { runControl, serveControl, type RunControl } from './control-socket.js'
 import { MemberAdmin } from './member-admin.js'
 import { publicUrlOf } from './public-url.js'
 import { pinOf } from '../core/tls-pin.js'
+import { HubWarmLoop } from './warm-loop.js'
 import { JoinDesk } from './join.js'
 import { Admission } from './admission.js'
 import { MemberStore } from './members.js'
@@ -109,6 +110,8 @@ export class Hub {
   private directories: DirectoryStore | null = null
   private timers: NodeJS.Timeout[] = []
   tls: TlsMaterial | null = null
+  /** Keeps the relay's code cached while traffic is sparse (hub/warm-loop.ts). */
+  private warmLoop: HubWarmLoop | null = null
   /** The auto rooms' token in the clear, when known (given, or generated at this start). */
   autoToken: string | undefined
   private autoTokens: AutoToken | null = null
@@ -254,6 +257,8 @@ export class Hub {
       }
     }
     this.control = await serveControl(s.stateDir, this.runAdmin)
+    this.warmLoop = new HubWarmLoop(s.keepWarmMs, this.tls, this.log)
+    await this.warmLoop.start()
     this.startedAt = this.now()
     this.keepaliveClock = new TickClock(s.keepaliveIntervalMs, this.startedAt)
     this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
@@ -298,6 +303,7 @@ export class Hub {
     this.wss?.close()
     this.control?.close()
     this.reflector.stop()
+    await this.warmLoop?.close()
     this.api?.feed.stop()
     await new Promise<void>(resolve => {
       if (this.server === null) { resolve(); return }
@@ -328,6 +334,7 @@ export class Hub {
       udp: this.udpPort === null ? null : { port: this.udpPort, answered: this.reflector.counters.answered, drops: { ...this.reflector.counters.drops } },
       internalErrors: this.internalErrors,
       memory: memoryMiB(),
+      keepWarm: this.warmLoop?.status() ?? null,
       cluster: this.cluster?.status() ?? null
     }
   }
@@ -366,6 +373,7 @@ export class Hub {
           if (s.test !== null && s.test.direction === 'up') { s.test.bytes += buf.length; return } // counted, not switched
           // A clustered hub switches a room only within its fence (hub/cluster/cluster.ts).
           if (this.cluster !== null && !this.cluster.ownsNow(s.info.room)) { s.counters.drops.not_owner++; return }
+          this.warmLoop?.touch()
           this.rooms.get(s.info.room)?.forward(s, buf, s.lastSeen)
           return
         }

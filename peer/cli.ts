@@ -26,7 +26,7 @@ import { setGamePorts } from '../l2/ports.js'
 const USAGE = `usage:
   peer join --room ROOM [--hub URL] [--token TOKEN] [--name NAME] [--iface NAME]
             [--address A.B.C.D] [--ca FILE | --pin sha256:HEX | --insecure] [--config FILE] [--state DIR]
-            [--no-direct] [--log-level debug|info|warn|error]
+            [--no-direct] [--keep-warm-ms N] [--log-level debug|info|warn|error]
   peer join INVITE [--name NAME] ...      joins with an invite (overlan://…) and enrols this peer's key;
                                           later just: peer join --room ROOM (or peer join)
   peer status [--iface NAME] [--json]
@@ -65,6 +65,7 @@ const join = async (args: string[]): Promise<void> => {
     ca: { type: 'string' },
     insecure: { type: 'boolean' },
     'no-direct': { type: 'boolean' },
+    'keep-warm-ms': { type: 'string' },
     config: { type: 'string' },
     state: { type: 'string' },
     'log-level': { type: 'string' }
@@ -74,7 +75,8 @@ const join = async (args: string[]): Promise<void> => {
   const cli: PeerFileConfig = validateFlags(PeerFileSchema, {
     room: v.room ?? inv?.room, hub: v.hub ?? inv?.hub, token: v.token, name: v.name, iface: v.iface, address: v.address,
     ca: v.ca, pin: v.pin ?? inv?.pin ?? undefined, insecure: v.insecure, state: v.state, logLevel: v['log-level'],
-    directPath: v['no-direct'] === true ? false : undefined
+    directPath: v['no-direct'] === true ? false : undefined,
+    keepWarmMs: v['keep-warm-ms'] !== undefined ? Number(v['keep-warm-ms']) : undefined
   }, flagName)
   const configFile = v.config ?? defaultPeerConfigFile(process.env)
   const file = configFile !== undefined ? loadConfigFile(configFile, PeerFileSchema) : {}

@@ -31,6 +31,8 @@ export const PeerFileSchema = z.strictObject({
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   /** Frames to other members peer to peer over encrypted UDP when a path is up (default true). */
   directPath: z.boolean().optional(),
+  /** Keep the data path's code cached while traffic is sparse: a warm-up every N ms while frames pass (0 = off; README "Performance"). */
+  keepWarmMs: z.number().int().min(0).max(1000).optional(),
   /** The direct path's UDP port (default: any free one). */
   directPort: z.number().int().min(0).max(65535).optional(),
   /** Presence on the overlay: answer for this peer over mDNS, NetBIOS and SSDP. */
@@ -69,6 +71,7 @@ export interface PeerSettings {
   keepaliveTimeoutMs: number
   directPath: boolean
   directPort: number
+  keepWarmMs: number
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   mdns: boolean
   netbios: boolean
@@ -79,6 +82,8 @@ export interface PeerSettings {
 }
 
 export const DEFAULT_IFACE = 'ovl0'
+/** 2 ms: as low an idle RTT as 1 ms in the A/B runs (README "Performance"), for half the CPU. */
+export const DEFAULT_KEEP_WARM_MS = 2
 
 export const defaultPeerStateDir = (): string =>
   process.getuid?.() === 0 ? '/var/lib/overlan/peer' : join(homedir(), '.local', 'state', 'overlan', 'peer')
@@ -127,6 +132,7 @@ export const resolvePeerSettings = (file: PeerFileConfig, cli: PeerFileConfig, e
     keepaliveTimeoutMs: (c.keepaliveTimeoutS ?? 20) * 1000,
     directPath: c.directPath ?? true,
     directPort: c.directPort ?? 0,
+    keepWarmMs: c.keepWarmMs ?? DEFAULT_KEEP_WARM_MS,
     logLevel: c.logLevel ?? 'info',
     mdns: c.mdns ?? true,
     netbios: c.netbios ?? true,

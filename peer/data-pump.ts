@@ -6,7 +6,9 @@
  *        its socket holds > SEND_HIGH_WATER_BYTES)
  *   hub batch / direct frame ──► frame path ──► tap.write per frame (EAGAIN = drop)
  *
- * `peer ping`'s echo replies are caught on the way in, with the path they came by.
+ * `peer ping`'s echo replies are caught on the way in, with the path they came by. Every
+ * batch touches the keep-warm timer (core/keep-warm.ts), which keeps the pass's code cached
+ * while traffic is sparse.
  */
 import { encodeBatch } from '../core/protocol.js'
 import type { Member } from '../core/protocol.js'
@@ -19,6 +21,8 @@ import type { TapDevice } from './os/host-os.js'
 import type { PeerCounters } from './peer-status.js'
 import type { EchoAddressing } from '../l2/icmp-echo.js'
 import { Pinger, type PingResult } from './ping.js'
+import { KeepWarm, type KeepWarmStatus } from '../core/keep-warm.js'
+import { peerPassPieces } from './warm-pass.js'
 
 const UNICAST_CLASS = Uint8Array.of(CLASS_UNICAST)
 
@@ -37,22 +41,33 @@ export class DataPump {
   direct: DirectPath | null = null
   private readonly pinger = new Pinger()
   private readonly errorLog = new RateLimitedLog(10_000, 5)
+  private readonly warm: KeepWarm
 
   constructor (
     private readonly path: FramePath,
     private readonly link: HubLink,
     private readonly counters: PeerCounters,
     private readonly gate: PumpGate,
-    private readonly log: Logger
-  ) {}
+    private readonly log: Logger,
+    keepWarmMs = 0
+  ) {
+    this.warm = new KeepWarm(keepWarmMs, peerPassPieces(() => this.tap, () => this.direct))
+  }
+
+  get keepWarm (): KeepWarmStatus { return this.warm.status() }
+
+  /** The data path is closing: no more warm-up ticks. */
+  close (): void { this.warm.close() }
 
   /** A batch read from the TAP. */
   fromTap (batch: Buffer, frames: number): void {
+    this.warm.touch()
     try { this.pumpFromTap(batch, frames) } catch (e) { this.internalError('tap', frames, e) }
   }
 
   /** A batch of frames from the hub. */
   fromHub (msg: Buffer): void {
+    this.warm.touch()
     try {
       if (this.path.incoming(msg, this.writeFromHub) < 0) this.counters.drops.bad_batch++
     } catch (e) { this.internalError('hub', 1, e) }
@@ -60,6 +75,7 @@ export class DataPump {
 
   /** A frame the direct link checked (from the member's leased MAC, for ours). */
   readonly fromDirect = (buf: Buffer, off: number, len: number): void => {
+    this.warm.touch()
     if (this.pinger.catch(buf, off, len, 'direct')) return
     if (this.path.incomingFrame(buf, off, len)) this.writeToTap(buf, off, len)
   }

@@ -36,6 +36,9 @@ export class DirectPath {
 
   get localPort (): number | null { return this.bind.localPort }
 
+  /** The socket's part of a pass, for core/keep-warm.ts (peer/warm-pass.ts). */
+  warm (): void { this.bind.warm?.() }
+
   /** After each welcome: this peer's lease and the room's choice. Tells the hub anew. */
   configure (m: { mac: string, mtu: number, allowBridging?: boolean, directPath?: boolean }, members: readonly Member[], now: number): void {
     this.enabled = m.directPath === true

@@ -4,6 +4,7 @@ import type { Member } from '../core/protocol.js'
 import type { RttStats } from '../core/rtt.js'
 import type { DirectPathStatus } from './direct-path.js'
 import type { ClassCounters } from './frame-path.js'
+import type { KeepWarmStatus } from '../core/keep-warm.js'
 
 export type PeerState = 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'stopped'
 /** Drops counted here (also metric labels); oversize drops are counted by the frame path. */
@@ -55,6 +56,8 @@ export interface PeerStatus {
   sentByClass: ReturnType<ClassCounters['toJSON']>
   receivedByClass: ReturnType<ClassCounters['toJSON']>
   mssClamped: number
+  /** The data path's keep-warm timer (core/keep-warm.ts): period (0 = off), ticks that ran, skipped hot. */
+  keepWarm: KeepWarmStatus
   tap: { readFrames: number, readBytes: number, writeFrames: number, writeBytes: number, writeDrops: number }
 }
 

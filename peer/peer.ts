@@ -126,7 +126,7 @@ export class Peer {
       leased: () => this.welcome !== null,
       connected: () => this.state === 'connected',
       now: this.now
-    }, deps.log)
+    }, deps.log, settings.keepWarmMs)
     this.direct = deps.key !== undefined && settings.directPath
       ? new DirectPath(deps.bind ?? deps.os.openUdpBind?.(settings.directPort) ?? new UdpBind(settings.directPort), deps.key, deps.log.child('direct'), this.now, this.pump.fromDirect)
       : null
@@ -226,6 +226,7 @@ export class Peer {
       sentByClass: this.path.sent.toJSON(),
       receivedByClass: this.path.received.toJSON(),
       mssClamped: this.path.mssClamped,
+      keepWarm: this.pump.keepWarm,
       tap: { ...(this.tap?.counters ?? { readFrames: 0, readBytes: 0, writeFrames: 0, writeBytes: 0, writeDrops: 0, handlerErrors: 0 }) }
     }
   }
@@ -418,6 +419,7 @@ export class Peer {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     for (const t of this.timers) clearInterval(t)
     this.timers = []
+    this.pump.close()
     this.direct?.close()
     await this.link.close(sayBye)
     if (this.tap !== null) {

@@ -20,6 +20,11 @@ export interface Bind {
    */
   cork?: () => void
   uncork?: () => void
+  /**
+   * Runs the socket's system calls once for core/keep-warm.ts: its receive (a datagram already
+   * waiting is handled as a wake-up would handle it) and a send to a loopback socket of its own.
+   */
+  warm?: () => void
   /** Final: a closed bind never opens again. */
   close: () => void
   readonly localPort: number | null

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfigFile } from '../core/config.js'
-import { DEFAULT_DOORS, DEFAULT_EMPTY_ROOM_TTL_S, HubFileSchema, resolveHubSettings } from '../hub/config.js'
+import { DEFAULT_DOORS, DEFAULT_EMPTY_ROOM_TTL_S, DEFAULT_KEEP_WARM_MS as HUB_KEEP_WARM_MS, HubFileSchema, resolveHubSettings } from '../hub/config.js'
 import { DEFAULT_TABLE_LIMITS } from '../l2/limits.js'
 import { MAX_ENTRIES, MAX_ENTRIES_PER_PEER } from '../discovery/directory.js'
-import { PeerFileSchema, resolvePeerSettings } from '../peer/config.js'
+import { DEFAULT_KEEP_WARM_MS as PEER_KEEP_WARM_MS, PeerFileSchema, resolvePeerSettings } from '../peer/config.js'
 import { DEFAULT_GAME_PORTS } from '../l2/ports.js'
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
@@ -24,6 +24,10 @@ test('configs/hub.yaml is valid', t => {
   t.deepEqual(s.autoRoom.tables, { ...DEFAULT_TABLE_LIMITS, directoryEntries: MAX_ENTRIES, directoryEntriesPerPeer: MAX_ENTRIES_PER_PEER }, 'the example shows the defaults')
   t.like(s.doors, DEFAULT_DOORS)
   t.is(s.emptyRoomTtlMs, DEFAULT_EMPTY_ROOM_TTL_S * 1000)
+  t.is(s.keepWarmMs, HUB_KEEP_WARM_MS, 'the example shows the default keep-warm period')
+  t.is(resolveHubSettings({ keepWarmMs: 0 }, {}).keepWarmMs, 0)
+  t.false(HubFileSchema.safeParse({ keepWarmMs: 1.5 }).success, 'whole milliseconds')
+  t.false(HubFileSchema.safeParse({ keepWarmMs: 5000 }).success, 'at most a second')
 })
 
 test('configs/peer.yaml is valid; CLI and OVERLAN_TOKEN win', t => {
@@ -32,7 +36,9 @@ test('configs/peer.yaml is valid; CLI and OVERLAN_TOKEN win', t => {
   t.like(resolvePeerSettings(file, { room: 'friday' }, { OVERLAN_TOKEN: 'from-env' }), { token: 'from-env' })
   t.like(resolvePeerSettings(file, { room: 'friday', token: 'from-cli' }, { OVERLAN_TOKEN: 'from-env' }), { token: 'from-cli' })
   const full = resolvePeerSettings(file, { room: 'friday' }, {})
-  t.like(full, { mdns: true, netbios: true, ssdp: true, gameDiscovery: true })
+  t.like(full, { mdns: true, netbios: true, ssdp: true, gameDiscovery: true, keepWarmMs: PEER_KEEP_WARM_MS })
+  t.like(resolvePeerSettings(file, { room: 'friday', keepWarmMs: 0 }, {}), { keepWarmMs: 0 }, '--keep-warm-ms 0 wins')
+  t.false(PeerFileSchema.safeParse({ keepWarmMs: -1 }).success)
   t.deepEqual(!('missing' in full) && full.gamePorts, DEFAULT_GAME_PORTS, 'the example lists exactly the built-in games')
   t.deepEqual(resolvePeerSettings({}, {}, {}), { missing: '--room' })
   t.deepEqual(resolvePeerSettings({}, { room: 'x', hub: 'wss://h' }, {}), { missing: '--token (or OVERLAN_TOKEN, or `token:` in the config file), or an invite' })

@@ -33,6 +33,11 @@ export interface TapDevice {
   write: (buf: Buffer, off: number, len: number) => boolean
   /** Stops reading and closes the device; a non-persistent TAP disappears. Idempotent. */
   close: () => Promise<void>
+  /**
+   * Runs the system calls of a pass (a write, a read, a read that finds nothing) through the
+   * same binding on a private file, never the TAP: core/keep-warm.ts. Absent: nothing to warm.
+   */
+  warm?: () => void
 }
 
 export interface LinkConfig {

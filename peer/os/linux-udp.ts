@@ -55,6 +55,10 @@ export class LinuxUdpBind implements Bind {
 
   private fd = -1
   private closed = false
+  /** keep-warm's private socket on 127.0.0.1 (-1: not yet, -2: unavailable) and its address. */
+  private warmFd = -1
+  private readonly warmTo = Buffer.alloc(SOCKADDR_IN_LEN)
+  private readonly warmPacket = Buffer.alloc(128)
   private rx: RecvMsg | null = null
   /** The uv_poll status that stopped reading (negative), or 0 while reading. */
   private pollStatus = 0
@@ -175,9 +179,34 @@ export class LinuxUdpBind implements Bind {
     for (let i = 0; i < n; i++) this.sendNow(this.group.subarray(i * size, (i + 1) * size), this.groupPort, this.groupAddress)
   }
 
+  warm (): void {
+    if (this.fd < 0) return
+    this.drain()
+    if (this.warmFd === -1) this.warmFd = this.openWarmSocket()
+    if (this.warmFd < 0) return
+    this.c.sendto(this.warmFd, this.warmPacket, this.warmTo, SOCKADDR_IN_LEN)
+    this.c.read(this.warmFd, this.warmPacket, 0, this.warmPacket.length)
+  }
+
+  /** A UDP socket bound to 127.0.0.1 that sends to itself; -2 when there is none (no loopback). */
+  private openWarmSocket (): number {
+    const c = this.c
+    const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+    if (fd < 0) return -2
+    const sa = this.warmTo
+    sa.writeUInt16LE(AF_INET, 0)
+    sa.writeUInt32BE(0x7f000001, 4)
+    const len = Buffer.alloc(4)
+    len.writeUInt32LE(SOCKADDR_IN_LEN)
+    if (c.bind(fd, sa, SOCKADDR_IN_LEN) < 0 || c.getsockname(fd, sa, len) < 0) { c.close(fd); return -2 }
+    return fd
+  }
+
   close (): void {
     if (this.closed) return
     this.closed = true
+    if (this.warmFd >= 0) this.c.close(this.warmFd)
+    this.warmFd = -2
     const fd = this.fd
     this.fd = -1
     if (fd < 0) return // never opened

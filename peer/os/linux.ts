@@ -29,6 +29,8 @@ const IFREQ_LEN = 40
 const IFNAMSIZ = 16
 /** Not in Node's fs.constants typings; Linux value. */
 const O_CLOEXEC = 0o2000000
+const EFD_NONBLOCK = 0o4000
+const EFD_CLOEXEC = 0o2000000
 
 /** Slab for reads; a new one starts when less than one maximal frame fits. */
 const SLAB_BYTES = 1024 * 1024
@@ -50,6 +52,11 @@ class LinuxTap implements TapDevice {
   private slab = Buffer.allocUnsafe(SLAB_BYTES)
   private slabOff = 0
   private closed = false
+  /** Reading stopped on an error: keep-warm must not read (and report) again. */
+  private readStopped = false
+  /** keep-warm's private file (an eventfd), made on first use. */
+  private warmFd = -1
+  private readonly warmWord = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0])
 
   constructor (name: string, fd: number, poll: UvPoll) {
     this.name = name
@@ -82,16 +89,33 @@ class LinuxTap implements TapDevice {
     return false
   }
 
+  /**
+   * The TAP's own calls: its drain (a frame already waiting is handled as a wake-up would), and
+   * a write and a read through the same binding on a private eventfd (no frame is written).
+   */
+  warm (): void {
+    if (this.closed) return
+    if (this.onBatch !== null && !this.readStopped) this.drain()
+    const c = libc()!
+    if (this.warmFd < 0) this.warmFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+    if (this.warmFd < 0) throw new Error(`eventfd failed with errno ${errno()}`)
+    c.write(this.warmFd, this.warmWord, 0, 8)
+    c.read(this.warmFd, this.warmWord, 0, 8)
+    this.warmWord.writeBigUInt64LE(1n)
+  }
+
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
     await this.poll.close()
     closeSync(this.fd)
+    if (this.warmFd >= 0) closeSync(this.warmFd)
     this.onStop?.('closed')
   }
 
   private stopReading (why: string): void {
-    if (this.closed) return
+    if (this.closed || this.readStopped) return
+    this.readStopped = true
     void this.poll.close()
     this.onStop?.(why)
   }

@@ -102,6 +102,22 @@ serial('through two masquerading NATs the path goes direct, and a TCP transfer p
   await serve.stop()
 })
 
+serial('keep-warm runs on the real TAP and socket while a game-like trickle passes, without errors', async t => {
+  const bobIp = (await status('bob')).address.split('/')[0]!
+  const before = (await o.status('alice')).keepWarm
+  const tapBefore = (await o.status('bob')).tap
+  const ping = await topo.run(topo.host('alice').ns, 'ping', ['-c', '40', '-i', '0.05', '-W', '2', bobIp])
+  t.is(ping.code, 0, ping.stdout + ping.stderr)
+  const a = await o.status('alice')
+  const b = await o.status('bob')
+  t.log(`alice keep-warm ${JSON.stringify(a.keepWarm)}; ${ping.stdout.split('\n').at(-2) ?? ''}`)
+  t.is(a.keepWarm.error, null)
+  t.true(a.keepWarm.runs - before.runs >= 100, 'ran between the pings (2 s of pings at a 2 ms period)')
+  t.true(b.tap.writeFrames - tapBefore.writeFrames >= 40, 'bob\'s TAP got the 40 echo requests')
+  const hub = await o.hubStatus()
+  t.like(hub.keepWarm, { periodMs: 2, connected: true, error: null }, 'the hub\'s loopback loop is up')
+})
+
 serial('forged, replayed and non-member packets on the direct socket are dropped and counted; the path stays', async t => {
   const a = await status('alice')
   const r = await topo.run(topo.host('alice').ns, 'node', [ATTACK, join(topo.dir, 'alice.pcap'), '192.168.1.2', String(a.direct.localPort), join(topo.dir, 'alice')])

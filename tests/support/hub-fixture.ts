@@ -51,6 +51,8 @@ export const peerSettings = (f: Fixture, name: string, room: string, extra: Part
   // In-process peers on loopback: the direct path is tested in its own tests (direct-link, e2e direct).
   directPath: false,
   directPort: 0,
+  // Off in the in-process tests (a timer per peer); peer/keep-warm.test.ts turns it on.
+  keepWarmMs: 0,
   address: undefined,
   caFile: f.hub.tls!.certFile,
   pin: undefined,

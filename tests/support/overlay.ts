@@ -22,6 +22,8 @@ export interface PeerInfo {
   mssClamped: number
   members: Array<{ name: string, ip: string, mac: string, path: 'direct' | 'relay', rttMs: number | null }>
   direct: { counters: { arpAnswered: number } }
+  keepWarm: { periodMs: number, running: boolean, runs: number, hot: number, error: string | null }
+  tap: { readFrames: number, writeFrames: number }
 }
 
 export class Overlay {

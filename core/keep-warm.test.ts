@@ -1,0 +1,68 @@
+import test from 'ava'
+import { KeepWarm, type WarmScheduler } from './keep-warm.js'
+
+/** A scheduler the test ticks by hand. */
+const manual = (): { schedule: WarmScheduler, tick: () => void, running: () => boolean, started: () => number } => {
+  let run: (() => void) | null = null
+  let starts = 0
+  return {
+    schedule: (_ms, r) => { run = r; starts++; return { stop: () => { run = null } } },
+    tick: () => { run?.() },
+    running: () => run !== null,
+    started: () => starts
+  }
+}
+
+test('keep-warm starts on the first batch, skips ticks after a real batch, warms the others, stops when idle', t => {
+  const s = manual()
+  let pieces = 0
+  const w = new KeepWarm(1, () => { pieces++ }, s.schedule, 5)
+  t.false(s.running(), 'no timer before traffic')
+  w.touch()
+  t.true(s.running())
+  s.tick()
+  t.is(pieces, 0, 'a batch ran since the last tick: already hot')
+  s.tick(); s.tick()
+  t.is(pieces, 2)
+  w.touch()
+  s.tick()
+  t.is(pieces, 2, 'hot again after a batch')
+  for (let i = 0; i < 10; i++) s.tick()
+  t.false(s.running(), 'stopped after the active window (5 ticks of 1 ms) without batches')
+  t.is(pieces, 6, 'four warm ticks, the fifth idle tick stops')
+  t.deepEqual(w.status(), { periodMs: 1, running: false, runs: 6, hot: 2, error: null })
+  w.touch()
+  t.true(s.running(), 'the next batch starts it again')
+  t.is(s.started(), 2)
+})
+
+test('keep-warm with period 0 never schedules', t => {
+  const s = manual()
+  const w = new KeepWarm(0, () => { t.fail('pieces ran') }, s.schedule)
+  w.touch(); w.touch()
+  t.false(s.running())
+  t.false(w.status().running)
+})
+
+test('pieces that throw turn keep-warm off, and it stays off', t => {
+  const s = manual()
+  const w = new KeepWarm(1, () => { throw new Error('scratch AEAD failed') }, s.schedule, 100)
+  w.touch(); s.tick(); s.tick()
+  t.false(s.running())
+  t.is(w.status().error, 'scratch AEAD failed')
+  w.touch()
+  t.false(s.running(), 'not restarted by traffic')
+})
+
+test('stop() cancels the timer until the next batch; close() for good', t => {
+  const s = manual()
+  const w = new KeepWarm(2, () => {}, s.schedule)
+  w.touch()
+  w.stop()
+  t.false(s.running())
+  w.touch()
+  t.true(s.running())
+  w.close()
+  w.touch()
+  t.false(s.running(), 'close() is for good')
+})

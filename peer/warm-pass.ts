@@ -1,0 +1,48 @@
+/**
+ * The pieces of a peer's pass, run on scratch data by core/keep-warm.ts so a sparse path
+ * (a game, a ping) finds them in the caches: the TAP's and the direct socket's system calls,
+ * the frame path out and in (a scratch FramePath: the real one's counters stay true), and a
+ * direct-path seal and open (a scratch session under a random key: no real key or counter).
+ */
+import { randomBytes } from 'node:crypto'
+import { INNER_FRAME } from '../core/direct/wire.js'
+import { TransportSession } from '../core/direct/transport.js'
+import { encodeBatch, BATCH_LEN_PREFIX } from '../core/protocol.js'
+import { ETHERTYPE_IPV4, ETH_HEADER_LEN } from '../l2/ethernet.js'
+import { FramePath } from './frame-path.js'
+import type { TapDevice } from './os/host-os.js'
+import type { DirectPath } from './direct-path.js'
+
+/** A 100-byte IPv4 UDP unicast frame between two locally administered MACs, as a game sends. */
+const scratchFrame = (): Buffer => {
+  const f = Buffer.alloc(100)
+  f.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1])
+  f.writeUInt16BE(ETHERTYPE_IPV4, 12)
+  const ip = ETH_HEADER_LEN
+  f[ip] = 0x45
+  f.writeUInt16BE(100 - ETH_HEADER_LEN, ip + 2)
+  f[ip + 8] = 64
+  f[ip + 9] = 17 // UDP
+  f.set([10, 77, 0, 1, 10, 77, 0, 2], ip + 12)
+  f.writeUInt16BE(40000, ip + 20)
+  f.writeUInt16BE(27960, ip + 22)
+  f.writeUInt16BE(100 - ETH_HEADER_LEN - 20, ip + 24)
+  return f
+}
+
+export const peerPassPieces = (tap: () => TapDevice | null, direct: () => DirectPath | null): (() => void) => {
+  const path = new FramePath()
+  path.setMtu(1400)
+  const batch = encodeBatch([scratchFrame()])
+  const frameLen = batch.length - BATCH_LEN_PREFIX
+  const key = randomBytes(32)
+  const session = new TransportSession(0, key, key, 0)
+  const plain = Buffer.allocUnsafe(1 + frameLen)
+  return () => {
+    tap()?.warm?.()
+    direct()?.warm()
+    if (path.outgoing(batch, 1, 0) === null) throw new Error('the scratch frame was dropped')
+    if (session.open(session.sealFrame(INNER_FRAME, batch, BATCH_LEN_PREFIX, frameLen), plain) !== 1 + frameLen) throw new Error('the scratch session did not open its own packet')
+    path.incomingFrame(plain, 1, frameLen)
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The peer's keep-warm timer (core/keep-warm.ts) with a real hub and in-process peers: it
+ * runs while frames pass, leaves the real counters alone, and stops once the path is idle.
+ */
+import test from 'ava'
+import { marked, received, startHub, startPeer } from '../support/hub-fixture.js'
+import { waitFor } from '../support/wait.js'
+
+test('keep-warm runs the pass on scratch data while frames pass, then stops; off means no timer', async t => {
+  const f = await startHub(t)
+  const a = await startPeer(t, f, 'alice', 'friday', { keepWarmMs: 1 })
+  const b = await startPeer(t, f, 'bob', 'friday', { keepWarmMs: 0 })
+  b.tap.inject(marked(a.mac, b.mac, 1))
+  await waitFor('unicast at alice', () => received(a, 1) === 1)
+  a.tap.inject(marked(b.mac, a.mac, 2))
+  await waitFor('unicast at bob', () => received(b, 2) === 1)
+  const sent = a.peer.status().counters.sentFrames
+  const tapRead = a.tap.counters.readFrames
+  await waitFor('alice warmed her pass', () => a.peer.status().keepWarm.runs >= 20 && a.tap.warmCalls >= 20, 5000)
+  t.is(a.peer.status().keepWarm.error, null)
+  t.is(a.peer.status().counters.sentFrames, sent, 'scratch frames are not counted as sent')
+  t.is(a.tap.counters.readFrames, tapRead)
+  t.is(received(b, 2), 1, 'nothing of the scratch pass reached the room')
+  const stopped = await waitFor('alice stopped warming once idle', () => a.peer.status().keepWarm.running ? null : a.peer.status().keepWarm, 10_000)
+  t.is(stopped.periodMs, 1)
+  t.false(b.peer.status().keepWarm.running)
+  t.is(b.peer.status().keepWarm.runs, 0, 'keepWarmMs 0: no timer at all')
+  t.is(b.tap.warmCalls, 0)
+  // The next frame starts it again.
+  b.tap.inject(marked(a.mac, b.mac, 3))
+  await waitFor('running again after a frame', () => a.peer.status().keepWarm.running)
+})
+
+test('the hub keeps its relay warm over a loopback WebSocket of its own while frames pass, then stops', async t => {
+  const f = await startHub(t, { keepWarmMs: 1 })
+  const a = await startPeer(t, f, 'alice', 'friday')
+  const b = await startPeer(t, f, 'bob', 'friday')
+  await waitFor('the loop is connected', () => f.hub.status().keepWarm?.connected)
+  a.tap.inject(marked(b.mac, a.mac, 1))
+  await waitFor('unicast at bob', () => received(b, 1) === 1)
+  const counts = (): unknown => f.hub.status().rooms[0]!.peers.map(p => [p.rxFrames, p.txFrames])
+  const before = counts()
+  await waitFor('the hub warmed its relay', () => (f.hub.status().keepWarm?.runs ?? 0) >= 20, 5000)
+  t.is(f.hub.status().keepWarm!.error, null)
+  t.deepEqual(counts(), before, 'scratch messages are no room traffic')
+  t.is(f.hub.status().rooms.length, 1)
+  await waitFor('stopped once idle', () => f.hub.status().keepWarm?.running === false, 10_000)
+  t.is(received(a, 1), 0)
+})
+
+test('a hub with keepWarmMs 0 opens no loop', async t => {
+  const f = await startHub(t, { keepWarmMs: 0 })
+  const a = await startPeer(t, f, 'alice', 'friday')
+  const b = await startPeer(t, f, 'bob', 'friday')
+  a.tap.inject(marked(b.mac, a.mac, 1))
+  await waitFor('unicast at bob', () => received(b, 1) === 1)
+  t.like(f.hub.status().keepWarm, { periodMs: 0, running: false, runs: 0, connected: false })
+})
