@@ -10,6 +10,8 @@
  *   overlan-direct  the real hub and peers, frames peer to peer over the encrypted UDP path
  *   overlan-wss     the real hub and peers (--no-direct), WebSocket over TLS through the hub
  *   overlan-ws      the same with the hub behind --no-tls
+ *   overlan-direct-cold, overlan-wss-cold   the same with keep-warm off (--keep-warm-ms 0 on
+ *                   hub and peers): what core/keep-warm.ts buys, and what it costs, in one run
  * Per variant: idle RTT (200 pings), TCP throughput (iperf3, one stream, 10 s) with pings
  * during it (RTT under load) and CPU of hub and peers per forwarded frame, 64-byte UDP
  * packets/s delivered (iperf3 -u -l 64 -b 0), then TCP again with 1 % random loss on every
@@ -26,9 +28,9 @@ import { startTinc } from './tinc.js'
 import { PEER } from '../tests/support/overlay.js'
 import { cpuUs, median, quantile } from './stats.js'
 
-export const VARIANTS = ['bridge', 'openvpn', 'tinc', 'overlan-direct', 'overlan-wss', 'overlan-ws'] as const
+export const VARIANTS = ['bridge', 'openvpn', 'tinc', 'overlan-direct', 'overlan-wss', 'overlan-ws', 'overlan-direct-cold', 'overlan-wss-cold'] as const
 /** Variants whose frames go peer to peer (the hub namespace routes). */
-const P2P: ReadonlySet<Variant> = new Set(['tinc', 'overlan-direct'])
+const P2P: ReadonlySet<Variant> = new Set(['tinc', 'overlan-direct', 'overlan-direct-cold'])
 export type Variant = typeof VARIANTS[number]
 
 export interface NetResult {
@@ -46,6 +48,8 @@ export interface NetResult {
   passes: PassResult | null
   /** TCP throughput with 1 % random loss on every underlay link. */
   tcpLossMbit: number
+  /** CPU as % of one core during the idle pings (a trickle, as a game sends): the hub, each peer on average. */
+  idleCpuPct: { hub: number | null, peer: number | null }
   /** overlan-direct: ms from the second peer's join to both saying `direct`. */
   directSetupMs: number | null
 }
@@ -114,12 +118,13 @@ const startOpenvpn = async (pki: string): Promise<Running> => {
   return { topo, ns: { a: hosts.a.ns, b: hosts.b.ns }, ip: { a: '10.200.0.1', b: '10.200.0.2' }, tap: { a: 'tap0', b: 'tap0' }, pids: { hub: [server.child.pid!], peers: clients.map(c => c.child.pid!) }, stop: () => topo.cleanup() }
 }
 
-const startOverlan = async (tls: boolean, direct: boolean): Promise<Running> => {
+const startOverlan = async (tls: boolean, direct: boolean, warm: boolean): Promise<Running> => {
   const o = new Overlay(direct ? 'bdir' : tls ? 'bwss' : 'bws', direct)
   o.tls = tls
   await o.init(['a', 'b'])
-  await o.startHub()
-  const extra = direct ? [] : ['--no-direct']
+  const cold = warm ? [] : ['--keep-warm-ms', '0']
+  await o.startHub(cold)
+  const extra = [...(direct ? [] : ['--no-direct']), ...cold]
   await o.startPeer('a', 'bench', extra)
   await o.startPeer('b', 'bench', extra)
   const joined = Date.now()
@@ -178,12 +183,18 @@ const iperf = async (r: Running, args: string[], seconds: number): Promise<any> 
   try { return JSON.parse(c.stdout) } catch { throw new Error(`iperf3 ${args.join(' ')}: ${c.stdout.slice(-300)} ${c.stderr}`) }
 }
 
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
+
 export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: number): Promise<NetResult> => {
-  const r = variant === 'bridge' ? await startBridge() : variant === 'openvpn' ? await startOpenvpn(pki) : variant === 'tinc' ? await startTincVariant() : await startOverlan(variant !== 'overlan-ws', variant === 'overlan-direct')
+  const r = variant === 'bridge' ? await startBridge() : variant === 'openvpn' ? await startOpenvpn(pki) : variant === 'tinc' ? await startTincVariant() : await startOverlan(variant !== 'overlan-ws', P2P.has(variant), !variant.endsWith('-cold'))
   try {
     await waitFor(`${variant}: a reaches b`, async () => (await r.topo.run(r.ns.a, 'ping', ['-c', '1', '-W', '1', r.ip.b])).code === 0, 20_000, 200)
     await pings(r.topo, r.ns.a, r.ip.b, 20, 0.01) // warm the path (ARP, MAC tables, JIT)
+    const idleCpu0 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs), at: performance.now() }
     const idle = await pings(r.topo, r.ns.a, r.ip.b, 200, 0.05) // as PERFORMANCE.md (-i 0.05)
+    const idleCpu1 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs), at: performance.now() }
+    const idleUs = (idleCpu1.at - idleCpu0.at) * 1000
+    const pct = (a: number[], b: number[]): number | null => a.length === 0 ? null : 100 * (sum(b) - sum(a)) / idleUs / a.length
     const passes = variant === 'bridge' ? null : await measurePasses(r.topo, r.ns, r.tap, { a: '172.30.1.2', b: '172.30.2.2' }, () => pings(r.topo, r.ns.a, r.ip.b, 100, 0.05), P2P.has(variant) ? UDP_PING : undefined)
 
     const cpu0 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs) }
@@ -193,7 +204,6 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
     const frames = (await txPackets(r.topo, r.ns.a, r.tap.a)) + (await txPackets(r.topo, r.ns.b, r.tap.b)) - frames0
     const cpu1 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs) }
     const load = await loaded
-    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
 
     const udp = await iperf(r, ['-u', '-l', '64', '-b', '0'], 4)
     const u = udp.end.sum
@@ -213,6 +223,7 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
       retransmits: tcp.end.sum_sent.retransmits ?? 0,
       passes,
       tcpLossMbit: lossy.end.sum_received.bits_per_second / 1e6,
+      idleCpuPct: { hub: pct(idleCpu0.hub, idleCpu1.hub), peer: pct(idleCpu0.peers, idleCpu1.peers) },
       directSetupMs: r.directSetupMs ?? null
     }
   } finally {

@@ -72,7 +72,7 @@ const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {
       for (const variant of order) {
         const r = await measureVariant(variant, pki, tcpSeconds)
         results.push(r)
-        console.log(`round ${round + 1}/${rounds} ${variant.padEnd(14)} TCP ${f(r.tcpMbit, 0)} Mbit/s (1 % loss ${f(r.tcpLossMbit, 0)})${r.directSetupMs !== null ? `, direct after ${r.directSetupMs} ms` : ''}, RTT ${f(r.rttIdleMs, 3)} ms (p99 ${f(r.rttIdleP99Ms, 3)}), loaded ${f(r.rttLoadMs, 2)} ms, UDP ${f(r.udpKpps, 1)} kpps, hub ${f(r.hubUsPerFrame)} µs/frame, peer ${f(r.peerUsPerFrame)} µs/frame, retr ${r.retransmits}${r.passes !== null ? `, passes ${PASSES.map(p => f(r.passes!.perPassMs[p], 3)).join('/')} ms` : ''}`)
+        console.log(`round ${round + 1}/${rounds} ${variant.padEnd(14)} TCP ${f(r.tcpMbit, 0)} Mbit/s (1 % loss ${f(r.tcpLossMbit, 0)})${r.directSetupMs !== null ? `, direct after ${r.directSetupMs} ms` : ''}, RTT ${f(r.rttIdleMs, 3)} ms (p99 ${f(r.rttIdleP99Ms, 3)}), loaded ${f(r.rttLoadMs, 2)} ms, UDP ${f(r.udpKpps, 1)} kpps, hub ${f(r.hubUsPerFrame)} µs/frame, peer ${f(r.peerUsPerFrame)} µs/frame, idle CPU hub ${f(r.idleCpuPct.hub, 1)} % peer ${f(r.idleCpuPct.peer, 1)} %, retr ${r.retransmits}${r.passes !== null ? `, passes ${PASSES.map(p => f(r.passes!.perPassMs[p], 3)).join('/')} ms` : ''}`)
       }
       all.push(results)
     }
@@ -80,6 +80,15 @@ const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {
     rmSync(pki, { recursive: true, force: true })
   }
   return { rounds: all, table: netTable(all) }
+}
+
+/** Medians over rounds of the idle-ping CPU (older result files have none). */
+const idleCpu = (rs: NetResult[]): string => {
+  const of = (k: 'hub' | 'peer'): string => {
+    const xs = rs.map(r => r.idleCpuPct?.[k]).filter((x): x is number => typeof x === 'number')
+    return xs.length === 0 ? '–' : f(median(xs), 1)
+  }
+  return `${of('hub')} / ${of('peer')}`
 }
 
 /** Medians over rounds; ratios are per round against OpenVPN of the same round, then the median. */
@@ -93,21 +102,25 @@ const netTable = (all: NetResult[][]): string => {
     const rs = of(variant)
     const m = (key: keyof NetResult): number => median(rs.map(r => r[key] as number))
     const range = (key: keyof NetResult, d: number): string => `${f(Math.min(...rs.map(r => r[key] as number)), d)}–${f(Math.max(...rs.map(r => r[key] as number)), d)}`
-    return `| ${variant} | ${f(m('tcpMbit'), 0)} (${range('tcpMbit', 0)}) | ${f(ratio(variant, 'tcpMbit'), 2)} | ${f(m('rttIdleMs'), 3)} / ${f(m('rttIdleP99Ms'), 3)} | ${f(ratio(variant, 'rttIdleMs'), 2)} | ${f(m('rttLoadMs'), 2)} | ${f(ratio(variant, 'rttLoadMs'), 2)} | ${f(m('udpKpps'), 1)} | ${f(ratio(variant, 'udpKpps'), 2)} | ${f(rs[0]!.hubUsPerFrame === null ? null : m('hubUsPerFrame'))} / ${f(rs[0]!.peerUsPerFrame === null ? null : m('peerUsPerFrame'))} | ${f(m('retransmits'), 0)} | ${f(m('tcpLossMbit'), 0)} (${range('tcpLossMbit', 0)}) | ${f(ratio(variant, 'tcpLossMbit'), 2)} |`
+    return `| ${variant} | ${f(m('tcpMbit'), 0)} (${range('tcpMbit', 0)}) | ${f(ratio(variant, 'tcpMbit'), 2)} | ${f(m('rttIdleMs'), 3)} / ${f(m('rttIdleP99Ms'), 3)} | ${f(ratio(variant, 'rttIdleMs'), 2)} | ${f(m('rttLoadMs'), 2)} | ${f(ratio(variant, 'rttLoadMs'), 2)} | ${f(m('udpKpps'), 1)} | ${f(ratio(variant, 'udpKpps'), 2)} | ${f(rs[0]!.hubUsPerFrame === null ? null : m('hubUsPerFrame'))} / ${f(rs[0]!.peerUsPerFrame === null ? null : m('peerUsPerFrame'))} | ${idleCpu(rs)} | ${f(m('retransmits'), 0)} | ${f(m('tcpLossMbit'), 0)} (${range('tcpLossMbit', 0)}) | ${f(ratio(variant, 'tcpLossMbit'), 2)} |`
   })
   const direct = of('overlan-direct')
   const setup = direct.map(r => r.directSetupMs).filter((x): x is number => x !== null)
   const hubCpu = direct.map(r => r.hubUsPerFrame).filter((x): x is number => x !== null)
+  const wssPass = of('overlan-wss').map(r => r.passes?.medianPassMs).filter((x): x is number => x !== undefined)
   return [
     `Network, ${all.length} interleaved round(s); median (min–max); ×ovpn = median of per-round ratios to OpenVPN.`,
     '',
-    '| variant | TCP Mbit/s | ×ovpn | RTT idle median / p99 ms | ×ovpn | RTT under TCP load ms | ×ovpn | UDP 64 B kpps | ×ovpn | CPU µs/frame hub / peer | TCP retransmits | TCP, 1 % loss per link, Mbit/s | ×ovpn |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| variant | TCP Mbit/s | ×ovpn | RTT idle median / p99 ms | ×ovpn | RTT under TCP load ms | ×ovpn | UDP 64 B kpps | ×ovpn | CPU µs/frame hub / peer | CPU % of a core during the idle pings, hub / peer | TCP retransmits | TCP, 1 % loss per link, Mbit/s | ×ovpn |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     `overlan-direct against the targets (median of per-round ratios): idle RTT ${f(ratio('overlan-direct', 'rttIdleMs'), 2)}× OpenVPN (≤ 0.8), ${f(ratioTinc('overlan-direct', 'rttIdleMs'), 2)}× tinc (≤ 1.5); ` +
       `TCP ${f(ratioTinc('overlan-direct', 'tcpMbit'), 2)}× tinc (≥ 1.0); TCP with 1 % loss ${f(ratio('overlan-direct', 'tcpLossMbit'), 2)}× OpenVPN (≥ 3); ` +
       `hub CPU during the transfer ${f(hubCpu.length > 0 ? median(hubCpu) : null, 3)} µs per frame; direct path up ${setup.length > 0 ? `${Math.min(...setup)}–${Math.max(...setup)}` : '–'} ms after the second join (≤ 2000; measured by polling peer status).`,
+    '',
+    `overlan-wss against its targets (median of per-round ratios to OpenVPN): idle RTT ${f(ratio('overlan-wss', 'rttIdleMs'), 2)}× (≤ 1.0); RTT under TCP load ${f(ratio('overlan-wss', 'rttLoadMs'), 2)}× (≤ 0.3); ` +
+      `TCP ${f(ratio('overlan-wss', 'tcpMbit'), 2)}× (≥ 1.6); 64-byte UDP ${f(ratio('overlan-wss', 'udpKpps'), 2)}× (≥ 1.5); median pass ${f(wssPass.length > 0 ? median(wssPass) : null, 3)} ms (≤ 0.15).`,
     '',
     'Idle RTT per pass through a user-space process (bench/passes.ts: tcpdump on every hop, 100 pings; medians over rounds, ms):',
     '',

@@ -1,5 +1,6 @@
 import test from 'ava'
 import { KeepWarm, type WarmScheduler } from './keep-warm.js'
+import { encodeBatch } from './protocol.js'
 
 /** A scheduler the test ticks by hand. */
 const manual = (): { schedule: WarmScheduler, tick: () => void, running: () => boolean, started: () => number } => {
@@ -34,6 +35,19 @@ test('keep-warm starts on the first batch, skips ticks after a real batch, warms
   w.touch()
   t.true(s.running(), 'the next batch starts it again')
   t.is(s.started(), 2)
+})
+
+test('only a batch whose first frame is unicast starts keep-warm: LAN chatter does not', t => {
+  const s = manual()
+  const w = new KeepWarm(1, () => {}, s.schedule)
+  const batch = (dst: number[]): Buffer => encodeBatch([Buffer.from([...dst, 2, 0, 0, 0, 0, 1, 0x08, 0x00, ...new Array(46).fill(0)])])
+  w.touchBatch(batch([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))
+  w.touchBatch(batch([0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb])) // mDNS
+  w.touchBatch(batch([0x33, 0x33, 0x00, 0x00, 0x00, 0x01]))
+  w.touchBatch(Buffer.alloc(2)) // no frame at all
+  t.false(s.running(), 'broadcast, multicast and empty batches leave it off')
+  w.touchBatch(batch([0x02, 0x00, 0x00, 0x00, 0x00, 0x02]))
+  t.true(s.running(), 'unicast starts it')
 })
 
 test('keep-warm with period 0 never schedules', t => {

@@ -6,11 +6,13 @@
  * and 8.5 µs hot. A C daemon's pass touches a few KiB; a Node pass touches the engine, the FFI
  * and the JIT's code, so it pays that cost on every packet of a game.
  *
- * While frames pass (any in the last ACTIVE_MS), a timer runs the pass's pieces on scratch data
+ * While unicast frames pass (any in the last ACTIVE_MS), a timer runs the pass's pieces on scratch data
  * every `periodMs` unless a real batch ran since the last tick (a loaded path is hot already).
  * Idle for ACTIVE_MS, the timer stops; the next frame starts it again. The hot path pays one
  * increment and one test per batch. Measured effect and CPU cost: README "Performance".
  */
+import { BATCH_LEN_PREFIX } from './protocol.js'
+
 export const KEEP_WARM_ACTIVE_MS = 2000
 
 /** What one tick decides: a real batch ran since the last one, run the pieces, or idle long enough to stop. */
@@ -62,6 +64,16 @@ export class KeepWarm {
   touch (): void {
     this.batches++
     if (this.timer === null && this.periodMs > 0 && this.error === null && !this.closed) this.timer = this.schedule(this.periodMs, this.onTick)
+  }
+
+  /**
+   * A batch in the wire format (core/protocol) passed. Only one whose first frame is unicast
+   * (the I/G bit of the destination clear, IEEE 802-2014 §8.2) counts: a game's and a ping's
+   * frames are, while the broadcast and multicast chatter of a LAN (mDNS, SSDP, NetBIOS
+   * announcements, about one a second) would otherwise keep every process warming for good.
+   */
+  touchBatch (batch: Buffer): void {
+    if (batch.length > BATCH_LEN_PREFIX && (batch[BATCH_LEN_PREFIX]! & 1) === 0) this.touch()
   }
 
   /** The rule for one tick (pure; `onTick` acts on it). */

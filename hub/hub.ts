@@ -373,7 +373,7 @@ export class Hub {
           if (s.test !== null && s.test.direction === 'up') { s.test.bytes += buf.length; return } // counted, not switched
           // A clustered hub switches a room only within its fence (hub/cluster/cluster.ts).
           if (this.cluster !== null && !this.cluster.ownsNow(s.info.room)) { s.counters.drops.not_owner++; return }
-          this.warmLoop?.touch()
+          this.warmLoop?.touchBatch(buf)
           this.rooms.get(s.info.room)?.forward(s, buf, s.lastSeen)
           return
         }

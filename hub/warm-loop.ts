@@ -3,8 +3,8 @@
  * the same TLS and ws code a relayed batch takes. Each tick sends one game-sized message from
  * the loop's client; the loop's server side receives it and sends it back, as the hub's
  * sessions receive and send. A relayed batch then finds TLS, the ws receiver and sender and
- * libuv's stream code in the caches. Measured (README "Performance"): idle wss RTT 0.92–1.22 →
- * 0.76–0.95 ms with the peers' keep-warm on, for about 7 % of a core while frames pass at 1 ms.
+ * libuv's stream code in the caches. Measured (README "Performance", A/B with the peers' keep-warm
+ * on): idle wss RTT 0.92–1.22 → 0.76–0.95 ms, for 3–4 % of a core while frames pass (2 ms period).
  *
  * The loop's listener is a separate server on 127.0.0.1 (port chosen by the kernel): it is no
  * door into the hub, carries no session and sees only scratch bytes.
@@ -46,8 +46,8 @@ export class HubWarmLoop {
     })
   }
 
-  /** A relayed batch passed (the hot path). */
-  touch (): void { this.warm.touch() }
+  /** A batch to relay arrived (the hot path): unicast keeps the loop going (core/keep-warm.ts). */
+  touchBatch (batch: Buffer): void { this.warm.touchBatch(batch) }
 
   /** Opens the loopback listener and connects to it; off (period 0) it does nothing. Never throws. */
   async start (): Promise<void> {

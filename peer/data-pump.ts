@@ -6,8 +6,8 @@
  *        its socket holds > SEND_HIGH_WATER_BYTES)
  *   hub batch / direct frame ──► frame path ──► tap.write per frame (EAGAIN = drop)
  *
- * `peer ping`'s echo replies are caught on the way in, with the path they came by. Every
- * batch touches the keep-warm timer (core/keep-warm.ts), which keeps the pass's code cached
+ * `peer ping`'s echo replies are caught on the way in, with the path they came by. Unicast
+ * batches touch the keep-warm timer (core/keep-warm.ts), which keeps the pass's code cached
  * while traffic is sparse.
  */
 import { encodeBatch } from '../core/protocol.js'
@@ -61,13 +61,13 @@ export class DataPump {
 
   /** A batch read from the TAP. */
   fromTap (batch: Buffer, frames: number): void {
-    this.warm.touch()
+    this.warm.touchBatch(batch)
     try { this.pumpFromTap(batch, frames) } catch (e) { this.internalError('tap', frames, e) }
   }
 
   /** A batch of frames from the hub. */
   fromHub (msg: Buffer): void {
-    this.warm.touch()
+    this.warm.touchBatch(msg)
     try {
       if (this.path.incoming(msg, this.writeFromHub) < 0) this.counters.drops.bad_batch++
     } catch (e) { this.internalError('hub', 1, e) }
@@ -75,7 +75,7 @@ export class DataPump {
 
   /** A frame the direct link checked (from the member's leased MAC, for ours). */
   readonly fromDirect = (buf: Buffer, off: number, len: number): void => {
-    this.warm.touch()
+    this.warm.touch() // the direct path carries only unicast
     if (this.pinger.catch(buf, off, len, 'direct')) return
     if (this.path.incomingFrame(buf, off, len)) this.writeToTap(buf, off, len)
   }
