@@ -21,6 +21,9 @@ export const validateFlags = <S extends z.ZodType>(schema: S, values: Record<str
 }
 
 /** Kebab-case flag for a camelCase config field: tlsCert -> --tls-cert. */
+/** A numeric flag's value for the schema to check: undefined when absent, NaN when blank or not a number (Number('') is 0). */
+export const numberFlag = (v: string | undefined): number | undefined => v === undefined ? undefined : v.trim() === '' ? NaN : Number(v)
+
 export const flagName = (field: string): string => `--${field.replace(/[A-Z]/g, c => '-' + c.toLowerCase())}`
 
 export const exitCodeFor = (e: unknown): number => {

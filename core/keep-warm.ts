@@ -51,9 +51,10 @@ export class KeepWarm {
   private error: string | null = null
   private closed = false
 
+  /** `pieces` returns false when it had nothing to do (not counted as a run). */
   constructor (
     private readonly periodMs: number,
-    private readonly pieces: () => void,
+    private readonly pieces: () => boolean | void,
     private readonly schedule: WarmScheduler = realScheduler,
     activeMs = KEEP_WARM_ACTIVE_MS
   ) {
@@ -73,7 +74,7 @@ export class KeepWarm {
    * announcements, about one a second) would otherwise keep every process warming for good.
    */
   touchBatch (batch: Buffer): void {
-    if (batch.length > BATCH_LEN_PREFIX && (batch[BATCH_LEN_PREFIX]! & 1) === 0) this.touch()
+    if (batch.length > BATCH_LEN_PREFIX && (batch[0]! | batch[1]!) !== 0 && (batch[BATCH_LEN_PREFIX]! & 1) === 0) this.touch()
   }
 
   /** The rule for one tick (pure; `onTick` acts on it). */
@@ -107,8 +108,7 @@ export class KeepWarm {
     if (d === 'hot') { this.hotTicks++; return }
     if (d === 'stop') { this.idleTicks = 0; this.stop(); return }
     try {
-      this.pieces()
-      this.runs++
+      if (this.pieces() !== false) this.runs++
     } catch (e) {
       this.error = (e as Error)?.message ?? String(e)
       this.stop()

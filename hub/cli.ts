@@ -6,7 +6,7 @@ import { loadConfigFile } from '../core/config.js'
 import { OverlanError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
 import { tierUpDataPathSooner } from '../core/tiering.js'
-import { EXIT_OK, didYouMean, fail, flagError, flagName, packageVersion, validateFlags } from '../core/cli-support.js'
+import { EXIT_OK, didYouMean, fail, flagError, flagName, numberFlag, packageVersion, validateFlags } from '../core/cli-support.js'
 import { formatCidr } from '../core/ipv4.js'
 import { HubFileSchema, defaultHubStateDir, hubConfigProblem, resolveHubSettings, type HubFileConfig } from './config.js'
 import { callControl, type ControlRequest } from './control-socket.js'
@@ -99,7 +99,7 @@ const main = async (): Promise<void> => {
     publicUrl: v['public-url'],
     udpListen: v['udp-listen'],
     store: v.store,
-    keepWarmMs: v['keep-warm-ms'] !== undefined ? Number(v['keep-warm-ms']) : undefined,
+    keepWarmMs: numberFlag(v['keep-warm-ms']),
     logLevel: v['log-level']
   }, flagName)
   const file = v.config !== undefined ? loadConfigFile(v.config, HubFileSchema) : {}

@@ -7,11 +7,14 @@
  * on): idle wss RTT 0.92–1.22 → 0.76–0.95 ms, for 3–4 % of a core while frames pass (2 ms period).
  *
  * The loop's listener is a separate server on 127.0.0.1 (port chosen by the kernel): it is no
- * door into the hub, carries no session and sees only scratch bytes.
+ * door into the hub, carries no session and sees only scratch bytes. It takes one WebSocket, on
+ * a path with a random secret, and stops listening once its own client is in; any other local
+ * connection is destroyed then, or at close.
  */
-import { createServer as createHttpServer, type Server } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import { KeepWarm, type KeepWarmStatus } from '../core/keep-warm.js'
 import type { Logger } from '../core/log.js'
@@ -20,10 +23,14 @@ import type { TlsMaterial } from './self-signed-cert.js'
 const BINARY = { binary: true }
 /** About one relayed game batch (u16 length + a 100-byte frame). */
 const MESSAGE_BYTES = 102
+/** Our own client connects at once; anything slower is no client of ours. */
+const HANDSHAKE_TIMEOUT_MS = 5000
 
 export interface WarmLoopStatus extends KeepWarmStatus {
   /** The loopback WebSocket is open. */
   connected: boolean
+  /** Messages that went round the loop. */
+  echoes: number
 }
 
 export class HubWarmLoop {
@@ -32,17 +39,21 @@ export class HubWarmLoop {
   private wss: WebSocketServer | null = null
   private client: WebSocket | null = null
   private inFlight = false
+  private echoes = 0
   private problem: string | null = null
   private closed = false
   private readonly message = Buffer.alloc(MESSAGE_BYTES)
+  private readonly sockets = new Set<Socket>()
 
-  constructor (private readonly periodMs: number, private readonly tls: TlsMaterial | null, private readonly log: Logger) {
+  /** `host`: where the listener binds (tests give one that cannot be bound). */
+  constructor (private readonly periodMs: number, private readonly tls: TlsMaterial | null, private readonly log: Logger, private readonly host = '127.0.0.1') {
     // One message at a time: a tick that finds the last one still travelling skips.
     this.warm = new KeepWarm(periodMs, () => {
       const c = this.client
-      if (c === null || c.readyState !== WebSocket.OPEN || this.inFlight) return
+      if (c === null || c.readyState !== WebSocket.OPEN || this.inFlight) return false
       this.inFlight = true
       c.send(this.message, BINARY)
+      return true
     })
   }
 
@@ -53,26 +64,40 @@ export class HubWarmLoop {
   async start (): Promise<void> {
     if (this.periodMs <= 0) return
     try {
-      const server = this.tls !== null
-        ? createHttpsServer({ cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.2' })
+      const tls = this.tls
+      const server = tls !== null
+        ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS })
         : createHttpServer()
       this.server = server
-      this.wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 4096 })
-      this.wss.on('connection', (ws) => {
+      server.headersTimeout = HANDSHAKE_TIMEOUT_MS
+      server.requestTimeout = HANDSHAKE_TIMEOUT_MS
+      server.on('connection', (socket: Socket) => {
+        this.sockets.add(socket)
+        socket.once('close', () => { this.sockets.delete(socket) })
+      })
+      const path = `/${randomBytes(16).toString('hex')}`
+      const wss = new WebSocketServer({ server, path, perMessageDeflate: false, maxPayload: 4096 })
+      this.wss = wss
+      // ws re-emits the server's errors here: unheard, one would end the hub.
+      wss.on('error', (e) => { this.fail(e.message) })
+      wss.on('connection', (ws) => {
         ws.on('message', (d: Buffer) => { ws.send(d, BINARY) })
         ws.on('error', () => {})
       })
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve() })
+      const listening = await new Promise<boolean>((resolve) => {
+        server.once('listening', () => { resolve(true) })
+        server.once('close', () => { resolve(false) }) // close() during listen
+        server.once('error', () => { resolve(false) })
+        server.listen(0, this.host)
       })
+      if (!listening || this.closed) { server.close(); return }
       server.unref()
-      if (this.closed) { await this.close(); return }
       const port = (server.address() as AddressInfo).port
       // Our own listener, just opened, on loopback, carrying scratch bytes: nothing to verify.
-      const c = new WebSocket(`${this.tls !== null ? 'wss' : 'ws'}://127.0.0.1:${port}`, { perMessageDeflate: false, rejectUnauthorized: false, maxPayload: 4096 })
+      const c = new WebSocket(`${tls !== null ? 'wss' : 'ws'}://${this.host}:${port}${path}`, { perMessageDeflate: false, rejectUnauthorized: false, maxPayload: 4096 })
       this.client = c
-      c.on('message', () => { this.inFlight = false })
+      c.on('upgrade', (res: IncomingMessage) => { this.onlyOurs(server, res.socket.localPort) })
+      c.on('message', () => { this.inFlight = false; this.echoes++ })
       c.on('error', (e) => { this.fail(e.message) })
       c.on('close', () => { if (!this.closed) this.fail('the loopback WebSocket closed') })
     } catch (e) {
@@ -80,9 +105,15 @@ export class HubWarmLoop {
     }
   }
 
+  /** Our client is in: no more connections, and none but its own. */
+  private onlyOurs (server: Server, ourPort: number | undefined): void {
+    server.close()
+    for (const s of this.sockets) if (s.remotePort !== ourPort) s.destroy()
+  }
+
   status (): WarmLoopStatus {
     const s = this.warm.status()
-    return { ...s, error: s.error ?? this.problem, connected: this.client?.readyState === WebSocket.OPEN }
+    return { ...s, error: s.error ?? this.problem, connected: this.client?.readyState === WebSocket.OPEN, echoes: this.echoes }
   }
 
   async close (): Promise<void> {
@@ -93,8 +124,10 @@ export class HubWarmLoop {
     for (const ws of this.wss?.clients ?? []) ws.terminate()
     this.wss?.close()
     this.wss = null
+    for (const socket of this.sockets) socket.destroy()
     const server = this.server
     this.server = null
+    // Also while its listen is pending: close() cancels it. The callback comes either way.
     if (server !== null) await new Promise<void>(resolve => { server.close(() => { resolve() }) })
   }
 

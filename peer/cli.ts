@@ -2,7 +2,7 @@
 /** `peer` command: join a room, or show the running peer's status. See README. */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { loadConfigFile } from '../core/config.js'
-import { EXIT_OK, didYouMean, fail, flagError, flagName, packageVersion, validateFlags } from '../core/cli-support.js'
+import { EXIT_OK, didYouMean, fail, flagError, flagName, numberFlag, packageVersion, validateFlags } from '../core/cli-support.js'
 import { OverlanError } from '../core/errors.js'
 import { loadOrCreateIdentity } from '../core/identity.js'
 import { decodeInvite, looksLikeInvite } from '../core/invite.js'
@@ -76,7 +76,7 @@ const join = async (args: string[]): Promise<void> => {
     room: v.room ?? inv?.room, hub: v.hub ?? inv?.hub, token: v.token, name: v.name, iface: v.iface, address: v.address,
     ca: v.ca, pin: v.pin ?? inv?.pin ?? undefined, insecure: v.insecure, state: v.state, logLevel: v['log-level'],
     directPath: v['no-direct'] === true ? false : undefined,
-    keepWarmMs: v['keep-warm-ms'] !== undefined ? Number(v['keep-warm-ms']) : undefined
+    keepWarmMs: numberFlag(v['keep-warm-ms'])
   }, flagName)
   const configFile = v.config ?? defaultPeerConfigFile(process.env)
   const file = configFile !== undefined ? loadConfigFile(configFile, PeerFileSchema) : {}

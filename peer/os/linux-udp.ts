@@ -180,7 +180,7 @@ export class LinuxUdpBind implements Bind {
   }
 
   warm (): void {
-    if (this.fd < 0) return
+    if (this.fd < 0 || this.pollStatus < 0) return // libuv stopped the handle: the path will time out, as it would unwarmed
     this.drain()
     if (this.warmFd === -1) this.warmFd = this.openWarmSocket()
     if (this.warmFd < 0) return

@@ -98,7 +98,7 @@ class LinuxTap implements TapDevice {
     if (this.onBatch !== null && !this.readStopped) this.drain()
     const c = libc()!
     if (this.warmFd < 0) this.warmFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
-    if (this.warmFd < 0) throw new Error(`eventfd failed with errno ${errno()}`)
+    if (this.warmFd < 0) return // out of descriptors, say: tried again next tick
     c.write(this.warmFd, this.warmWord, 0, 8)
     c.read(this.warmFd, this.warmWord, 0, 8)
     this.warmWord.writeBigUInt64LE(1n)
@@ -108,8 +108,7 @@ class LinuxTap implements TapDevice {
     if (this.closed) return
     this.closed = true
     await this.poll.close()
-    closeSync(this.fd)
-    if (this.warmFd >= 0) closeSync(this.warmFd)
+    try { closeSync(this.fd) } finally { if (this.warmFd >= 0) closeSync(this.warmFd) }
     this.onStop?.('closed')
   }
 

@@ -108,6 +108,9 @@ serial('keep-warm runs on the real TAP and socket while a game-like trickle pass
   const tapBefore = (await o.status('bob')).tap
   const ping = await topo.run(topo.host('alice').ns, 'ping', ['-c', '40', '-i', '0.05', '-W', '2', bobIp])
   t.is(ping.code, 0, ping.stdout + ping.stderr)
+  // The timer drains the real TAP and socket too: a frame lost or handled twice would show here.
+  t.regex(ping.stdout, / 0% packet loss/, ping.stdout)
+  t.notRegex(ping.stdout, /DUP!/)
   const a = await o.status('alice')
   const b = await o.status('bob')
   t.log(`alice keep-warm ${JSON.stringify(a.keepWarm)}; ${ping.stdout.split('\n').at(-2) ?? ''}`)

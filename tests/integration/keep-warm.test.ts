@@ -3,6 +3,8 @@
  * runs while frames pass, leaves the real counters alone, and stops once the path is idle.
  */
 import test from 'ava'
+import { silentLogger } from '../../core/log.js'
+import { HubWarmLoop } from '../../hub/warm-loop.js'
 import { marked, received, startHub, startPeer } from '../support/hub-fixture.js'
 import { waitFor } from '../support/wait.js'
 
@@ -19,7 +21,7 @@ test('keep-warm runs the pass on scratch data while frames pass, then stops; off
   await waitFor('alice warmed her pass', () => a.peer.status().keepWarm.runs >= 20 && a.tap.warmCalls >= 20, 5000)
   t.is(a.peer.status().keepWarm.error, null)
   t.is(a.peer.status().counters.sentFrames, sent, 'scratch frames are not counted as sent')
-  t.is(a.tap.counters.readFrames, tapRead)
+  t.is(a.tap.counters.readFrames, tapRead, 'warm reads no frame of its own')
   t.is(received(b, 2), 1, 'nothing of the scratch pass reached the room')
   const stopped = await waitFor('alice stopped warming once idle', () => a.peer.status().keepWarm.running ? null : a.peer.status().keepWarm, 10_000)
   t.is(stopped.periodMs, 1)
@@ -40,7 +42,7 @@ test('the hub keeps its relay warm over a loopback WebSocket of its own while fr
   await waitFor('unicast at bob', () => received(b, 1) === 1)
   const counts = (): unknown => f.hub.status().rooms[0]!.peers.map(p => [p.rxFrames, p.txFrames])
   const before = counts()
-  await waitFor('the hub warmed its relay', () => (f.hub.status().keepWarm?.runs ?? 0) >= 20, 5000)
+  await waitFor('the hub warmed its relay', () => (f.hub.status().keepWarm?.runs ?? 0) >= 20 && (f.hub.status().keepWarm?.echoes ?? 0) >= 20, 5000)
   t.is(f.hub.status().keepWarm!.error, null)
   t.deepEqual(counts(), before, 'scratch messages are no room traffic')
   t.is(f.hub.status().rooms.length, 1)
@@ -55,4 +57,21 @@ test('a hub with keepWarmMs 0 opens no loop', async t => {
   a.tap.inject(marked(b.mac, a.mac, 1))
   await waitFor('unicast at bob', () => received(b, 1) === 1)
   t.like(f.hub.status().keepWarm, { periodMs: 0, running: false, runs: 0, connected: false })
+})
+
+test('a warm loop that cannot listen turns itself off, never the hub; close() during start() settles both', async t => {
+  // 192.0.2.1 (TEST-NET-1) is on no interface here: bind fails with EADDRNOTAVAIL, nothing is sent.
+  const broken = new HubWarmLoop(2, null, silentLogger, '192.0.2.1')
+  await broken.start()
+  t.like(broken.status(), { connected: false, running: false })
+  t.regex(broken.status().error ?? '', /EADDRNOTAVAIL|address/i)
+  broken.touchBatch(Buffer.from([0, 60, 2, 0, 0, 0, 0, 2, ...new Array(58).fill(0)])) // a unicast batch
+  t.false(broken.status().running, 'off for good')
+  await broken.close()
+
+  const racing = new HubWarmLoop(2, null, silentLogger)
+  const started = racing.start()
+  await racing.close()
+  await Promise.race([started, new Promise((_resolve, reject) => setTimeout(() => { reject(new Error('start() did not settle after close()')) }, 5000).unref())])
+  t.false(racing.status().connected)
 })

@@ -29,7 +29,7 @@ export interface Fixture {
 
 export const startHub = async (t: { teardown: (fn: () => unknown) => void }, extra: HubFileConfig = {}): Promise<Fixture> => {
   const dir = mkdtempSync(join(tmpdir(), 'overlan-it-'))
-  const make = (port: number): Hub => new Hub(resolveHubSettings({}, { listen: `127.0.0.1:${port}`, state: join(dir, 'hub'), token: TOKEN, ...extra }), { log: silentLogger })
+  const make = (port: number): Hub => new Hub(resolveHubSettings({}, { listen: `127.0.0.1:${port}`, state: join(dir, 'hub'), token: TOKEN, keepWarmMs: 0, ...extra }), { log: silentLogger })
   const f: Fixture = { dir, hub: make(0), port: 0, url: '', restart: async () => {} }
   f.port = await f.hub.start()
   f.url = `wss://127.0.0.1:${f.port}`
@@ -51,7 +51,7 @@ export const peerSettings = (f: Fixture, name: string, room: string, extra: Part
   // In-process peers on loopback: the direct path is tested in its own tests (direct-link, e2e direct).
   directPath: false,
   directPort: 0,
-  // Off in the in-process tests (a timer per peer); peer/keep-warm.test.ts turns it on.
+  // Off in the in-process tests (a timer per peer; the hub's too): tests/integration/keep-warm.test.ts turns it on.
   keepWarmMs: 0,
   address: undefined,
   caFile: f.hub.tls!.certFile,
