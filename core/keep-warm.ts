@@ -43,8 +43,8 @@ export interface KeepWarmStatus {
 export class KeepWarm {
   private batches = 0
   private seenBatches = 0
-  private idleTicks = 0
-  private readonly stopAfterTicks: number
+  /** When a tick last found a real batch (or the timer started). */
+  private lastHotAt = 0
   private timer: WarmTimer | null = null
   private runs = 0
   private hotTicks = 0
@@ -56,15 +56,17 @@ export class KeepWarm {
     private readonly periodMs: number,
     private readonly pieces: () => boolean | void,
     private readonly schedule: WarmScheduler = realScheduler,
-    activeMs = KEEP_WARM_ACTIVE_MS
-  ) {
-    this.stopAfterTicks = periodMs > 0 ? Math.max(1, Math.ceil(activeMs / periodMs)) : 0
-  }
+    private readonly activeMs = KEEP_WARM_ACTIVE_MS,
+    private readonly now: () => number = performance.now.bind(performance)
+  ) {}
 
   /** A real batch passed (the hot path: an increment and a test). */
   touch (): void {
     this.batches++
-    if (this.timer === null && this.periodMs > 0 && this.error === null && !this.closed) this.timer = this.schedule(this.periodMs, this.onTick)
+    if (this.timer === null && this.periodMs > 0 && this.error === null && !this.closed) {
+      this.lastHotAt = this.now()
+      this.timer = this.schedule(this.periodMs, this.onTick)
+    }
   }
 
   /**
@@ -77,14 +79,14 @@ export class KeepWarm {
     if (batch.length > BATCH_LEN_PREFIX && (batch[0]! | batch[1]!) !== 0 && (batch[BATCH_LEN_PREFIX]! & 1) === 0) this.touch()
   }
 
-  /** The rule for one tick (pure; `onTick` acts on it). */
-  decide (): WarmTick {
+  /** The rule for one tick at `now` (`onTick` acts on it). Time, not a count of ticks: timers slip under load. */
+  decide (now: number): WarmTick {
     if (this.batches !== this.seenBatches) {
       this.seenBatches = this.batches
-      this.idleTicks = 0
+      this.lastHotAt = now
       return 'hot'
     }
-    return ++this.idleTicks >= this.stopAfterTicks ? 'stop' : 'warm'
+    return now - this.lastHotAt >= this.activeMs ? 'stop' : 'warm'
   }
 
   /** Stops until the next batch. */
@@ -104,9 +106,9 @@ export class KeepWarm {
   }
 
   private readonly onTick = (): void => {
-    const d = this.decide()
+    const d = this.decide(this.now())
     if (d === 'hot') { this.hotTicks++; return }
-    if (d === 'stop') { this.idleTicks = 0; this.stop(); return }
+    if (d === 'stop') { this.stop(); return }
     try {
       if (this.pieces() !== false) this.runs++
     } catch (e) {
