@@ -12,20 +12,17 @@
  * Every message from a peer is handled inside one guard: a decoder that throws drops
  * that message (`internal_error`, logged rate-limited with its stack), never the process.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
+import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
-import { OverlanError, errnoCode, type ErrorCode } from '../core/errors.js'
+import { OverlanError, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
-  CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, CLOSE_REDIRECT, HELLO_TIMEOUT_MS, MAX_MESSAGE_BYTES,
+  CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, CLOSE_REDIRECT, HELLO_TIMEOUT_MS,
   REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type RefusalCode
 } from '../core/protocol.js'
 import { loadOrCreateKeyPair, type KeyPair } from '../core/keys.js'
 import { ensureDir } from '../core/state-file.js'
-import { limitTcpQueues } from '../core/tcp-queues.js'
 import type { HubSettings, RoomSettings } from './config.js'
 import { DirectoryStore, SAVE_MS } from './directory-store.js'
 import { Doors } from './doors.js'
@@ -37,6 +34,7 @@ import { MemberAdmin } from './member-admin.js'
 import { publicUrlOf } from './public-url.js'
 import { pinOf } from '../core/tls-pin.js'
 import { HubWarmLoop } from './warm-loop.js'
+import { createListener, listenOn } from './listener.js'
 import { JoinDesk } from './join.js'
 import { Admission } from './admission.js'
 import { MemberStore } from './members.js'
@@ -51,7 +49,7 @@ import { Room } from './room.js'
 import { roomAnswer } from './room-answer.js'
 import { speedTestPhase } from './speed-test.js'
 import { UdpReflector } from './udp-reflector.js'
-import { loadTlsMaterial, type TlsMaterial } from './self-signed-cert.js'
+import type { TlsMaterial } from './self-signed-cert.js'
 import { Session } from './session.js'
 import { hubStatus, type HubStatus } from './status.js'
 
@@ -179,30 +177,13 @@ export class Hub {
       metrics: () => this.metrics.text(),
       audit: this.audit
     })
-    if (s.tls !== null) {
-      this.tls = loadTlsMaterial({ ...s.tls, stateDir: s.stateDir, names: ['localhost', '127.0.0.1', '::1'], now: new Date() })
-      this.server = createHttpsServer({ cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: s.doors.tlsHandshakeTimeoutMs }, api.handle)
-      this.server.on('tlsClientError', (_e, socket) => { socket.destroy() })
-    } else {
-      this.server = createHttpServer(api.handle)
-    }
-    this.server.headersTimeout = 10_000
-    this.server.requestTimeout = 15_000
-    this.server.on('connection', (socket: Socket) => {
-      if (this.stopping || !this.doors.admit(socket, this.now())) socket.destroy()
+    const front = createListener(s, api.handle, {
+      admit: (socket) => !this.stopping && this.doors.admit(socket, this.now()),
+      upgrade: (req, socket, head) => { this.handleUpgrade(req, socket, head) }
     })
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: MAX_MESSAGE_BYTES,
-      perMessageDeflate: false,
-      // Pick overlan.1, or any overlan.N so a peer of another version gets a PROTOCOL_VERSION error.
-      handleProtocols: (protocols) => protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : [...protocols].find(p => p.startsWith('overlan.')) ?? false
-    })
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      limitTcpQueues(socket)
-      this.handleUpgrade(req, socket as Socket, head)
-    })
-    this.server.on('clientError', (_err, socket) => { socket.destroy() })
+    this.server = front.server
+    this.wss = front.wss
+    this.tls = front.tls
 
     if (this.tls !== null) this.pin = pinOf(this.tls.cert)
     this.admin = new MemberAdmin({
@@ -222,16 +203,7 @@ export class Hub {
       // A new claim: the room is empty here (a lost room's sessions were dropped with it).
       adoptRoom: (rs) => { if ((this.rooms.get(rs.name)?.size ?? 0) === 0) this.addRoom(rs) }
     })
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = this.server!
-      server.once('error', (e) => {
-        reject(new OverlanError('LISTEN_FAILED', `cannot listen on ${s.listenHost}:${s.listenPort}: ${errnoCode(e) ?? e.message}${errnoCode(e) === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''}`, { cause: e }))
-      })
-      server.listen(s.listenPort, s.listenHost, () => {
-        const a = server.address()
-        resolve(typeof a === 'object' && a !== null ? a.port : s.listenPort)
-      })
-    })
+    const port = await listenOn(this.server, s.listenHost, s.listenPort)
     this.publicUrl = publicUrlOf(s, port)
     if (s.store !== null) {
       this.cluster = new Cluster(s.store, s.stateDir, s.hubId, this.publicUrl, this.log.child('cluster'), {

@@ -1,0 +1,63 @@
+/**
+ * The hub's front door: the HTTP(S) server (TLS material, timeouts, the doors' admission of
+ * every TCP connection) and the WebSocket server the upgrades go to. hub.ts owns what happens
+ * after an upgrade.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer } from 'ws'
+import { OverlanError, errnoCode } from '../core/errors.js'
+import { MAX_MESSAGE_BYTES, SUBPROTOCOL } from '../core/protocol.js'
+import { limitTcpQueues } from '../core/tcp-queues.js'
+import type { HubSettings } from './config.js'
+import { loadTlsMaterial, type TlsMaterial } from './self-signed-cert.js'
+
+export interface Listener { server: Server, wss: WebSocketServer, tls: TlsMaterial | null }
+
+export interface ListenerHooks {
+  /** Every accepted TCP connection: false destroys it at once. */
+  admit: (socket: Socket) => boolean
+  /** An HTTP upgrade, its TCP queues already limited. */
+  upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void
+}
+
+export const createListener = (s: HubSettings, handle: RequestListener, hooks: ListenerHooks): Listener => {
+  let tls: TlsMaterial | null = null
+  let server: Server
+  if (s.tls !== null) {
+    tls = loadTlsMaterial({ ...s.tls, stateDir: s.stateDir, names: ['localhost', '127.0.0.1', '::1'], now: new Date() })
+    server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: s.doors.tlsHandshakeTimeoutMs }, handle)
+    server.on('tlsClientError', (_e, socket: Duplex) => { socket.destroy() })
+  } else {
+    server = createHttpServer(handle)
+  }
+  server.headersTimeout = 10_000
+  server.requestTimeout = 15_000
+  server.on('connection', (socket: Socket) => { if (!hooks.admit(socket)) socket.destroy() })
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_MESSAGE_BYTES,
+    perMessageDeflate: false,
+    // Pick overlan.1, or any overlan.N so a peer of another version gets a PROTOCOL_VERSION error.
+    handleProtocols: (protocols) => protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : [...protocols].find(p => p.startsWith('overlan.')) ?? false
+  })
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    limitTcpQueues(socket)
+    hooks.upgrade(req, socket as Socket, head)
+  })
+  server.on('clientError', (_err, socket: Duplex) => { socket.destroy() })
+  return { server, wss, tls }
+}
+
+/** Listens; the bound port. LISTEN_FAILED with the reason (EACCES: a port below 1024 without the capability). */
+export const listenOn = async (server: Server, host: string, port: number): Promise<number> => await new Promise<number>((resolve, reject) => {
+  server.once('error', (e) => {
+    reject(new OverlanError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${errnoCode(e) ?? e.message}${errnoCode(e) === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''}`, { cause: e }))
+  })
+  server.listen(port, host, () => {
+    const a = server.address()
+    resolve(typeof a === 'object' && a !== null ? a.port : port)
+  })
+})
