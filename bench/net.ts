@@ -184,25 +184,27 @@ const iperf = async (r: Running, args: string[], seconds: number): Promise<any> 
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
+/** CPU µs so far of the hub's and the peers' processes. */
+const cpuOf = (r: Running): { hub: number[], peers: number[] } => ({ hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs) })
 
 export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: number): Promise<NetResult> => {
   const r = variant === 'bridge' ? await startBridge() : variant === 'openvpn' ? await startOpenvpn(pki) : variant === 'tinc' ? await startTincVariant() : await startOverlan(variant !== 'overlan-ws', P2P.has(variant), !variant.endsWith('-cold'))
   try {
     await waitFor(`${variant}: a reaches b`, async () => (await r.topo.run(r.ns.a, 'ping', ['-c', '1', '-W', '1', r.ip.b])).code === 0, 20_000, 200)
     await pings(r.topo, r.ns.a, r.ip.b, 20, 0.01) // warm the path (ARP, MAC tables, JIT)
-    const idleCpu0 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs), at: performance.now() }
+    const idleCpu0 = { ...cpuOf(r), at: performance.now() }
     const idle = await pings(r.topo, r.ns.a, r.ip.b, 200, 0.05) // as PERFORMANCE.md (-i 0.05)
-    const idleCpu1 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs), at: performance.now() }
+    const idleCpu1 = { ...cpuOf(r), at: performance.now() }
     const idleUs = (idleCpu1.at - idleCpu0.at) * 1000
     const pct = (a: number[], b: number[]): number | null => a.length === 0 ? null : 100 * (sum(b) - sum(a)) / idleUs / a.length
     const passes = variant === 'bridge' ? null : await measurePasses(r.topo, r.ns, r.tap, { a: '172.30.1.2', b: '172.30.2.2' }, () => pings(r.topo, r.ns.a, r.ip.b, 100, 0.05), P2P.has(variant) ? UDP_PING : undefined)
 
-    const cpu0 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs) }
+    const cpu0 = cpuOf(r)
     const frames0 = (await txPackets(r.topo, r.ns.a, r.tap.a)) + (await txPackets(r.topo, r.ns.b, r.tap.b))
     const loaded = pings(r.topo, r.ns.a, r.ip.b, Math.floor(tcpSeconds / 0.2) - 5, 0.2)
     const tcp = await iperf(r, [], tcpSeconds)
     const frames = (await txPackets(r.topo, r.ns.a, r.tap.a)) + (await txPackets(r.topo, r.ns.b, r.tap.b)) - frames0
-    const cpu1 = { hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs) }
+    const cpu1 = cpuOf(r)
     const load = await loaded
 
     const udp = await iperf(r, ['-u', '-l', '64', '-b', '0'], 4)

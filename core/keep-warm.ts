@@ -14,9 +14,11 @@
 import { BATCH_LEN_PREFIX } from './protocol.js'
 
 export const KEEP_WARM_ACTIVE_MS = 2000
+/** The peer's and the hub's default period: as low an idle RTT as 1 ms in the A/B runs (README "Performance"), for half the CPU. */
+export const DEFAULT_KEEP_WARM_MS = 2
 
 /** What one tick decides: a real batch ran since the last one, run the pieces, or idle long enough to stop. */
-export type WarmTick = 'hot' | 'warm' | 'stop'
+type WarmTick = 'hot' | 'warm' | 'stop'
 
 /** A repeating timer (injected in tests). */
 export interface WarmTimer { stop: () => void }
@@ -80,7 +82,7 @@ export class KeepWarm {
   }
 
   /** The rule for one tick at `now` (`onTick` acts on it). Time, not a count of ticks: timers slip under load. */
-  decide (now: number): WarmTick {
+  private decide (now: number): WarmTick {
     if (this.batches !== this.seenBatches) {
       this.seenBatches = this.batches
       this.lastHotAt = now

@@ -6,6 +6,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { DEFAULT_KEEP_WARM_MS } from '../core/keep-warm.js'
 import { definedFields } from '../core/config.js'
 import { cidrProblem, parseCidr, type Subnet } from '../core/ipv4.js'
 import type { StormLimits } from '../l2/storm.js'
@@ -197,8 +198,6 @@ export const DEFAULT_DOORS: Readonly<Omit<DoorSettings, 'trustedProxies'>> = Obj
 export const DEFAULT_EMPTY_ROOM_TTL_S = 600
 
 export const DEFAULT_LISTEN = '0.0.0.0:443'
-/** 2 ms: as low an idle RTT as 1 ms in the A/B runs (README "Performance"), for half the CPU. */
-export const DEFAULT_KEEP_WARM_MS = 2
 export const DEFAULT_SUBNET = '10.77.0.0/24'
 export const DEFAULT_MTU = 1400
 export const DEFAULT_MAX_PEERS = 64

@@ -23,18 +23,20 @@ export interface ListenerHooks {
   upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void
 }
 
+/** HTTP, or HTTPS (TLS 1.2 or newer) with `tls`, whose handshake, headers and request each have a deadline. */
+export const httpServer = (tls: TlsMaterial | null, t: { handshakeMs: number, headersMs: number, requestMs: number }, handle?: RequestListener): Server => {
+  const server = tls !== null
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: t.handshakeMs }, handle)
+    : createHttpServer(handle)
+  server.headersTimeout = t.headersMs
+  server.requestTimeout = t.requestMs
+  return server
+}
+
 export const createListener = (s: HubSettings, handle: RequestListener, hooks: ListenerHooks): Listener => {
-  let tls: TlsMaterial | null = null
-  let server: Server
-  if (s.tls !== null) {
-    tls = loadTlsMaterial({ ...s.tls, stateDir: s.stateDir, names: ['localhost', '127.0.0.1', '::1'], now: new Date() })
-    server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: s.doors.tlsHandshakeTimeoutMs }, handle)
-    server.on('tlsClientError', (_e, socket: Duplex) => { socket.destroy() })
-  } else {
-    server = createHttpServer(handle)
-  }
-  server.headersTimeout = 10_000
-  server.requestTimeout = 15_000
+  const tls = s.tls !== null ? loadTlsMaterial({ ...s.tls, stateDir: s.stateDir, names: ['localhost', '127.0.0.1', '::1'], now: new Date() }) : null
+  const server = httpServer(tls, { handshakeMs: s.doors.tlsHandshakeTimeoutMs, headersMs: 10_000, requestMs: 15_000 }, handle)
+  if (tls !== null) server.on('tlsClientError', (_e, socket: Duplex) => { socket.destroy() })
   server.on('connection', (socket: Socket) => { if (!hooks.admit(socket)) socket.destroy() })
   const wss = new WebSocketServer({
     noServer: true,

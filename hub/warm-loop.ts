@@ -12,12 +12,12 @@
  * connection is destroyed then, or at close.
  */
 import { randomBytes } from 'node:crypto'
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
+import type { IncomingMessage, Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import { KeepWarm, type KeepWarmStatus } from '../core/keep-warm.js'
 import type { Logger } from '../core/log.js'
+import { httpServer } from './listener.js'
 import type { TlsMaterial } from './self-signed-cert.js'
 
 const BINARY = { binary: true }
@@ -65,12 +65,8 @@ export class HubWarmLoop {
     if (this.periodMs <= 0) return
     try {
       const tls = this.tls
-      const server = tls !== null
-        ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: HANDSHAKE_TIMEOUT_MS })
-        : createHttpServer()
+      const server = httpServer(tls, { handshakeMs: HANDSHAKE_TIMEOUT_MS, headersMs: HANDSHAKE_TIMEOUT_MS, requestMs: HANDSHAKE_TIMEOUT_MS })
       this.server = server
-      server.headersTimeout = HANDSHAKE_TIMEOUT_MS
-      server.requestTimeout = HANDSHAKE_TIMEOUT_MS
       server.on('connection', (socket: Socket) => {
         this.sockets.add(socket)
         socket.once('close', () => { this.sockets.delete(socket) })

@@ -163,7 +163,7 @@ const ping = async (args: string[]): Promise<void> => {
   const target = args[0] !== undefined && !args[0].startsWith('-') ? args[0] : undefined
   const v = flags(target !== undefined ? args.slice(1) : args, { iface: { type: 'string' }, count: { type: 'string' }, json: { type: 'boolean' } })
   if (target === undefined || !/^[^\s\0]{1,64}$/.test(target)) throw new OverlanError('USAGE', `peer ping needs a member's name or IP\n${USAGE}`)
-  const count = v.count !== undefined ? Number(v.count) : 4
+  const count = numberFlag(v.count) ?? 4
   if (!Number.isInteger(count) || count < 1 || count > 100) throw new OverlanError('USAGE', '--count must be 1..100')
   const r = await queryPeer(v.iface ?? DEFAULT_IFACE, `ping ${target} ${count}`, count * 2500 + 5000) as PingResult
   process.stdout.write(v.json === true ? JSON.stringify(r, null, 2) + '\n' : formatPing(r))

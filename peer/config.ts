@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { DEFAULT_KEEP_WARM_MS } from '../core/keep-warm.js'
 import { definedFields } from '../core/config.js'
 import { parseIpv4 } from '../core/ipv4.js'
 import { DEFAULT_GAME_PORTS, type GamePortRange } from '../l2/ports.js'
@@ -82,8 +83,6 @@ export interface PeerSettings {
 }
 
 export const DEFAULT_IFACE = 'ovl0'
-/** 2 ms: as low an idle RTT as 1 ms in the A/B runs (README "Performance"), for half the CPU. */
-export const DEFAULT_KEEP_WARM_MS = 2
 
 export const defaultPeerStateDir = (): string =>
   process.getuid?.() === 0 ? '/var/lib/overlan/peer' : join(homedir(), '.local', 'state', 'overlan', 'peer')

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto'
 import { INNER_FRAME } from '../core/direct/wire.js'
 import { TransportSession } from '../core/direct/transport.js'
 import { encodeBatch, BATCH_LEN_PREFIX } from '../core/protocol.js'
-import { ETHERTYPE_IPV4, ETH_HEADER_LEN } from '../l2/ethernet.js'
+import { ETHERTYPE_IPV4, ETH_HEADER_LEN, ETH_TYPE } from '../l2/ethernet.js'
+import { IPV4_MIN_HEADER_LEN, IPV4_PROTO, IPV4_SRC, IPV4_TOTAL_LEN, IPV4_TTL, IPV4_VER_IHL, PROTO_UDP, UDP_DST, UDP_LEN, UDP_SRC } from '../l2/packet.js'
 import { FramePath } from './frame-path.js'
 import type { TapDevice } from './os/host-os.js'
 import type { DirectPath } from './direct-path.js'
@@ -17,16 +18,17 @@ import type { DirectPath } from './direct-path.js'
 const scratchFrame = (): Buffer => {
   const f = Buffer.alloc(100)
   f.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1])
-  f.writeUInt16BE(ETHERTYPE_IPV4, 12)
+  f.writeUInt16BE(ETHERTYPE_IPV4, ETH_TYPE)
   const ip = ETH_HEADER_LEN
-  f[ip] = 0x45
-  f.writeUInt16BE(100 - ETH_HEADER_LEN, ip + 2)
-  f[ip + 8] = 64
-  f[ip + 9] = 17 // UDP
-  f.set([10, 77, 0, 1, 10, 77, 0, 2], ip + 12)
-  f.writeUInt16BE(40000, ip + 20)
-  f.writeUInt16BE(27960, ip + 22)
-  f.writeUInt16BE(100 - ETH_HEADER_LEN - 20, ip + 24)
+  const udp = ip + IPV4_MIN_HEADER_LEN
+  f[ip + IPV4_VER_IHL] = 0x45
+  f.writeUInt16BE(f.length - ip, ip + IPV4_TOTAL_LEN)
+  f[ip + IPV4_TTL] = 64
+  f[ip + IPV4_PROTO] = PROTO_UDP
+  f.set([10, 77, 0, 1, 10, 77, 0, 2], ip + IPV4_SRC)
+  f.writeUInt16BE(40000, udp + UDP_SRC)
+  f.writeUInt16BE(27960, udp + UDP_DST)
+  f.writeUInt16BE(f.length - udp, udp + UDP_LEN)
   return f
 }
 

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfigFile } from '../core/config.js'
-import { DEFAULT_DOORS, DEFAULT_EMPTY_ROOM_TTL_S, DEFAULT_KEEP_WARM_MS as HUB_KEEP_WARM_MS, HubFileSchema, resolveHubSettings } from '../hub/config.js'
+import { DEFAULT_DOORS, DEFAULT_EMPTY_ROOM_TTL_S, HubFileSchema, resolveHubSettings } from '../hub/config.js'
+import { DEFAULT_KEEP_WARM_MS as HUB_KEEP_WARM_MS, DEFAULT_KEEP_WARM_MS as PEER_KEEP_WARM_MS } from '../core/keep-warm.js'
 import { DEFAULT_TABLE_LIMITS } from '../l2/limits.js'
 import { MAX_ENTRIES, MAX_ENTRIES_PER_PEER } from '../discovery/directory.js'
-import { DEFAULT_KEEP_WARM_MS as PEER_KEEP_WARM_MS, PeerFileSchema, resolvePeerSettings } from '../peer/config.js'
+import { PeerFileSchema, resolvePeerSettings } from '../peer/config.js'
 import { DEFAULT_GAME_PORTS } from '../l2/ports.js'
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..')

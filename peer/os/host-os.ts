@@ -34,8 +34,9 @@ export interface TapDevice {
   /** Stops reading and closes the device; a non-persistent TAP disappears. Idempotent. */
   close: () => Promise<void>
   /**
-   * Runs the system calls of a pass (a write, a read, a read that finds nothing) through the
-   * same binding on a private file, never the TAP: core/keep-warm.ts. Absent: nothing to warm.
+   * Runs the TAP side of a pass for core/keep-warm.ts: its drain (a frame already waiting is
+   * handled as a wake-up would) and a write and a read through the same binding on a private
+   * file (no frame is written). Absent: nothing to warm.
    */
   warm?: () => void
 }

@@ -84,17 +84,12 @@ export class LinuxUdpBind implements Bind {
 
   async open (): Promise<number | null> {
     if (this.fd >= 0 || this.closed) return this.localPort
-    const c = this.c
     const rx = RecvMsg.create()
     if (rx === null) return null
-    const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
-    if (fd < 0) { rx.free(); return null }
     const sa = Buffer.alloc(SOCKADDR_IN_LEN)
-    sa.writeUInt16LE(AF_INET, 0)
     sa.writeUInt16BE(this.port, 2)
-    const len = Buffer.alloc(4)
-    len.writeUInt32LE(SOCKADDR_IN_LEN)
-    if (c.bind(fd, sa, SOCKADDR_IN_LEN) < 0 || c.getsockname(fd, sa, len) < 0) { c.close(fd); rx.free(); return null }
+    const fd = this.bound(sa)
+    if (fd < 0) { rx.free(); return null }
     this.fd = fd
     this.rx = rx
     // Best effort: without it (Linux < 5.0) every read is one datagram.
@@ -190,15 +185,20 @@ export class LinuxUdpBind implements Bind {
 
   /** A UDP socket bound to 127.0.0.1 that sends to itself; -2 when there is none (no loopback). */
   private openWarmSocket (): number {
+    this.warmTo.writeUInt32BE(0x7f000001, 4)
+    const fd = this.bound(this.warmTo)
+    return fd < 0 ? -2 : fd
+  }
+
+  /** A non-blocking UDP socket bound to `sa`'s address and port; `sa` then holds the bound ones. -1 on failure. */
+  private bound (sa: Buffer): number {
     const c = this.c
     const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
-    if (fd < 0) return -2
-    const sa = this.warmTo
+    if (fd < 0) return -1
     sa.writeUInt16LE(AF_INET, 0)
-    sa.writeUInt32BE(0x7f000001, 4)
     const len = Buffer.alloc(4)
     len.writeUInt32LE(SOCKADDR_IN_LEN)
-    if (c.bind(fd, sa, SOCKADDR_IN_LEN) < 0 || c.getsockname(fd, sa, len) < 0) { c.close(fd); return -2 }
+    if (c.bind(fd, sa, SOCKADDR_IN_LEN) < 0 || c.getsockname(fd, sa, len) < 0) { c.close(fd); return -1 }
     return fd
   }
 

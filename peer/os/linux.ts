@@ -29,8 +29,9 @@ const IFREQ_LEN = 40
 const IFNAMSIZ = 16
 /** Not in Node's fs.constants typings; Linux value. */
 const O_CLOEXEC = 0o2000000
-const EFD_NONBLOCK = 0o4000
-const EFD_CLOEXEC = 0o2000000
+/** eventfd(2): the same bits as O_NONBLOCK and O_CLOEXEC. */
+const EFD_NONBLOCK = constants.O_NONBLOCK
+const EFD_CLOEXEC = O_CLOEXEC
 
 /** Slab for reads; a new one starts when less than one maximal frame fits. */
 const SLAB_BYTES = 1024 * 1024
