@@ -8,7 +8,7 @@
  * and, on the peer, what a limited broadcast the kernel copied into the TAP costs in the
  * frame path (inspection, source rewrite with both checksums, duplicate check).
  */
-import type { WebSocket } from 'ws'
+import type { WsConnection } from '../core/websocket/connection.js'
 import { encodeBatch } from '../core/protocol.js'
 import { resolveHubSettings } from '../hub/config.js'
 import { Room } from '../hub/room.js'
@@ -20,15 +20,15 @@ export interface MicroResult { name: string, nsPerFrame: number, framesPerS: num
 
 const macOf = (i: number): string => `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
 
-/** A counting stand-in for ws: always open, never backed up. */
-class NullSocket { readyState = 1; bufferedAmount = 0; sent = 0; send (): void { this.sent++ } }
+/** A counting stand-in for the connection: always open, never backed up. */
+class NullSocket { readyState = 1; bufferedAmount = 0; sent = 0; sendBinary (): boolean { this.sent++; return true } sendFramed (): boolean { this.sent++; return true } }
 
 const room = (ports: number): { room: Room, sessions: Session[] } => {
   const settings = resolveHubSettings({}, { token: 'bench-token', maxPeers: 4096, storm: { broadcastPps: 10_000_000, multicastPps: 10_000_000, unknownUnicastPps: 10_000_000, discoveryPps: 10_000_000 } })
   const r = new Room({ ...settings.autoRoom, name: 'bench', token: 'bench-token' }, 0)
   const sessions: Session[] = []
   for (let i = 1; i <= ports; i++) {
-    const s = new Session(i, new NullSocket() as unknown as WebSocket, 'bench', 0, 1 << 20)
+    const s = new Session(i, new NullSocket() as unknown as WsConnection, 'bench', 0, 1 << 20)
     s.info = { room: 'bench', identity: `id${i}`, name: `p${i}`, mac: macOf(i), ip: `10.77.${i >> 8}.${i & 255}` }
     r.join(s, 0)
     sessions.push(s)

@@ -6,7 +6,7 @@
  * by a re-check: the connection may have gone, or the hub be stopping.
  */
 import type { Socket } from 'node:net'
-import { WebSocket } from 'ws'
+import { OPEN } from '../core/websocket/connection.js'
 import { OverlanError, isOverlanError, type ErrorCode } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { CLOSE_BAD_MESSAGE, CLOSE_REDIRECT, REFUSAL_CLOSE_CODES, encodeControl, type HelloMessage, type RefusalCode } from '../core/protocol.js'
@@ -63,7 +63,7 @@ export class Admission {
     s.joining = true
     try {
       const p = await this.d.cluster()!.place(m.room)
-      if (s.refused || s.ws.readyState !== WebSocket.OPEN || this.d.stopping()) return // re-checked after the await
+      if (s.refused || s.ws.readyState !== OPEN || this.d.stopping()) return // re-checked after the await
       if (!p.mine) {
         s.sendControl(encodeControl({ type: 'redirect', room: m.room, url: p.url }))
         s.refused = true
@@ -113,7 +113,7 @@ export class Admission {
       // The cluster's store holds leases under UNIQUE constraints: written before the welcome.
       await this.d.cluster()?.putLease(m.room, { identity: m.identity, mac: lease.mac, ip: lease.ip, name })
       // Re-check after the await: the connection may have gone, or the hub be stopping.
-      if (s.refused || s.ws.readyState !== WebSocket.OPEN || this.d.stopping()) return
+      if (s.refused || s.ws.readyState !== OPEN || this.d.stopping()) return
       const existing = room.sessionOf(m.identity)
       if (existing !== undefined) {
         // The same identity again: the newer connection wins (the old one is usually dead).

@@ -14,12 +14,14 @@
  */
 import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
-import { WebSocket, WebSocketServer, type RawData } from 'ws'
+import { OPEN } from '../core/websocket/connection.js'
+import { acceptUpgrade, refuseUpgrade } from '../core/websocket/server.js'
+import type { ReaderKind } from '../core/websocket/reader.js'
 import { OverlanError, type ErrorCode } from '../core/errors.js'
 import { RateLimitedLog, type Logger } from '../core/log.js'
 import {
   CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, CLOSE_REDIRECT, HELLO_TIMEOUT_MS,
-  REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type RefusalCode
+  MAX_MESSAGE_BYTES, REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type RefusalCode
 } from '../core/protocol.js'
 import { loadOrCreateKeyPair, type KeyPair } from '../core/keys.js'
 import { ensureDir } from '../core/state-file.js'
@@ -33,7 +35,7 @@ import { runControl, serveControl, type RunControl } from './control-socket.js'
 import { MemberAdmin } from './member-admin.js'
 import { publicUrlOf } from './public-url.js'
 import { pinOf } from '../core/tls-pin.js'
-import { HubWarmLoop } from './warm-loop.js'
+import { WarmLoop } from '../core/websocket/warm-loop.js'
 import { createListener, listenOn } from './listener.js'
 import { JoinDesk } from './join.js'
 import { Admission } from './admission.js'
@@ -78,7 +80,8 @@ export class Hub {
 
   // set by start()
   private server: Server | null = null
-  private wss: WebSocketServer | null = null
+  /** How the last accepted connection is read (core/websocket/reader.ts): 'onread', or 'stream' where Node lacks it. */
+  private reader: ReaderKind | null = null
   private leases: LeaseStore | null = null
   private desk: JoinDesk | null = null
   private admission: Admission | null = null
@@ -108,8 +111,8 @@ export class Hub {
   private directories: DirectoryStore | null = null
   private timers: NodeJS.Timeout[] = []
   tls: TlsMaterial | null = null
-  /** Keeps the relay's code cached while traffic is sparse (hub/warm-loop.ts). */
-  private warmLoop: HubWarmLoop | null = null
+  /** Keeps the relay's code cached while traffic is sparse (core/websocket/warm-loop.ts). */
+  private warmLoop: WarmLoop | null = null
   /** The auto rooms' token in the clear, when known (given, or generated at this start). */
   autoToken: string | undefined
   private autoTokens: AutoToken | null = null
@@ -182,7 +185,6 @@ export class Hub {
       upgrade: (req, socket, head) => { this.handleUpgrade(req, socket, head) }
     })
     this.server = front.server
-    this.wss = front.wss
     this.tls = front.tls
 
     if (this.tls !== null) this.pin = pinOf(this.tls.cert)
@@ -229,7 +231,7 @@ export class Hub {
       }
     }
     this.control = await serveControl(s.stateDir, this.runAdmin)
-    this.warmLoop = new HubWarmLoop(s.keepWarmMs, this.tls, this.log)
+    this.warmLoop = new WarmLoop({ periodMs: s.keepWarmMs, tls: this.tls, log: this.log, offEvent: 'hub.keep_warm_off' })
     await this.warmLoop.start()
     this.startedAt = this.now()
     this.keepaliveClock = new TickClock(s.keepaliveIntervalMs, this.startedAt)
@@ -265,14 +267,10 @@ export class Hub {
       s.sendControl(encodeControl({ type: 'bye', reason: 'hub shutting down' }))
       s.ws.close(CLOSE_GOING_AWAY, 'hub shutting down')
     }
-    const closed = Promise.all(all.map(s => new Promise<void>(resolve => {
-      if (s.ws.readyState === WebSocket.CLOSED) resolve()
-      else s.ws.once('close', () => { resolve() })
-    })))
+    const closed = Promise.all(all.map(async s => { await s.ws.whenClosed() }))
     const deadline = new Promise<void>(resolve => { setTimeout(resolve, 2000).unref() })
     await Promise.race([closed, deadline])
     for (const s of all) s.ws.terminate()
-    this.wss?.close()
     this.control?.close()
     this.reflector.stop()
     await this.warmLoop?.close()
@@ -307,6 +305,7 @@ export class Hub {
       internalErrors: this.internalErrors,
       memory: memoryMiB(),
       keepWarm: this.warmLoop?.status() ?? null,
+      wsReader: this.reader,
       cluster: this.cluster?.status() ?? null
     }
   }
@@ -315,63 +314,75 @@ export class Hub {
 
   private handleUpgrade (req: IncomingMessage, socket: Socket, head: Buffer): void {
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map(p => p.trim())
-    const refuse = (status: string, body: string): void => {
-      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
-    }
+    const refuse = (status: string, body: string): void => { refuseUpgrade(socket, status, body) }
     if (this.stopping) { refuse('503 Service Unavailable', 'hub shutting down\n'); return }
     // Until start() is done (a cluster's store joined, the UDP port known) no peer is admitted.
     if (!this.ready) { refuse('503 Service Unavailable', 'hub starting\n'); return }
     if (!offered.some(p => p.startsWith('overlan.'))) { refuse('400 Bad Request', `WebSocket subprotocol ${SUBPROTOCOL} required\n`); return }
     const client = this.doors.clientAddress(req)
     if (!this.doors.admitProxied(socket, client)) { refuse('429 Too Many Requests', 'too many connections from this address\n'); return }
-    this.wss!.handleUpgrade(req, socket, head, (ws) => { this.handleConnection(ws, req, socket, client) })
+    // overlan.1, or any overlan.N so a peer of another version gets a PROTOCOL_VERSION error.
+    const protocol = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : offered.find(p => p.startsWith('overlan.'))!
+    this.handleConnection(req, socket, head, protocol, client)
   }
 
-  private handleConnection (ws: WebSocket, req: IncomingMessage, socket: Socket, client: string): void {
+  private handleConnection (req: IncomingMessage, socket: Socket, head: Buffer, protocol: string, client: string): void {
     const remote = `${client}:${req.socket.remotePort ?? 0}`
-    const s = new Session(this.nextPort++, ws, remote, this.now(), this.settings.sendQueueBytes)
-    this.pending.add(s)
-    const helloTimer = setTimeout(() => {
-      if (s.info === null && !s.refused) this.refuse(s, 'BAD_MESSAGE', `no hello within ${HELLO_TIMEOUT_MS} ms`, CLOSE_HELLO_TIMEOUT)
-    }, HELLO_TIMEOUT_MS)
-    helloTimer.unref()
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (s.refused) return
-      s.lastSeen = this.now()
-      try {
-        const buf = data as Buffer
-        if (isBinary) {
+    let s: Session | null = null
+    let helloTimer: NodeJS.Timeout | null = null
+    const accepted = acceptUpgrade(req, socket, head, protocol, MAX_MESSAGE_BYTES, {
+      binary: (buf, off, len) => {
+        if (s === null || s.refused) return
+        s.lastSeen = this.now()
+        try {
           if (s.info === null) { s.counters.drops.before_welcome++; this.refuse(s, 'BAD_MESSAGE', 'binary data before welcome', CLOSE_BAD_MESSAGE); return }
-          if (s.test !== null && s.test.direction === 'up') { s.test.bytes += buf.length; return } // counted, not switched
+          if (s.test !== null && s.test.direction === 'up') { s.test.bytes += len; return } // counted, not switched
           // A clustered hub switches a room only within its fence (hub/cluster/cluster.ts).
           if (this.cluster !== null && !this.cluster.ownsNow(s.info.room)) { s.counters.drops.not_owner++; return }
-          this.warmLoop?.touchBatch(buf)
-          this.rooms.get(s.info.room)?.forward(s, buf, s.lastSeen)
-          return
+          // A view of the read buffer: the room copies what it sends on (hub/session.ts).
+          const msg = buf.subarray(off, off + len)
+          this.warmLoop?.touchBatch(msg)
+          this.rooms.get(s.info.room)?.forward(s, msg, s.lastSeen)
+        } catch (e) {
+          this.internalError(s, e)
         }
-        this.handleControl(s, client, socket, buf.toString('utf8'))
-      } catch (e) {
-        this.internalError(s, e)
+      },
+      text: (text) => {
+        if (s === null || s.refused) return
+        s.lastSeen = this.now()
+        try { this.handleControl(s, client, socket, text) } catch (e) { this.internalError(s, e) }
+      },
+      ping: () => { if (s !== null) s.lastSeen = this.now() },
+      pong: () => {
+        if (s === null) return
+        s.lastSeen = this.now()
+        if (s.pingSentAt > 0) {
+          const ms = performance.now() - s.pingSentAt
+          s.rtt.add(ms)
+          this.metrics.rtt.observe(ms / 1000)
+          s.pingSentAt = 0
+        }
+      },
+      error: (e) => { this.log.debug('peer.ws_error', { remote, error: e.message }) },
+      closed: (code, reason) => {
+        if (helloTimer !== null) clearTimeout(helloTimer)
+        if (s === null) return
+        this.pending.delete(s)
+        if (s.info === null) return
+        const room = this.rooms.get(s.info.room)
+        if (room !== undefined) { room.leave(s, this.now()); if (!this.stopping) this.pushMembers(room, this.now()) }
+        this.log.info('peer.leave', { room: s.info.room, name: s.info.name, ip: s.info.ip, code, reason })
       }
     })
-    ws.on('pong', () => {
-      s.lastSeen = this.now()
-      if (s.pingSentAt > 0) {
-        const ms = performance.now() - s.pingSentAt
-        s.rtt.add(ms)
-        this.metrics.rtt.observe(ms / 1000)
-        s.pingSentAt = 0
-      }
-    })
-    ws.on('error', (e) => { this.log.debug('peer.ws_error', { remote, error: e.message }) })
-    ws.on('close', (code, reason) => {
-      clearTimeout(helloTimer)
-      this.pending.delete(s)
-      if (s.info === null) return
-      const room = this.rooms.get(s.info.room)
-      if (room !== undefined) { room.leave(s, this.now()); if (!this.stopping) this.pushMembers(room, this.now()) }
-      this.log.info('peer.leave', { room: s.info.room, name: s.info.name, ip: s.info.ip, code, reason: reason.toString() })
-    })
+    if (accepted === null) return
+    this.reader = accepted.reader
+    const sess = new Session(this.nextPort++, accepted.conn, remote, this.now(), this.settings.sendQueueBytes)
+    s = sess
+    this.pending.add(sess)
+    helloTimer = setTimeout(() => {
+      if (sess.info === null && !sess.refused) this.refuse(sess, 'BAD_MESSAGE', `no hello within ${HELLO_TIMEOUT_MS} ms`, CLOSE_HELLO_TIMEOUT)
+    }, HELLO_TIMEOUT_MS)
+    helloTimer.unref()
   }
 
   /** One peer's message made something throw: drop it, count it, keep serving everyone. */
@@ -494,7 +505,7 @@ export class Hub {
         if (s.info !== null) this.rooms.get(s.info.room)?.leave(s, now)
         return
       }
-      if (s.ws.readyState === WebSocket.OPEN) { s.pingSentAt = performance.now(); s.ws.ping() }
+      if (s.ws.readyState === OPEN) { s.pingSentAt = performance.now(); s.ws.ping() }
     }
     for (const s of this.pending) check(s)
     for (const r of this.rooms.values()) for (const s of r.list()) check(s)

@@ -1,20 +1,17 @@
 /**
  * The hub's front door: the HTTP(S) server (TLS material, timeouts, the doors' admission of
- * every TCP connection) and the WebSocket server the upgrades go to. hub.ts owns what happens
- * after an upgrade.
+ * every TCP connection); its upgrades go to hub.ts, which accepts them (core/websocket/server.ts).
  */
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { WebSocketServer } from 'ws'
 import { OverlanError, errnoCode } from '../core/errors.js'
-import { MAX_MESSAGE_BYTES, SUBPROTOCOL } from '../core/protocol.js'
 import { limitTcpQueues } from '../core/tcp-queues.js'
 import type { HubSettings } from './config.js'
 import { loadTlsMaterial, type TlsMaterial } from './self-signed-cert.js'
 
-export interface Listener { server: Server, wss: WebSocketServer, tls: TlsMaterial | null }
+export interface Listener { server: Server, tls: TlsMaterial | null }
 
 export interface ListenerHooks {
   /** Every accepted TCP connection: false destroys it at once. */
@@ -38,19 +35,12 @@ export const createListener = (s: HubSettings, handle: RequestListener, hooks: L
   const server = httpServer(tls, { handshakeMs: s.doors.tlsHandshakeTimeoutMs, headersMs: 10_000, requestMs: 15_000 }, handle)
   if (tls !== null) server.on('tlsClientError', (_e, socket: Duplex) => { socket.destroy() })
   server.on('connection', (socket: Socket) => { if (!hooks.admit(socket)) socket.destroy() })
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: MAX_MESSAGE_BYTES,
-    perMessageDeflate: false,
-    // Pick overlan.1, or any overlan.N so a peer of another version gets a PROTOCOL_VERSION error.
-    handleProtocols: (protocols) => protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : [...protocols].find(p => p.startsWith('overlan.')) ?? false
-  })
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     limitTcpQueues(socket)
     hooks.upgrade(req, socket as Socket, head)
   })
   server.on('clientError', (_err, socket: Duplex) => { socket.destroy() })
-  return { server, wss, tls }
+  return { server, tls }
 }
 
 /** Listens; the bound port. LISTEN_FAILED with the reason (EACCES: a port below 1024 without the capability). */

@@ -3,7 +3,8 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createSelfSignedCert, derInteger, loadTlsMaterial } from './self-signed-cert.js'
+import { createSelfSignedCert, derInteger } from '../core/self-signed-cert.js'
+import { loadTlsMaterial } from './self-signed-cert.js'
 
 test('generated certificate is valid X.509 v3, self-signed, with SANs', t => {
   const now = new Date('2026-11-23T00:00:00Z')

@@ -1,15 +1,24 @@
 import test from 'ava'
-import type { WebSocket } from 'ws'
+import type { WsConnection } from '../core/websocket/connection.js'
+import { MAX_HEADER } from '../core/websocket/frame.js'
 import { LIST_BURST, LIST_PER_S, countFrames, decodeBatch, encodeBatch } from '../core/protocol.js'
 import { IMPAIRMENT_HOLD_BYTES, Session } from './session.js'
 import { Impairment } from './impairment.js'
 import { waitFor } from '../tests/support/wait.js'
 
-const fakeWs = (bufferedAmount = 0): { ws: WebSocket, sent: Buffer[], state: { bufferedAmount: number, readyState: number } } => {
+/** A connection that records what it was given to send, as the real one would frame it (copied, or framed in place). */
+const fakeWs = (bufferedAmount = 0): { ws: WsConnection, sent: Buffer[], framed: number[], state: { bufferedAmount: number, readyState: number } } => {
   const sent: Buffer[] = []
+  const framed: number[] = []
   const state = { bufferedAmount, readyState: 1 }
-  const ws = { get bufferedAmount () { return state.bufferedAmount }, get readyState () { return state.readyState }, send: (b: Buffer) => { sent.push(b) } }
-  return { ws: ws as unknown as WebSocket, sent, state }
+  const ws = {
+    get bufferedAmount () { return state.bufferedAmount },
+    get readyState () { return state.readyState },
+    sendBinary: (b: Buffer, off: number, len: number) => { sent.push(Buffer.from(b.subarray(off, off + len))); return true },
+    sendFramed: (b: Buffer, off: number, len: number) => { framed.push(off); sent.push(b.subarray(off, off + len)); return true },
+    sendText: (text: string) => { sent.push(Buffer.from(text)); return true }
+  }
+  return { ws: ws as unknown as WsConnection, sent, framed, state }
 }
 
 test('batches are sent while the socket queue is below the limit, dropped and counted above it', t => {
@@ -18,7 +27,7 @@ test('batches are sent while the socket queue is below the limit, dropped and co
   const batch = encodeBatch([Buffer.alloc(60), Buffer.alloc(60)])
   s.sendBatch(batch, 2)
   t.is(sent.length, 1)
-  t.is(sent[0], batch, 'sent as is, no copy')
+  t.true(sent[0]!.equals(batch))
   state.bufferedAmount = 1001
   s.sendBatch(batch, 2)
   t.is(sent.length, 1)
@@ -30,8 +39,8 @@ test('batches are sent while the socket queue is below the limit, dropped and co
   t.like(s.counters, { txFrames: 2, txBytes: batch.length })
 })
 
-test('appended frames are copied into one batch per flush', t => {
-  const { ws, sent } = fakeWs()
+test('appended frames are copied into one batch per flush, framed in place behind room for the header', t => {
+  const { ws, sent, framed } = fakeWs()
   const s = new Session(1, ws, 'test', 0, 1 << 20)
   const src = encodeBatch([Buffer.alloc(60, 1), Buffer.alloc(100, 2), Buffer.alloc(70, 3)])
   s.append(src, 0, 62)
@@ -43,6 +52,10 @@ test('appended frames are copied into one batch per flush', t => {
   t.deepEqual(decodeBatch(sent[0]!), [Buffer.alloc(60, 1), Buffer.alloc(70, 3)])
   src.fill(9) // the sent batch is a copy, independent of the received buffer
   t.deepEqual(decodeBatch(sent[0]!)?.[0], Buffer.alloc(60, 1))
+  t.true(framed[0]! >= MAX_HEADER, 'the header fits before the batch')
+  s.append(src, 0, 62)
+  s.flush()
+  t.true(framed[1]! - framed[0]! >= 134 + MAX_HEADER, 'the next batch leaves room for its header after the last one')
 })
 
 test('a large run of appends is flushed in bounded messages', t => {

@@ -7,14 +7,12 @@
  * multicast, unknown unicast) may fill only FLOOD_SHARE of that queue, so floods other
  * members send, even within their storm buckets, never starve this peer's unicast.
  */
-import { WebSocket } from 'ws'
+import { OPEN, type WsConnection } from '../core/websocket/connection.js'
+import { MAX_HEADER } from '../core/websocket/frame.js'
 import { BATCH_LEN_PREFIX, DIRECT_PER_S, LIST_BURST, LIST_PER_S } from '../core/protocol.js'
 import { zeroCounts } from '../core/counts.js'
 import { RttStats } from '../core/rtt.js'
 import type { Impairment } from './impairment.js'
-
-/** ws send options, one object for every send (no allocation per frame). */
-const BINARY = { binary: true } as const
 
 /** Why the hub dropped something of one session's; also the metric label. */
 export const SESSION_DROP_REASONS = [
@@ -40,7 +38,6 @@ const OUT_FLUSH_BYTES = 64 * 1024
 export const IMPAIRMENT_HOLD_BYTES = 2 * 1024 * 1024
 /** Share of a peer's send queue that flooded frames may occupy. */
 export const FLOOD_SHARE = 0.5
-const OPEN = WebSocket.OPEN
 
 export class SessionCounters {
   rxFrames = 0
@@ -61,7 +58,7 @@ export interface SessionInfo {
 export class Session {
   // set at construction
   readonly port: number
-  readonly ws: WebSocket
+  readonly ws: WsConnection
   readonly remote: string
   readonly connectedAt: number
   private readonly sendQueueBytes: number
@@ -107,7 +104,7 @@ export class Session {
   private listTokens = LIST_BURST
   private listAt: number
 
-  constructor (port: number, ws: WebSocket, remote: string, now: number, sendQueueBytes: number) {
+  constructor (port: number, ws: WsConnection, remote: string, now: number, sendQueueBytes: number) {
     this.port = port
     this.ws = ws
     this.remote = remote
@@ -132,8 +129,7 @@ export class Session {
   sendControl (text: string): boolean {
     if (this.ws.readyState !== OPEN) return false
     if (this.ws.bufferedAmount > this.sendQueueBytes) { this.counters.drops.queue_full++; return false }
-    this.ws.send(text)
-    return true
+    return this.ws.sendText(text)
   }
 
   /** Takes a `list` token (LIST_PER_S per second, bursts of LIST_BURST); false counts `list_rate`. */
@@ -146,22 +142,23 @@ export class Session {
   }
 
   /**
-   * Sends a whole batch of `frames` frames. The buffer must not change afterwards
-   * (ws may still hold it); the hub only ever passes received messages or slab regions.
+   * Sends a whole batch of `frames` frames, copied: `buf` may be the read buffer a received
+   * message sits in, which the next read overwrites.
    */
   sendBatch (buf: Buffer, frames: number, flooded = false): void {
     if (this.impairment !== null) { this.sendImpaired(buf, frames, flooded, this.impairment); return }
-    this.sendNow(buf, frames, flooded)
+    if (this.admits(buf.length, frames, flooded)) this.ws.sendBinary(buf, 0, buf.length)
   }
 
-  private sendNow (buf: Buffer, frames: number, flooded: boolean): void {
+  /** The queue bound: false (counted) when this batch is dropped; else counted as sent. */
+  private admits (bytes: number, frames: number, flooded: boolean): boolean {
     if (this.ws.readyState !== OPEN || this.ws.bufferedAmount > (flooded ? this.floodQueueBytes : this.sendQueueBytes)) {
       this.counters.drops.queue_full += frames
-      return
+      return false
     }
     this.counters.txFrames += frames
-    this.counters.txBytes += buf.length
-    this.ws.send(buf, BINARY)
+    this.counters.txBytes += bytes
+    return true
   }
 
   /** Loss per frame, then one delay for what is left of the batch (copied: the batch may be shared). */
@@ -178,9 +175,10 @@ export class Session {
     const out = Buffer.concat(kept)
     if (this.delayedBytes + out.length > Math.max(this.sendQueueBytes, IMPAIRMENT_HOLD_BYTES)) { this.counters.drops.queue_full += kept.length; return }
     const delay = imp.delay()
-    if (delay === 0) { this.sendNow(out, kept.length, flooded); return }
+    const send = (): void => { if (this.admits(out.length, kept.length, flooded)) this.ws.sendBinary(out, 0, out.length) }
+    if (delay === 0) { send(); return }
     this.delayedBytes += out.length
-    setTimeout(() => { this.delayedBytes -= out.length; this.sendNow(out, kept.length, flooded) }, delay).unref()
+    setTimeout(() => { this.delayedBytes -= out.length; send() }, delay).unref()
   }
 
   /** Copies one length-prefixed frame buf[off, off+len) into this peer's pending batch. */
@@ -193,12 +191,17 @@ export class Session {
     if (this.slabEnd - this.slabStart >= OUT_FLUSH_BYTES) this.flush()
   }
 
+  /** Room for `len` more bytes in the pending batch, which starts MAX_HEADER bytes into its region (the frame header goes there). */
   private ensureRoom (len: number): void {
-    if (this.slab !== null && this.slabEnd + len <= this.slab.length) return
+    const head = this.pendingFrames === 0 ? MAX_HEADER : 0
+    if (this.slab !== null && this.slabEnd + head + len <= this.slab.length) {
+      if (head > 0) this.slabStart = this.slabEnd = this.slabEnd + head
+      return
+    }
     this.flush()
-    // A fresh slab; the old one stays alive only while ws still references its regions.
-    this.slab = Buffer.allocUnsafe(Math.max(OUT_SLAB_BYTES, len))
-    this.slabStart = this.slabEnd = 0
+    // A fresh slab; the old one stays alive only while the socket still holds its regions.
+    this.slab = Buffer.allocUnsafe(Math.max(OUT_SLAB_BYTES, MAX_HEADER + len))
+    this.slabStart = this.slabEnd = MAX_HEADER
   }
 
   /** Copies one bare frame (no length prefix), e.g. a reply the switch built, into the pending batch. */
@@ -211,14 +214,17 @@ export class Session {
     this.pendingFlooded = false
   }
 
+  /** Sends the pending batch, framed in place (the header into the room left before it). */
   flush (): void {
     if (this.pendingFrames === 0 || this.slab === null) return
-    const region = this.slab.subarray(this.slabStart, this.slabEnd)
+    const start = this.slabStart
+    const len = this.slabEnd - start
     const n = this.pendingFrames
     const flooded = this.pendingFlooded
     this.slabStart = this.slabEnd
     this.pendingFrames = 0
     this.pendingFlooded = true
-    this.sendBatch(region, n, flooded)
+    if (this.impairment !== null) { this.sendImpaired(this.slab.subarray(start, start + len), n, flooded, this.impairment); return }
+    if (this.admits(len, n, flooded)) this.ws.sendFramed(this.slab, start, len)
   }
 }

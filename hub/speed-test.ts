@@ -5,7 +5,7 @@
  * TEST_EVERY_MS per session, counted from the end: a member cannot make the hub a traffic
  * generator for long.
  */
-import { WebSocket } from 'ws'
+import { OPEN } from '../core/websocket/connection.js'
 import { TEST_EVERY_MS, encodeBatch, encodeControl } from '../core/protocol.js'
 import { parseMac } from '../l2/ethernet.js'
 import type { Session } from './session.js'
@@ -24,10 +24,10 @@ export const speedTestPhase = (s: Session, direction: 'up' | 'down', ms: number,
   if (direction === 'up') { setTimeout(finish, ms).unref(); return }
   const filler = fillerBatch(s.info!.mac)
   const pump = (): void => {
-    if (s.test !== test || s.ws.readyState !== WebSocket.OPEN) return
+    if (s.test !== test || s.ws.readyState !== OPEN) return
     if (performance.now() >= test.until) { finish(); return }
     let sent = 0
-    for (; sent < 16 && s.ws.bufferedAmount < sendQueueBytes; sent++) { s.ws.send(filler, { binary: true }); test.bytes += filler.length }
+    for (; sent < 16 && s.ws.bufferedAmount < sendQueueBytes; sent++) { s.ws.sendBinary(filler, 0, filler.length); test.bytes += filler.length }
     if (sent === 0) setTimeout(pump, 1)
     else setImmediate(pump)
   }

@@ -73,8 +73,10 @@ export interface HubStatus {
   memory?: { rssMiB: number, heapUsedMiB: number, externalMiB: number }
   /** The UDP reflector for the direct path: its port, answers, drops by reason. */
   udp?: { port: number, answered: number, drops: Record<string, number> } | null
-  /** The relay's keep-warm loop (hub/warm-loop.ts): period (0 = off), ticks that ran, skipped hot, its loopback socket. */
-  keepWarm?: import('./warm-loop.js').WarmLoopStatus | null
+  /** The relay's keep-warm loop (core/websocket/warm-loop.ts): period (0 = off), ticks that ran, skipped hot, its loopback socket. */
+  keepWarm?: import('../core/websocket/warm-loop.js').WarmLoopStatus | null
+  /** How peers' WebSockets are read: 'onread' (no stream machinery), 'stream' where this Node lacks it; null before the first. */
+  wsReader?: 'onread' | 'stream' | null
   /** hub --store: this hub's id and URL, the rooms it owns (epoch, ms of fence left), the cluster's hubs. */
   cluster?: ReturnType<import('./cluster/cluster.js').Cluster['status']> | null
 }

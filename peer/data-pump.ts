@@ -8,7 +8,9 @@
  *
  * `peer ping`'s echo replies are caught on the way in, with the path they came by. Unicast
  * batches touch the keep-warm timer (core/keep-warm.ts), which keeps the pass's code cached
- * while traffic is sparse.
+ * while traffic is sparse; those through the hub also touch the relay's loop (a loopback
+ * WebSocket of the peer's own, core/websocket/warm-loop.ts), so a peer on direct paths only
+ * never runs it.
  */
 import { encodeBatch } from '../core/protocol.js'
 import type { Member } from '../core/protocol.js'
@@ -22,6 +24,7 @@ import type { PeerCounters } from './peer-status.js'
 import type { EchoAddressing } from '../l2/icmp-echo.js'
 import { Pinger, type PingResult } from './ping.js'
 import { KeepWarm, type KeepWarmStatus } from '../core/keep-warm.js'
+import { WarmLoop, type WarmLoopStatus } from '../core/websocket/warm-loop.js'
 import { peerPassPieces } from './warm-pass.js'
 
 const UNICAST_CLASS = Uint8Array.of(CLASS_UNICAST)
@@ -42,6 +45,7 @@ export class DataPump {
   private readonly pinger = new Pinger()
   private readonly errorLog = new RateLimitedLog(10_000, 5)
   private readonly warm: KeepWarm
+  private readonly relayWarm: WarmLoop
 
   constructor (
     private readonly path: FramePath,
@@ -49,15 +53,24 @@ export class DataPump {
     private readonly counters: PeerCounters,
     private readonly gate: PumpGate,
     private readonly log: Logger,
-    keepWarmMs = 0
+    keepWarmMs = 0,
+    /** The hub link is TLS: the relay's loop runs TLS too. */
+    relayTls = true
   ) {
     this.warm = new KeepWarm(keepWarmMs, peerPassPieces(() => this.tap, () => this.direct))
+    this.relayWarm = new WarmLoop({ periodMs: keepWarmMs, tls: relayTls ? 'ephemeral' : null, log, offEvent: 'peer.keep_warm_off' })
   }
 
-  get keepWarm (): KeepWarmStatus { return this.warm.status() }
+  get keepWarm (): KeepWarmStatus & { relay: WarmLoopStatus } { return { ...this.warm.status(), relay: this.relayWarm.status() } }
+
+  /** Opens the relay's loop (off: nothing); never throws. */
+  async startWarm (): Promise<void> { await this.relayWarm.start() }
 
   /** The data path is closing: no more warm-up ticks. */
-  close (): void { this.warm.close() }
+  async close (): Promise<void> {
+    this.warm.close()
+    await this.relayWarm.close()
+  }
 
   /** A batch read from the TAP. */
   fromTap (batch: Buffer, frames: number): void {
@@ -68,6 +81,7 @@ export class DataPump {
   /** A batch of frames from the hub. */
   fromHub (msg: Buffer): void {
     this.warm.touchBatch(msg)
+    this.relayWarm.touchBatch(msg)
     try {
       if (this.path.incoming(msg, this.writeFromHub) < 0) this.counters.drops.bad_batch++
     } catch (e) { this.internalError('hub', 1, e) }
@@ -107,6 +121,7 @@ export class DataPump {
     }
     if (!this.gate.connected()) { this.counters.drops.disconnected += n; return }
     if (this.link.take(rest) !== null) { this.counters.drops[this.link.lastDrop] += n; return }
+    this.relayWarm.touchBatch(rest)
     this.counters.sentFrames += n
     this.counters.sentBytes += rest.length
   }

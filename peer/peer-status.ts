@@ -56,8 +56,8 @@ export interface PeerStatus {
   sentByClass: ReturnType<ClassCounters['toJSON']>
   receivedByClass: ReturnType<ClassCounters['toJSON']>
   mssClamped: number
-  /** The data path's keep-warm timer (core/keep-warm.ts): period (0 = off), ticks that ran, skipped hot. */
-  keepWarm: KeepWarmStatus
+  /** The data path's keep-warm timer (core/keep-warm.ts): period (0 = off), ticks that ran, skipped hot; `relay`: the loop that keeps the hub link's code warm. */
+  keepWarm: KeepWarmStatus & { relay: import('../core/websocket/warm-loop.js').WarmLoopStatus }
   tap: { readFrames: number, readBytes: number, writeFrames: number, writeBytes: number, writeDrops: number }
 }
 

@@ -126,7 +126,7 @@ export class Peer {
       leased: () => this.welcome !== null,
       connected: () => this.state === 'connected',
       now: this.now
-    }, deps.log, settings.keepWarmMs)
+    }, deps.log, settings.keepWarmMs, !settings.hub.startsWith('ws:'))
     this.direct = deps.key !== undefined && settings.directPath
       ? new DirectPath(deps.bind ?? deps.os.openUdpBind?.(settings.directPort) ?? new UdpBind(settings.directPort), deps.key, deps.log.child('direct'), this.now, this.pump.fromDirect)
       : null
@@ -142,6 +142,7 @@ export class Peer {
       else this.deps.log.error('tap.read_stopped', { why })
     })
     this.deps.log.info('tap.open', { iface: this.tap.name })
+    void this.pump.startWarm() // not on the join's path: warming is an optimisation
     this.keepaliveClock = new TickClock(KEEPALIVE_CHECK_MS, this.now())
     this.every(KEEPALIVE_CHECK_MS, () => { this.checkKeepalive() })
     if (this.direct !== null) this.every(DIRECT_TICK_MS, () => { this.directTick() })
@@ -419,7 +420,7 @@ export class Peer {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     for (const t of this.timers) clearInterval(t)
     this.timers = []
-    this.pump.close()
+    await this.pump.close()
     this.direct?.close()
     await this.link.close(sayBye)
     if (this.tap !== null) {

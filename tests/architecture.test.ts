@@ -27,10 +27,12 @@ const rules: Record<string, { forbidden: RegExp, except?: Record<string, RegExp>
     // and the relay's WebSocket on a socket, which the hub and the peer share (core/websocket/).
     except: {
       'core/libc.ts': /^koffi$/,
+      'core/self-signed-cert.ts': /^node:net$/, // isIP, for the certificate's IP names
       'core/websocket/connection.ts': /^node:net$/,
       'core/websocket/client.ts': /^node:(net|tls)$/,
       'core/websocket/server.ts': /^node:(net|http)$/,
-      'core/websocket/reader.ts': /^node:net$/
+      'core/websocket/reader.ts': /^node:net$/,
+      'core/websocket/loopback.ts': /^node:(net|tls)$/
     }
   },
   l2: { forbidden: /^(discovery|hub|peer|ws|koffi|yaml|zod|node:(fs|net|dgram|http|https|tls|child_process|timers))$/ },

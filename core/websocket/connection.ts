@@ -61,6 +61,7 @@ export class WsConnection {
   private code = CLOSE_ABNORMAL
   private reason = ''
   private closeTimer: NodeJS.Timeout | null = null
+  private waiters: Array<() => void> = []
 
   /** `client`: our frames are masked, the other end's must not be. */
   constructor (readonly socket: Socket, private readonly client: boolean, maxMessage: number, private readonly h: WsHandlers) {
@@ -82,6 +83,8 @@ export class WsConnection {
       if (this.closeTimer !== null) clearTimeout(this.closeTimer)
       this.readyState = CLOSED
       h.closed(this.code, this.reason)
+      for (const w of this.waiters) w()
+      this.waiters = []
     })
   }
 
@@ -135,6 +138,12 @@ export class WsConnection {
     this.sendClose(code, reason)
     this.readyState = CLOSING
     this.armCloseTimer()
+  }
+
+  /** Resolves once the TCP connection is gone (at once if it is). */
+  async whenClosed (): Promise<void> {
+    if (this.readyState === CLOSED) return
+    await new Promise<void>(resolve => { this.waiters.push(resolve) })
   }
 
   /** Cuts the TCP connection now (no closing handshake). */

@@ -28,7 +28,8 @@ export const acceptUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer
   socket.write(upgradeResponse(req.headers['sec-websocket-key'] as string, protocol))
   const conn = new WsConnection(socket, false, maxMessage, h)
   const reader = readServerSocket(socket, conn.onBytes)
-  // Bytes the client sent behind its request (the HTTP parser read them): the first frames.
-  if (head.length > 0) conn.onBytes(Buffer.from(head), 0, head.length)
+  // Bytes the client sent behind its request (the HTTP parser read them): the first frames,
+  // handed over once the caller has the connection (before any later read).
+  if (head.length > 0) { const early = Buffer.from(head); process.nextTick(() => { conn.onBytes(early, 0, early.length) }) }
   return { conn, reader }
 }

@@ -4,7 +4,7 @@
  */
 import test from 'ava'
 import { silentLogger } from '../../core/log.js'
-import { HubWarmLoop } from '../../hub/warm-loop.js'
+import { WarmLoop } from '../../core/websocket/warm-loop.js'
 import { marked, received, startHub, startPeer } from '../support/hub-fixture.js'
 import { waitFor } from '../support/wait.js'
 
@@ -20,10 +20,14 @@ test('keep-warm runs the pass on scratch data while frames pass, then stops; off
   const tapRead = a.tap.counters.readFrames
   await waitFor('alice warmed her pass', () => a.peer.status().keepWarm.runs >= 20 && a.tap.warmCalls >= 20, 5000)
   t.is(a.peer.status().keepWarm.error, null)
+  // Her frames went through the hub: the relay's loop (a loopback wss of her own) ran too.
+  await waitFor('alice warmed her relay', () => a.peer.status().keepWarm.relay.echoes >= 20, 5000)
+  t.like(a.peer.status().keepWarm.relay, { connected: true, error: null })
+  t.is(b.peer.status().keepWarm.relay.echoes, 0)
   t.is(a.peer.status().counters.sentFrames, sent, 'scratch frames are not counted as sent')
   t.is(a.tap.counters.readFrames, tapRead, 'warm reads no frame of its own')
   t.is(received(b, 2), 1, 'nothing of the scratch pass reached the room')
-  const stopped = await waitFor('alice stopped warming once idle', () => a.peer.status().keepWarm.running ? null : a.peer.status().keepWarm, 10_000)
+  const stopped = await waitFor('alice stopped warming once idle', () => a.peer.status().keepWarm.running || a.peer.status().keepWarm.relay.running ? null : a.peer.status().keepWarm, 10_000)
   t.is(stopped.periodMs, 1)
   t.false(b.peer.status().keepWarm.running)
   t.is(b.peer.status().keepWarm.runs, 0, 'keepWarmMs 0: no timer at all')
@@ -61,7 +65,7 @@ test('a hub with keepWarmMs 0 opens no loop', async t => {
 
 test('a warm loop that cannot listen turns itself off, never the hub; close() during start() settles both', async t => {
   // 192.0.2.1 (TEST-NET-1) is on no interface here: bind fails with EADDRNOTAVAIL, nothing is sent.
-  const broken = new HubWarmLoop(2, null, silentLogger, '192.0.2.1')
+  const broken = new WarmLoop({ periodMs: 2, tls: null, log: silentLogger, offEvent: 'test.keep_warm_off', host: '192.0.2.1' })
   await broken.start()
   t.like(broken.status(), { connected: false, running: false })
   t.regex(broken.status().error ?? '', /EADDRNOTAVAIL|address/i)
@@ -69,7 +73,7 @@ test('a warm loop that cannot listen turns itself off, never the hub; close() du
   t.false(broken.status().running, 'off for good')
   await broken.close()
 
-  const racing = new HubWarmLoop(2, null, silentLogger)
+  const racing = new WarmLoop({ periodMs: 2, tls: 'ephemeral', log: silentLogger, offEvent: 'test.keep_warm_off' })
   const started = racing.start()
   await racing.close()
   await Promise.race([started, new Promise((_resolve, reject) => setTimeout(() => { reject(new Error('start() did not settle after close()')) }, 5000).unref())])

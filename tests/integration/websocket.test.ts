@@ -15,7 +15,7 @@ import type { WsConnection, WsHandlers } from '../../core/websocket/connection.j
 import { MAX_HEADER } from '../../core/websocket/frame.js'
 import { useServerOnread } from '../../core/websocket/reader.js'
 import { acceptUpgrade, refuseUpgrade } from '../../core/websocket/server.js'
-import { createSelfSignedCert } from '../../hub/self-signed-cert.js'
+import { createSelfSignedCert } from '../../core/self-signed-cert.js'
 import { waitFor } from '../support/wait.js'
 
 const PROTOCOL = 'overlan.1'
