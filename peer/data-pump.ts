@@ -4,7 +4,8 @@
  *   TAP ──batch──► frame path (count, clamp, copies) ──► direct link: plain unicast for a
  *        member with a path up ──► the rest ──► hub link (dropped, counted, when it is down or
  *        its socket holds > SEND_HIGH_WATER_BYTES)
- *   hub batch / direct frame ──► frame path ──► tap.write per frame (EAGAIN = drop)
+ *   hub batch / direct frame ──► frame path ──► tap.write per frame (EAGAIN = drop); after a hub
+ *        batch the TAP is drained at once (what the kernel answered meanwhile)
  *
  * `peer ping`'s echo replies are caught on the way in, with the path they came by. Unicast
  * batches touch the keep-warm timer (core/keep-warm.ts), which keeps the pass's code cached
@@ -85,6 +86,9 @@ export class DataPump {
     try {
       if (this.path.incoming(msg, this.writeFromHub) < 0) this.counters.drops.bad_batch++
     } catch (e) { this.internalError('hub', 1, e) }
+    // The kernel answered some of these frames while they were written (TCP ACKs, ICMP):
+    // those leave in this pass instead of after the next wake-up (README "Performance").
+    this.tap?.drainNow?.()
   }
 
   /** A frame the direct link checked (from the member's leased MAC, for ours). */

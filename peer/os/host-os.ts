@@ -39,6 +39,12 @@ export interface TapDevice {
    * file (no frame is written). Absent: nothing to warm.
    */
   warm?: () => void
+  /**
+   * Reads what the kernel has queued already, as a wake-up would, without waiting for one:
+   * called right after frames were written, it sends the kernel's own answers to them (TCP
+   * ACKs, ICMP, ARP replies, made while write(2) ran) in the same pass. Absent: wait for the wake-up.
+   */
+  drainNow?: () => void
 }
 
 export interface LinkConfig {

@@ -105,6 +105,10 @@ class LinuxTap implements TapDevice {
     this.warmWord.writeBigUInt64LE(1n)
   }
 
+  drainNow (): void {
+    if (!this.closed && this.onBatch !== null && !this.readStopped) this.drain()
+  }
+
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
