@@ -53,6 +53,7 @@ import { speedTestPhase } from './speed-test.js'
 import { UdpReflector } from './udp-reflector.js'
 import type { TlsMaterial } from './self-signed-cert.js'
 import { Session } from './session.js'
+import { PeerEvents, type PeerSide } from './peer-events.js'
 import { hubStatus, type HubStatus } from './status.js'
 
 export { tokenMatches } from './auth.js'
@@ -327,62 +328,66 @@ export class Hub {
   }
 
   private handleConnection (req: IncomingMessage, socket: Socket, head: Buffer, protocol: string, client: string): void {
-    const remote = `${client}:${req.socket.remotePort ?? 0}`
-    let s: Session | null = null
-    let helloTimer: NodeJS.Timeout | null = null
-    const accepted = acceptUpgrade(req, socket, head, protocol, MAX_MESSAGE_BYTES, {
-      binary: (buf, off, len) => {
-        if (s === null || s.refused) return
-        s.lastSeen = this.now()
-        try {
-          if (s.info === null) { s.counters.drops.before_welcome++; this.refuse(s, 'BAD_MESSAGE', 'binary data before welcome', CLOSE_BAD_MESSAGE); return }
-          if (s.test !== null && s.test.direction === 'up') { s.test.bytes += len; return } // counted, not switched
-          // A clustered hub switches a room only within its fence (hub/cluster/cluster.ts).
-          if (this.cluster !== null && !this.cluster.ownsNow(s.info.room)) { s.counters.drops.not_owner++; return }
-          // A view of the read buffer: the room copies what it sends on (hub/session.ts).
-          const msg = buf.subarray(off, off + len)
-          this.warmLoop?.touchBatch(msg)
-          this.rooms.get(s.info.room)?.forward(s, msg, s.lastSeen)
-        } catch (e) {
-          this.internalError(s, e)
-        }
-      },
-      text: (text) => {
-        if (s === null || s.refused) return
-        s.lastSeen = this.now()
-        try { this.handleControl(s, client, socket, text) } catch (e) { this.internalError(s, e) }
-      },
-      ping: () => { if (s !== null) s.lastSeen = this.now() },
-      pong: () => {
-        if (s === null) return
-        s.lastSeen = this.now()
-        if (s.pingSentAt > 0) {
-          const ms = performance.now() - s.pingSentAt
-          s.rtt.add(ms)
-          this.metrics.rtt.observe(ms / 1000)
-          s.pingSentAt = 0
-        }
-      },
-      error: (e) => { this.log.debug('peer.ws_error', { remote, error: e.message }) },
-      closed: (code, reason) => {
-        if (helloTimer !== null) clearTimeout(helloTimer)
-        if (s === null) return
-        this.pending.delete(s)
-        if (s.info === null) return
-        const room = this.rooms.get(s.info.room)
-        if (room !== undefined) { room.leave(s, this.now()); if (!this.stopping) this.pushMembers(room, this.now()) }
-        this.log.info('peer.leave', { room: s.info.room, name: s.info.name, ip: s.info.ip, code, reason })
-      }
-    })
+    const events = new PeerEvents(this.peerSide, client, socket, `${client}:${req.socket.remotePort ?? 0}`)
+    const accepted = acceptUpgrade(req, socket, head, protocol, MAX_MESSAGE_BYTES, events)
     if (accepted === null) return
     this.reader = accepted.reader
-    const sess = new Session(this.nextPort++, accepted.conn, remote, this.now(), this.settings.sendQueueBytes)
-    s = sess
-    this.pending.add(sess)
-    helloTimer = setTimeout(() => {
-      if (sess.info === null && !sess.refused) this.refuse(sess, 'BAD_MESSAGE', `no hello within ${HELLO_TIMEOUT_MS} ms`, CLOSE_HELLO_TIMEOUT)
+    const s = new Session(this.nextPort++, accepted.conn, events.remote, this.now(), this.settings.sendQueueBytes)
+    events.s = s
+    this.pending.add(s)
+    events.helloTimer = setTimeout(() => {
+      if (s.info === null && !s.refused) this.refuse(s, 'BAD_MESSAGE', `no hello within ${HELLO_TIMEOUT_MS} ms`, CLOSE_HELLO_TIMEOUT)
     }, HELLO_TIMEOUT_MS)
-    helloTimer.unref()
+    events.helloTimer.unref()
+  }
+
+  /** What a session's connection reports, handled once for all sessions (PeerEvents calls it). */
+  private readonly peerSide: PeerSide = {
+    binary: (e, buf, off, len) => {
+      const s = e.s!
+      if (s.refused) return
+      s.lastSeen = this.now()
+      try {
+        if (s.info === null) { s.counters.drops.before_welcome++; this.refuse(s, 'BAD_MESSAGE', 'binary data before welcome', CLOSE_BAD_MESSAGE); return }
+        if (s.test !== null && s.test.direction === 'up') { s.test.bytes += len; return } // counted, not switched
+        // A clustered hub switches a room only within its fence (hub/cluster/cluster.ts).
+        if (this.cluster !== null && !this.cluster.ownsNow(s.info.room)) { s.counters.drops.not_owner++; return }
+        // A view of the read buffer: the room copies what it sends on (hub/session.ts).
+        const msg = buf.subarray(off, off + len)
+        this.warmLoop?.touchBatch(msg)
+        this.rooms.get(s.info.room)?.forward(s, msg, s.lastSeen)
+      } catch (err) {
+        this.internalError(s, err)
+      }
+    },
+    text: (e, text) => {
+      const s = e.s!
+      if (s.refused) return
+      s.lastSeen = this.now()
+      try { this.handleControl(s, e.client, e.socket, text) } catch (err) { this.internalError(s, err) }
+    },
+    alive: (e) => { e.s!.lastSeen = this.now() },
+    pong: (e) => {
+      const s = e.s!
+      s.lastSeen = this.now()
+      if (s.pingSentAt > 0) {
+        const ms = performance.now() - s.pingSentAt
+        s.rtt.add(ms)
+        this.metrics.rtt.observe(ms / 1000)
+        s.pingSentAt = 0
+      }
+    },
+    error: (e, err) => { this.log.debug('peer.ws_error', { remote: e.remote, error: err.message }) },
+    closed: (e, code, reason) => {
+      if (e.helloTimer !== null) clearTimeout(e.helloTimer)
+      const s = e.s
+      if (s === null) return
+      this.pending.delete(s)
+      if (s.info === null) return
+      const room = this.rooms.get(s.info.room)
+      if (room !== undefined) { room.leave(s, this.now()); if (!this.stopping) this.pushMembers(room, this.now()) }
+      this.log.info('peer.leave', { room: s.info.room, name: s.info.name, ip: s.info.ip, code, reason })
+    }
   }
 
   /** One peer's message made something throw: drop it, count it, keep serving everyone. */

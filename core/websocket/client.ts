@@ -13,7 +13,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import { WsConnection, type WsHandlers } from './connection.js'
 import { checkUpgradeResponse, MAX_HEAD_BYTES, newKey, parseResponseHead, upgradeRequest, type HttpHead } from './handshake.js'
-import { onreadOption } from './reader.js'
+import { onreadOption, setSink } from './reader.js'
 
 /** Body bytes of a refusal kept for the message (our hub explains itself in a line). */
 const REFUSAL_BODY_BYTES = 512
@@ -79,7 +79,6 @@ export const connectWs = (o: WsClientOptions, ev: WsClientEvents): WsClientAttem
   }
 
   const onBytes = (buf: Buffer, off: number, len: number): void => {
-    if (state === OPEN) { conn!.onBytes(buf, off, len); return }
     if (state === ANSWERED) {
       body += buf.toString('utf8', off, off + Math.min(len, REFUSAL_BODY_BYTES - body.length))
       if (body.length >= REFUSAL_BODY_BYTES || body.length >= Number(answer!.headers.get('content-length') ?? Infinity)) refuse()
@@ -105,15 +104,17 @@ export const connectWs = (o: WsClientOptions, ev: WsClientEvents): WsClientAttem
     state = OPEN
     clearTimeout(timer)
     conn = new WsConnection(socket, true, o.maxMessage, ev)
+    setSink(socket, conn) // from now on reads go straight to the connection
     ev.opened(conn)
-    // Frames the server sent right behind its answer. Copied: `head` is ours but tiny.
-    if (rest.length > 0 && conn.readyState !== 3) conn.onBytes(Buffer.from(rest), 0, rest.length)
+    // Frames the server sent right behind its answer (`head` is ours: no copy needed).
+    if (rest.length > 0 && conn.readyState !== 3) conn.receive(rest, 0, rest.length)
   }
 
-  const onread = onreadOption(onBytes)
+  const onread = onreadOption()
   const socket: Socket = secure
     ? tlsConnect({ ...o.tls, host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'], onread } as ConnectionOptions)
     : netConnect({ host, port, onread } as Parameters<typeof netConnect>[0] & object)
+  setSink(socket, { receive: onBytes })
   const timer = setTimeout(() => { fail(new Error(`WebSocket handshake timed out after ${o.timeoutMs} ms`)) }, o.timeoutMs)
   timer.unref()
 

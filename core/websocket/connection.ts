@@ -7,7 +7,7 @@
  *   OPEN ─close() / a close frame / a protocol error─► CLOSING ─TCP closed─► CLOSED
  *   OPEN ─terminate() / TCP error or end─► CLOSED
  *
- * Reading: the owner's reader hands bytes to `onBytes` (core/websocket/reader.ts). Sending:
+ * Reading: the owner's reader hands bytes to `receive` (core/websocket/reader.ts). Sending:
  * each message is one frame, built in the shared send arena (one copy; client frames masked
  * there with a fresh random key, §5.3) or in place behind headroom the caller left
  * (`sendFramed`), and one socket.write. `bufferedAmount` is what the socket still holds: the
@@ -19,7 +19,7 @@ import {
   CLOSE_ABNORMAL, CLOSE_NO_STATUS, MAX_CONTROL_PAYLOAD, MAX_HEADER, OP_BINARY, OP_CLOSE, OP_PING,
   OP_PONG, OP_TEXT, maskInPlace, writeHeader
 } from './frame.js'
-import { FrameParser, WsProtocolError, type FrameSink } from './parser.js'
+import { FrameParser, type FrameSink, type WsProtocolError } from './parser.js'
 import { sendArena } from './send-arena.js'
 
 export const OPEN = 1
@@ -64,20 +64,9 @@ export class WsConnection {
   private waiters: Array<() => void> = []
 
   /** `client`: our frames are masked, the other end's must not be. */
-  constructor (readonly socket: Socket, private readonly client: boolean, maxMessage: number, private readonly h: WsHandlers) {
+  constructor (readonly socket: Socket, private readonly client: boolean, maxMessage: number, readonly h: WsHandlers) {
     socket.setNoDelay(true)
-    const sink: FrameSink = {
-      binary: (buf, off, len) => { if (!this.closeReceived) h.binary(buf, off, len) },
-      text: (text) => { if (!this.closeReceived) h.text(text) },
-      ping: (payload) => {
-        if (this.closeReceived) return
-        this.control(OP_PONG, payload)
-        h.ping?.()
-      },
-      pong: () => { if (!this.closeReceived) h.pong() },
-      close: (code, reason) => { this.onCloseFrame(code, reason) }
-    }
-    this.parser = new FrameParser(!client, maxMessage, sink)
+    this.parser = new FrameParser(!client, maxMessage, new ConnectionSink(this))
     socket.on('error', (e) => { h.error?.(e) })
     socket.on('close', () => {
       if (this.closeTimer !== null) clearTimeout(this.closeTimer)
@@ -88,11 +77,17 @@ export class WsConnection {
     })
   }
 
-  /** Received bytes, from the reader. */
-  readonly onBytes = (buf: Buffer, off: number, len: number): void => {
+  /** Received bytes, from the reader (core/websocket/reader.ts). */
+  receive (buf: Buffer, off: number, len: number): void {
     if (this.readyState === CLOSED) return
     if (!this.parser.push(buf, off, off + len)) this.protocolError(this.parser.failed!)
   }
+
+  /** After a close frame or a protocol error nothing more is delivered. */
+  get delivering (): boolean { return !this.closeReceived }
+
+  /** §5.5.2: a ping is answered with its payload. */
+  answerPing (payload: Buffer): void { this.control(OP_PONG, payload) }
 
   /** Bytes written but not yet handed to the kernel. */
   get bufferedAmount (): number { return this.socket.writableLength }
@@ -182,7 +177,7 @@ export class WsConnection {
   }
 
   /** §5.5.1: answer a close with the same code, then end the TCP connection. */
-  private onCloseFrame (code: number, reason: string): void {
+  onCloseFrame (code: number, reason: string): void {
     if (this.closeReceived) return
     this.closeReceived = true
     this.code = code
@@ -213,4 +208,23 @@ export class WsConnection {
     this.closeTimer = setTimeout(() => { this.socket.destroy() }, CLOSE_TIMEOUT_MS)
     this.closeTimer.unref()
   }
+}
+
+/**
+ * The parser's sink for one connection. A class, not closures made per connection: every
+ * connection then runs the same functions, which the JIT optimises once and a keep-warm
+ * loop's connection keeps warm for all of them.
+ */
+class ConnectionSink implements FrameSink {
+  constructor (private readonly c: WsConnection) {}
+  binary (buf: Buffer, off: number, len: number): void { if (this.c.delivering) this.c.h.binary(buf, off, len) }
+  text (text: string): void { if (this.c.delivering) this.c.h.text(text) }
+  ping (payload: Buffer): void {
+    if (!this.c.delivering) return
+    this.c.answerPing(payload)
+    this.c.h.ping?.()
+  }
+
+  pong (): void { if (this.c.delivering) this.c.h.pong() }
+  close (code: number, reason: string): void { this.c.onCloseFrame(code, reason) }
 }

@@ -8,7 +8,7 @@
 import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer, connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import { WsConnection, type WsHandlers } from './connection.js'
-import { onreadOption, readServerSocket } from './reader.js'
+import { onreadOption, readServerSocket, setSink } from './reader.js'
 
 /** Our own client connects at once; anything slower is no client of ours. */
 const OPEN_TIMEOUT_MS = 5000
@@ -57,7 +57,7 @@ export const openLoopback = async (o: LoopbackOptions, cancel: { onCancel?: () =
     if (serverEnd !== null || settled || clientSocket === null || socket.remotePort !== clientSocket.localPort) { socket.destroy(); return }
     listener.close()
     serverEnd = new WsConnection(socket, false, o.maxMessage, o.server(() => serverEnd))
-    readServerSocket(socket, serverEnd.onBytes)
+    readServerSocket(socket, serverEnd)
     if (clientUp) done(null)
   }
   listener.on(o.tls !== null ? 'secureConnection' : 'connection', accept)
@@ -67,12 +67,13 @@ export const openLoopback = async (o: LoopbackOptions, cancel: { onCancel?: () =
     if (settled) { listener.close(); return }
     listener.unref()
     const port = (listener.address() as AddressInfo).port
-    const onread = onreadOption((buf, off, len) => { clientEnd?.onBytes(buf, off, len) })
+    const onread = onreadOption()
     const socket: Socket = o.tls !== null
       ? tlsConnect({ host: o.host, port, rejectUnauthorized: false, onread } as ConnectionOptions)
       : netConnect({ host: o.host, port, onread } as Parameters<typeof netConnect>[0] & object)
     clientSocket = socket
     clientEnd = new WsConnection(socket, true, o.maxMessage, o.client)
+    setSink(socket, clientEnd)
     socket.once('error', (e) => { done(e) })
     socket.once(o.tls !== null ? 'secureConnect' : 'connect', () => {
       clientUp = true

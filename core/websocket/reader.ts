@@ -24,12 +24,26 @@ import { Socket } from 'node:net'
 export const READ_BUFFER_BYTES = 64 * 1024
 const shared = Buffer.allocUnsafe(READ_BUFFER_BYTES)
 
-export type BytesHandler = (buf: Buffer, off: number, len: number) => void
-export type ReaderKind = 'onread' | 'stream'
+/** Where a socket's bytes go: a connection, or a client's handshake before it. */
+export interface ByteSink { receive: (buf: Buffer, off: number, len: number) => void }
 
-/** The `onread` option for net/tls.connect: the shared buffer and `handler`. */
-export const onreadOption = (handler: BytesHandler): { buffer: Buffer, callback: (n: number, buf: Buffer) => void } =>
-  ({ buffer: shared, callback: (n, buf) => { handler(buf, 0, n) } })
+const kSink = Symbol('overlan.byteSink')
+type WithSink = Socket & { [kSink]?: ByteSink }
+
+/**
+ * The one read callback of every socket: Node calls it as a method of the socket it read
+ * (`stream[kBufferCb](n, buf)`), so it finds the sink there. One function for all: the JIT
+ * optimises it once, and any connection's traffic keeps it warm for the others.
+ */
+function deliver (this: WithSink, n: number, buf: Buffer): void { this[kSink]!.receive(buf, 0, n) }
+
+/** Sets (or moves, after a client's handshake) where `socket`'s bytes go. */
+export const setSink = (socket: Socket, sink: ByteSink): void => { (socket as WithSink)[kSink] = sink }
+
+/** The `onread` option for net/tls.connect: the shared buffer and the one callback (setSink before data can arrive). */
+export const onreadOption = (): { buffer: Buffer, callback: (n: number, buf: Buffer) => void } => ({ buffer: shared, callback: deliver })
+
+export type ReaderKind = 'onread' | 'stream'
 
 interface OnreadSymbols { buffer: symbol, callback: symbol }
 let symbols: OnreadSymbols | null | undefined
@@ -60,18 +74,19 @@ export const useServerOnread = (on: boolean): void => { symbols = on ? undefined
  * Reads an upgraded server socket into `handler`: through onread where Node allows it, else
  * 'data' events. Call once, before any byte after the upgrade was read by anyone else.
  */
-export const readServerSocket = (socket: Socket, handler: BytesHandler): ReaderKind => {
+export const readServerSocket = (socket: Socket, sink: ByteSink): ReaderKind => {
+  setSink(socket, sink)
   const s = onreadSymbols()
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Buffer) => void } | null })._handle
   // Bytes already in the stream's buffer would be skipped: that socket keeps the stream path.
   if (s !== null && typeof handle?.useUserBuffer === 'function' && socket.readableLength === 0) {
     const rec = socket as unknown as Record<symbol, unknown>
-    rec[s.callback] = (n: number, buf: Buffer): void => { handler(buf, 0, n) }
+    rec[s.callback] = deliver
     rec[s.buffer] = shared
     handle.useUserBuffer(shared)
     socket.resume()
     return 'onread'
   }
-  socket.on('data', (chunk: Buffer) => { handler(chunk, 0, chunk.length) })
+  socket.on('data', (chunk: Buffer) => { sink.receive(chunk, 0, chunk.length) })
   return 'stream'
 }

@@ -27,9 +27,9 @@ export const acceptUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer
   socket.setTimeout(0)
   socket.write(upgradeResponse(req.headers['sec-websocket-key'] as string, protocol))
   const conn = new WsConnection(socket, false, maxMessage, h)
-  const reader = readServerSocket(socket, conn.onBytes)
+  const reader = readServerSocket(socket, conn)
   // Bytes the client sent behind its request (the HTTP parser read them): the first frames,
   // handed over once the caller has the connection (before any later read).
-  if (head.length > 0) { const early = Buffer.from(head); process.nextTick(() => { conn.onBytes(early, 0, early.length) }) }
+  if (head.length > 0) { const early = Buffer.from(head); process.nextTick(() => { conn.receive(early, 0, early.length) }) }
   return { conn, reader }
 }

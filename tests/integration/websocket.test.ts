@@ -16,6 +16,7 @@ import { MAX_HEADER } from '../../core/websocket/frame.js'
 import { useServerOnread } from '../../core/websocket/reader.js'
 import { acceptUpgrade, refuseUpgrade } from '../../core/websocket/server.js'
 import { createSelfSignedCert } from '../../core/self-signed-cert.js'
+import { helloFor, opened, raw, startHub } from '../support/hub-fixture.js'
 import { waitFor } from '../support/wait.js'
 
 const PROTOCOL = 'overlan.1'
@@ -109,6 +110,7 @@ for (const tls of [false, true]) {
   })
 
   test.serial(`${scheme}: the ws package's client and our server, read by onread and by 'data' events`, async t => {
+    t.teardown(() => { useServerOnread(true) })
     for (const fallback of [false, true]) {
       useServerOnread(!fallback)
       const s = await ourEchoServer(tls)
@@ -200,4 +202,14 @@ test.serial('a client that breaks the protocol is failed with 1002 and the serve
   const close = answer.subarray(answer.indexOf('\r\n\r\n') + 4)
   t.is(close.readUInt16BE(2), 1002, 'the close frame carries 1002')
   raw.destroy()
+})
+
+test.serial('the hub reads its peers through onread, and a peer of the ws package joins it as before', async t => {
+  const f = await startHub(t)
+  const c = raw(f)
+  await opened(c)
+  c.ws.send(helloFor('wspkg'))
+  await waitFor('welcome', () => c.messages.some(m => m.includes('"welcome"')))
+  t.is(f.hub.status().wsReader, 'onread')
+  c.ws.close()
 })
