@@ -32,6 +32,8 @@ const scratchFrame = (): Buffer => {
   return f
 }
 
+const ignoreFrame = (): void => {}
+
 export const peerPassPieces = (tap: () => TapDevice | null, direct: () => DirectPath | null): (() => void) => {
   const path = new FramePath()
   path.setMtu(1400)
@@ -46,5 +48,6 @@ export const peerPassPieces = (tap: () => TapDevice | null, direct: () => Direct
     if (path.outgoing(batch, 1, 0) === null) throw new Error('the scratch frame was dropped')
     if (session.open(session.sealFrame(INNER_FRAME, batch, BATCH_LEN_PREFIX, frameLen), plain) !== 1 + frameLen) throw new Error('the scratch session did not open its own packet')
     path.incomingFrame(plain, 1, frameLen)
+    path.incoming(batch, ignoreFrame)
   }
 }
