@@ -187,7 +187,8 @@ const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
 /** CPU µs so far of the hub's and the peers' processes. */
 const cpuOf = (r: Running): { hub: number[], peers: number[] } => ({ hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs) })
 
-export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: number): Promise<NetResult> => {
+/** `idleOnly`: idle RTT, its passes and the CPU during it, nothing else (quick A/B runs: `--only idle`). */
+export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: number, idleOnly = false): Promise<NetResult> => {
   const r = variant === 'bridge' ? await startBridge() : variant === 'openvpn' ? await startOpenvpn(pki) : variant === 'tinc' ? await startTincVariant() : await startOverlan(variant !== 'overlan-ws', P2P.has(variant), !variant.endsWith('-cold'))
   try {
     await waitFor(`${variant}: a reaches b`, async () => (await r.topo.run(r.ns.a, 'ping', ['-c', '1', '-W', '1', r.ip.b])).code === 0, 20_000, 200)
@@ -198,6 +199,13 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
     const idleUs = (idleCpu1.at - idleCpu0.at) * 1000
     const pct = (a: number[], b: number[]): number | null => a.length === 0 ? null : 100 * (sum(b) - sum(a)) / idleUs / a.length
     const passes = variant === 'bridge' ? null : await measurePasses(r.topo, r.ns, r.tap, { a: '172.30.1.2', b: '172.30.2.2' }, () => pings(r.topo, r.ns.a, r.ip.b, 100, 0.05), P2P.has(variant) ? UDP_PING : undefined)
+    const idleCpuPct = { hub: pct(idleCpu0.hub, idleCpu1.hub), peer: pct(idleCpu0.peers, idleCpu1.peers) }
+    if (idleOnly) {
+      return {
+        variant, tcpMbit: NaN, rttIdleMs: median(idle), rttIdleP99Ms: quantile(idle, 0.99), rttLoadMs: NaN, udpKpps: NaN, hubUsPerFrame: null, peerUsPerFrame: null,
+        retransmits: NaN, passes, tcpLossMbit: NaN, idleCpuPct, directSetupMs: r.directSetupMs ?? null
+      }
+    }
 
     const cpu0 = cpuOf(r)
     const frames0 = (await txPackets(r.topo, r.ns.a, r.tap.a)) + (await txPackets(r.topo, r.ns.b, r.tap.b))
@@ -225,7 +233,7 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
       retransmits: tcp.end.sum_sent.retransmits ?? 0,
       passes,
       tcpLossMbit: lossy.end.sum_received.bits_per_second / 1e6,
-      idleCpuPct: { hub: pct(idleCpu0.hub, idleCpu1.hub), peer: pct(idleCpu0.peers, idleCpu1.peers) },
+      idleCpuPct,
       directSetupMs: r.directSetupMs ?? null
     }
   } finally {

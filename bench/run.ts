@@ -3,6 +3,7 @@
  * rounds, plus forwarding micro-benchmarks and the hub scale benchmark. Prints a table and
  * writes it (Markdown and JSON) to bench/results/ with the date, versions and machine.
  *   npm run bench [-- --rounds 3] [--only net,micro,cold,scale] [--tcp-seconds 10] [--peers 1000] [--rooms 100]
+ *   npm run bench -- --only idle [--rounds 5] [--variants openvpn,overlan-wss]   (idle RTT and its passes only: quick A/B runs)
  *                 [--variants bridge,openvpn,tinc,overlan-direct,overlan-wss,overlan-ws]
  *   npm run bench -- --only cluster [--cluster-peers 3000] [--cluster-rooms 300]   (root: PostgreSQL as the postgres user)
  * Needs root for the network part (namespaces, TAP devices) and iperf3, openvpn, tinc, nftables.
@@ -58,9 +59,9 @@ const machine = {
 
 const f = (x: number | null, d = 1): string => x === null || !Number.isFinite(x) ? '–' : x.toFixed(d)
 
-const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {
+const runNet = async (idleOnly = false): Promise<{ rounds: NetResult[][], table: string }> => {
   if (process.getuid?.() !== 0) throw new Error('the network benchmark needs root (namespaces, TAP devices)')
-  for (const c of ['iperf3', 'openvpn', 'tincd', 'openssl', 'ip', '/usr/sbin/nft']) if (spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0) throw new Error(`${c} is not installed (apt-get install iperf3 openvpn tinc openssl iproute2 nftables)`)
+  for (const c of ['iperf3', 'openvpn', 'tincd', 'openssl', 'ip', '/usr/sbin/nft', 'tcpdump']) if (spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0) throw new Error(`${c} is not installed (apt-get install iperf3 openvpn tinc openssl iproute2 nftables)`)
   const pki = mkdtempSync(join(tmpdir(), 'overlan-bench-pki-'))
   const all: NetResult[][] = []
   try {
@@ -70,7 +71,7 @@ const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {
       const order = variants.map((_, i) => variants[(i + round) % variants.length]!)
       const results: NetResult[] = []
       for (const variant of order) {
-        const r = await measureVariant(variant, pki, tcpSeconds)
+        const r = await measureVariant(variant, pki, tcpSeconds, idleOnly)
         results.push(r)
         console.log(`round ${round + 1}/${rounds} ${variant.padEnd(14)} TCP ${f(r.tcpMbit, 0)} Mbit/s (1 % loss ${f(r.tcpLossMbit, 0)})${r.directSetupMs !== null ? `, direct after ${r.directSetupMs} ms` : ''}, RTT ${f(r.rttIdleMs, 3)} ms (p99 ${f(r.rttIdleP99Ms, 3)}), loaded ${f(r.rttLoadMs, 2)} ms, UDP ${f(r.udpKpps, 1)} kpps, hub ${f(r.hubUsPerFrame)} µs/frame, peer ${f(r.peerUsPerFrame)} µs/frame, idle CPU hub ${f(r.idleCpuPct.hub, 1)} % peer ${f(r.idleCpuPct.peer, 1)} %, retr ${r.retransmits}${r.passes !== null ? `, passes ${PASSES.map(p => f(r.passes!.perPassMs[p], 3)).join('/')} ms` : ''}`)
       }
@@ -79,7 +80,7 @@ const runNet = async (): Promise<{ rounds: NetResult[][], table: string }> => {
   } finally {
     rmSync(pki, { recursive: true, force: true })
   }
-  return { rounds: all, table: netTable(all) }
+  return { rounds: all, table: netTable(all, idleOnly) }
 }
 
 /** Medians over rounds of the idle-ping CPU (older result files have none). */
@@ -92,7 +93,7 @@ const idleCpu = (rs: NetResult[]): string => {
 }
 
 /** Medians over rounds; ratios are per round against OpenVPN of the same round, then the median. */
-const netTable = (all: NetResult[][]): string => {
+const netTable = (all: NetResult[][], idleOnly = false): string => {
   const present = VARIANTS.filter(v => all[0]?.some(x => x.variant === v) === true)
   const of = (v: Variant): NetResult[] => all.map(r => r.find(x => x.variant === v)).filter((x): x is NetResult => x !== undefined)
   const ratioTo = (to: Variant) => (v: Variant, key: keyof NetResult): number => median(all.map(r => (r.find(x => x.variant === v)?.[key] as number ?? NaN) / (r.find(x => x.variant === to)?.[key] as number ?? NaN)))
@@ -108,6 +109,32 @@ const netTable = (all: NetResult[][]): string => {
   const setup = direct.map(r => r.directSetupMs).filter((x): x is number => x !== null)
   const hubCpu = direct.map(r => r.hubUsPerFrame).filter((x): x is number => x !== null)
   const wssPass = of('overlan-wss').map(r => r.passes?.medianPassMs).filter((x): x is number => x !== undefined)
+  const passTable = [
+    'Idle RTT per pass through a user-space process (bench/passes.ts: tcpdump on every hop, 100 pings; medians over rounds, ms):',
+    '',
+    `| variant | ${PASSES.join(' | ')} | median pass | samples |`,
+    `|---|${PASSES.map(() => '---|').join('')}---|---|`,
+    ...present.filter(v => v !== 'bridge').map(variant => {
+      const ps = of(variant).map(r => r.passes).filter((p): p is PassResult => p !== null)
+      if (ps.length === 0) return `| ${variant} | ${PASSES.map(() => '–').join(' | ')} | – | 0 |`
+      return `| ${variant} | ${PASSES.map(p => f(median(ps.map(x => x.perPassMs[p])), 3)).join(' | ')} | ${f(median(ps.map(x => x.medianPassMs)), 3)} | ${ps.reduce((n, x) => n + x.samples, 0)} |`
+    })
+  ]
+  if (idleOnly) {
+    return [
+      `Idle RTT only (--only idle), ${all.length} interleaved round(s): 200 pings 50 ms apart; median (min–max over rounds); ×ovpn, ×tinc = median of per-round ratios.`,
+      '',
+      '| variant | RTT idle median ms | p99 ms | ×ovpn | ×tinc | per-round ×ovpn | CPU % of a core during the pings, hub / peer |',
+      '|---|---|---|---|---|---|---|',
+      ...present.map(variant => {
+        const rs = of(variant)
+        const perRound = all.map(r => (r.find(x => x.variant === variant)?.rttIdleMs ?? NaN) / (r.find(x => x.variant === 'openvpn')?.rttIdleMs ?? NaN))
+        return `| ${variant} | ${f(median(rs.map(r => r.rttIdleMs)), 3)} (${f(Math.min(...rs.map(r => r.rttIdleMs)), 3)}–${f(Math.max(...rs.map(r => r.rttIdleMs)), 3)}) | ${f(median(rs.map(r => r.rttIdleP99Ms)), 3)} | ${f(ratio(variant, 'rttIdleMs'), 2)} | ${f(ratioTinc(variant, 'rttIdleMs'), 2)} | ${perRound.map(x => f(x, 2)).join(', ')} | ${idleCpu(rs)} |`
+      }),
+      '',
+      ...passTable
+    ].join('\n')
+  }
   return [
     `Network, ${all.length} interleaved round(s); median (min–max); ×ovpn = median of per-round ratios to OpenVPN.`,
     '',
@@ -122,15 +149,7 @@ const netTable = (all: NetResult[][]): string => {
     `overlan-wss against its targets (median of per-round ratios to OpenVPN): idle RTT ${f(ratio('overlan-wss', 'rttIdleMs'), 2)}× (≤ 1.0); RTT under TCP load ${f(ratio('overlan-wss', 'rttLoadMs'), 2)}× (≤ 0.3); ` +
       `TCP ${f(ratio('overlan-wss', 'tcpMbit'), 2)}× (≥ 1.6); 64-byte UDP ${f(ratio('overlan-wss', 'udpKpps'), 2)}× (≥ 1.5); median pass ${f(median(wssPass), 3)} ms (≤ 0.15).`]),
     '',
-    'Idle RTT per pass through a user-space process (bench/passes.ts: tcpdump on every hop, 100 pings; medians over rounds, ms):',
-    '',
-    `| variant | ${PASSES.join(' | ')} | median pass | samples |`,
-    `|---|${PASSES.map(() => '---|').join('')}---|---|`,
-    ...present.filter(v => v !== 'bridge').map(variant => {
-      const ps = of(variant).map(r => r.passes).filter((p): p is PassResult => p !== null)
-      if (ps.length === 0) return `| ${variant} | ${PASSES.map(() => '–').join(' | ')} | – | 0 |`
-      return `| ${variant} | ${PASSES.map(p => f(median(ps.map(x => x.perPassMs[p])), 3)).join(' | ')} | ${f(median(ps.map(x => x.medianPassMs)), 3)} | ${ps.reduce((n, x) => n + x.samples, 0)} |`
-    })
+    ...passTable
   ].join('\n')
 }
 
@@ -162,7 +181,7 @@ const clusterTable = (c: ClusterResult): string => [
 
 const sections: string[] = []
 const json: Record<string, unknown> = { machine }
-if (parts.has('net')) { const n = await runNet(); json.net = n.rounds; sections.push(n.table) }
+if (parts.has('net')) { const n = await runNet(); json.net = n.rounds; sections.push(n.table) } else if (parts.has('idle')) { const n = await runNet(true); json.idle = n.rounds; sections.push(n.table) }
 if (parts.has('micro')) { const m = runMicro(); json.micro = m; sections.push(microTable(m)) }
 if (parts.has('cold')) { const c = await runCold(); json.cold = c; sections.push(c === null ? 'Cold pass pieces: skipped (no native binding).' : coldTable(c)) }
 if (parts.has('cluster')) { const c = await runCluster(Number(v['cluster-peers']), Number(v['cluster-rooms']), console.log); json.cluster = c; sections.push(clusterTable(c)) }
