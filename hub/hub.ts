@@ -36,6 +36,7 @@ import { MemberAdmin } from './member-admin.js'
 import { publicUrlOf } from './public-url.js'
 import { pinOf } from '../core/tls-pin.js'
 import { WarmLoop } from '../core/websocket/warm-loop.js'
+import { warmRoom } from './warm-room.js'
 import { createListener, listenOn } from './listener.js'
 import { JoinDesk } from './join.js'
 import { Admission } from './admission.js'
@@ -232,7 +233,8 @@ export class Hub {
       }
     }
     this.control = await serveControl(s.stateDir, this.runAdmin)
-    this.warmLoop = new WarmLoop({ periodMs: s.keepWarmMs, tls: this.tls, log: this.log, offEvent: 'hub.keep_warm_off' })
+    // Its message is switched through a scratch room, as a relayed batch is (hub/warm-room.ts).
+    this.warmLoop = new WarmLoop({ periodMs: s.keepWarmMs, tls: this.tls, log: this.log, offEvent: 'hub.keep_warm_off', ...warmRoom(s.autoRoom, this.now) })
     await this.warmLoop.start()
     this.startedAt = this.now()
     this.keepaliveClock = new TickClock(s.keepaliveIntervalMs, this.startedAt)

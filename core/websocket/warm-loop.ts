@@ -37,6 +37,10 @@ export interface WarmLoopOptions {
   offEvent: string
   /** Where the listener binds (tests give one that cannot be bound). */
   host?: string
+  /** The message each tick sends (default: 102 scratch bytes, about one relayed game batch). */
+  message?: Buffer
+  /** What the server end does with it (default: sends it back): the hub switches it through a scratch room. */
+  echo?: (conn: WsConnection, buf: Buffer, off: number, len: number) => void
 }
 
 export class WarmLoop {
@@ -47,15 +51,16 @@ export class WarmLoop {
   private problem: string | null = null
   private closed = false
   private readonly cancel: { onCancel?: () => void } = {}
-  private readonly message = Buffer.alloc(MESSAGE_BYTES)
+  private readonly message: Buffer
 
   constructor (private readonly o: WarmLoopOptions) {
+    this.message = o.message ?? Buffer.alloc(MESSAGE_BYTES)
     // One message at a time: a tick that finds the last one still travelling skips.
     this.warm = new KeepWarm(o.periodMs, () => {
       const c = this.pair?.client
       if (c === undefined || c.readyState !== OPEN || this.inFlight) return false
       this.inFlight = true
-      c.sendBinary(this.message, 0, MESSAGE_BYTES)
+      c.sendBinary(this.message, 0, this.message.length)
       return true
     })
   }
@@ -82,7 +87,12 @@ export class WarmLoop {
           closed: () => { this.fail('the loopback WebSocket closed') }
         },
         server: (self: () => WsConnection | null) => ({
-          binary: (b, off, len) => { self()?.sendBinary(b, off, len) },
+          binary: (b, off, len) => {
+            const conn = self()
+            if (conn === null) return
+            if (this.o.echo !== undefined) this.o.echo(conn, b, off, len)
+            else conn.sendBinary(b, off, len)
+          },
           text: ignore,
           pong: ignore,
           closed: ignore
