@@ -8,8 +8,7 @@
 import { encodeBatch } from '../core/protocol.js'
 import type { WsConnection } from '../core/websocket/connection.js'
 import { OPEN } from '../core/websocket/connection.js'
-import { ETHERTYPE_IPV4, ETH_HEADER_LEN, ETH_TYPE } from '../l2/ethernet.js'
-import { IPV4_MIN_HEADER_LEN, IPV4_PROTO, IPV4_SRC, IPV4_TOTAL_LEN, IPV4_TTL, IPV4_VER_IHL, PROTO_UDP, UDP_DST, UDP_LEN, UDP_SRC } from '../l2/packet.js'
+import { scratchUdpFrame } from '../l2/scratch-frame.js'
 import type { RoomSettings } from './config.js'
 import { Room } from './room.js'
 import { Session } from './session.js'
@@ -17,23 +16,6 @@ import { Session } from './session.js'
 const FROM = { mac: '02:00:00:00:00:01', ip: '10.254.0.1' }
 const TO = { mac: '02:00:00:00:00:02', ip: '10.254.0.2' }
 
-/** A 100-byte IPv4 UDP frame FROM -> TO on ports no discovery rule looks at. */
-const scratchFrame = (): Buffer => {
-  const f = Buffer.alloc(100)
-  f.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1])
-  f.writeUInt16BE(ETHERTYPE_IPV4, ETH_TYPE)
-  const ip = ETH_HEADER_LEN
-  const udp = ip + IPV4_MIN_HEADER_LEN
-  f[ip + IPV4_VER_IHL] = 0x45
-  f.writeUInt16BE(f.length - ip, ip + IPV4_TOTAL_LEN)
-  f[ip + IPV4_TTL] = 64
-  f[ip + IPV4_PROTO] = PROTO_UDP
-  f.set([10, 254, 0, 1, 10, 254, 0, 2], ip + IPV4_SRC)
-  f.writeUInt16BE(45000, udp + UDP_SRC)
-  f.writeUInt16BE(45001, udp + UDP_DST)
-  f.writeUInt16BE(f.length - udp, udp + UDP_LEN)
-  return f
-}
 
 /** The sender never receives anything (unicast to the other member): it needs no connection. */
 const sendsNothing = { readyState: OPEN, bufferedAmount: 0 } as unknown as WsConnection
@@ -57,7 +39,7 @@ export const warmRoom = (template: Omit<RoomSettings, 'name' | 'token'>, now: ()
   room.join(from, now())
   let to: Session | null = null
   return {
-    message: encodeBatch([scratchFrame()]),
+    message: encodeBatch([scratchUdpFrame([10, 254, 0, 1, 10, 254, 0, 2])]),
     echo: (conn, buf, off, len) => {
       if (to === null || to.ws !== conn) {
         if (to !== null) room.leave(to, now())

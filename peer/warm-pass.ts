@@ -8,36 +8,18 @@ import { randomBytes } from 'node:crypto'
 import { INNER_FRAME } from '../core/direct/wire.js'
 import { TransportSession } from '../core/direct/transport.js'
 import { encodeBatch, BATCH_LEN_PREFIX } from '../core/protocol.js'
-import { ETHERTYPE_IPV4, ETH_HEADER_LEN, ETH_TYPE } from '../l2/ethernet.js'
-import { IPV4_MIN_HEADER_LEN, IPV4_PROTO, IPV4_SRC, IPV4_TOTAL_LEN, IPV4_TTL, IPV4_VER_IHL, PROTO_UDP, UDP_DST, UDP_LEN, UDP_SRC } from '../l2/packet.js'
+import { scratchUdpFrame } from '../l2/scratch-frame.js'
 import { FramePath } from './frame-path.js'
 import type { TapDevice } from './os/host-os.js'
 import type { DirectPath } from './direct-path.js'
 
-/** A 100-byte IPv4 UDP unicast frame between two locally administered MACs, as a game sends. */
-const scratchFrame = (): Buffer => {
-  const f = Buffer.alloc(100)
-  f.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1])
-  f.writeUInt16BE(ETHERTYPE_IPV4, ETH_TYPE)
-  const ip = ETH_HEADER_LEN
-  const udp = ip + IPV4_MIN_HEADER_LEN
-  f[ip + IPV4_VER_IHL] = 0x45
-  f.writeUInt16BE(f.length - ip, ip + IPV4_TOTAL_LEN)
-  f[ip + IPV4_TTL] = 64
-  f[ip + IPV4_PROTO] = PROTO_UDP
-  f.set([10, 77, 0, 1, 10, 77, 0, 2], ip + IPV4_SRC)
-  f.writeUInt16BE(40000, udp + UDP_SRC)
-  f.writeUInt16BE(27960, udp + UDP_DST)
-  f.writeUInt16BE(f.length - udp, udp + UDP_LEN)
-  return f
-}
 
 const ignoreFrame = (): void => {}
 
 export const peerPassPieces = (tap: () => TapDevice | null, direct: () => DirectPath | null): (() => void) => {
   const path = new FramePath()
   path.setMtu(1400)
-  const batch = encodeBatch([scratchFrame()])
+  const batch = encodeBatch([scratchUdpFrame([10, 77, 0, 1, 10, 77, 0, 2], { src: 40000, dst: 27960 })])
   const frameLen = batch.length - BATCH_LEN_PREFIX
   const key = randomBytes(32)
   const session = new TransportSession(0, key, key, 0)
