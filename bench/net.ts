@@ -24,6 +24,7 @@ import { Topology, waitForOutput, type Proc } from '../tests/support/netns.js'
 import { Overlay } from '../tests/support/overlay.js'
 import { waitFor } from '../tests/support/wait.js'
 import { measurePasses, UDP_PING, type PassResult } from './passes.js'
+import { measureSched, type SchedResult } from './sched.js'
 import { startTinc } from './tinc.js'
 import { PEER } from '../tests/support/overlay.js'
 import { cpuUs, median, quantile } from './stats.js'
@@ -52,6 +53,8 @@ export interface NetResult {
   idleCpuPct: { hub: number | null, peer: number | null }
   /** overlan-direct: ms from the second peer's join to both saying `direct`. */
   directSetupMs: number | null
+  /** `--sched`: the idle round trip split into hops from the scheduler's tracepoints (relayed variants; absent otherwise). */
+  sched?: SchedResult | null
 }
 
 interface Running {
@@ -187,8 +190,11 @@ const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
 /** CPU µs so far of the hub's and the peers' processes. */
 const cpuOf = (r: Running): { hub: number[], peers: number[] } => ({ hub: r.pids.hub.map(cpuUs), peers: r.pids.peers.map(cpuUs) })
 
-/** `idleOnly`: idle RTT, its passes and the CPU during it, nothing else (quick A/B runs: `--only idle`). */
-export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: number, idleOnly = false): Promise<NetResult> => {
+/**
+ * `idleOnly`: idle RTT, its passes and the CPU during it, nothing else (quick A/B runs: `--only idle`).
+ * `sched`: then 200 more idle pings under `perf sched record`, split into hops (bench/sched.ts).
+ */
+export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: number, idleOnly = false, sched = false): Promise<NetResult> => {
   const r = variant === 'bridge' ? await startBridge() : variant === 'openvpn' ? await startOpenvpn(pki) : variant === 'tinc' ? await startTincVariant() : await startOverlan(variant !== 'overlan-ws', P2P.has(variant), !variant.endsWith('-cold'))
   try {
     await waitFor(`${variant}: a reaches b`, async () => (await r.topo.run(r.ns.a, 'ping', ['-c', '1', '-W', '1', r.ip.b])).code === 0, 20_000, 200)
@@ -200,10 +206,14 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
     const pct = (a: number[], b: number[]): number | null => a.length === 0 ? null : 100 * (sum(b) - sum(a)) / idleUs / a.length
     const passes = variant === 'bridge' ? null : await measurePasses(r.topo, r.ns, r.tap, { a: '172.30.1.2', b: '172.30.2.2' }, () => pings(r.topo, r.ns.a, r.ip.b, 100, 0.05), P2P.has(variant) ? UDP_PING : undefined)
     const idleCpuPct = { hub: pct(idleCpu0.hub, idleCpu1.hub), peer: pct(idleCpu0.peers, idleCpu1.peers) }
+    // Only where every frame goes peer -> hub -> peer through three processes.
+    const hops = sched && !P2P.has(variant) && r.pids.hub.length === 1 && r.pids.peers.length === 2
+      ? await measureSched([r.pids.peers[0]!, r.pids.peers[1]!], r.pids.hub[0]!, () => pings(r.topo, r.ns.a, r.ip.b, 200, 0.05))
+      : undefined
     if (idleOnly) {
       return {
         variant, tcpMbit: NaN, rttIdleMs: median(idle), rttIdleP99Ms: quantile(idle, 0.99), rttLoadMs: NaN, udpKpps: NaN, hubUsPerFrame: null, peerUsPerFrame: null,
-        retransmits: NaN, passes, tcpLossMbit: NaN, idleCpuPct, directSetupMs: r.directSetupMs ?? null
+        retransmits: NaN, passes, tcpLossMbit: NaN, idleCpuPct, directSetupMs: r.directSetupMs ?? null, ...(hops === undefined ? {} : { sched: hops })
       }
     }
 
@@ -234,7 +244,8 @@ export const measureVariant = async (variant: Variant, pki: string, tcpSeconds: 
       passes,
       tcpLossMbit: lossy.end.sum_received.bits_per_second / 1e6,
       idleCpuPct,
-      directSetupMs: r.directSetupMs ?? null
+      directSetupMs: r.directSetupMs ?? null,
+      ...(hops === undefined ? {} : { sched: hops })
     }
   } finally {
     await r.stop()

@@ -18,6 +18,7 @@ import { coldTable, runCold } from './cold.js'
 import { runMicro, type MicroResult } from './micro.js'
 import { makePki, measureVariant, VARIANTS, type NetResult, type Variant } from './net.js'
 import { PASSES, type PassResult } from './passes.js'
+import { HOPS, perfAvailable, type SchedResult } from './sched.js'
 import { runScale, type ScaleResult } from './scale.js'
 import { runCluster, type ClusterResult } from './cluster.js'
 import { median } from './stats.js'
@@ -33,7 +34,9 @@ const { values: v } = parseArgs({
     'cluster-peers': { type: 'string', default: '3000' },
     'cluster-rooms': { type: 'string', default: '300' },
     /** A subset of the network variants (comma-separated); ratios need openvpn and tinc among them. */
-    variants: { type: 'string', default: VARIANTS.join(',') }
+    variants: { type: 'string', default: VARIANTS.join(',') },
+    /** Also split the idle round trip into hops from the scheduler's tracepoints (needs perf: bench/sched.ts). */
+    sched: { type: 'boolean', default: false }
   }
 })
 const variants = v.variants.split(',').filter((x): x is Variant => (VARIANTS as readonly string[]).includes(x))
@@ -62,6 +65,7 @@ const f = (x: number | null, d = 1): string => x === null || !Number.isFinite(x)
 const runNet = async (idleOnly = false): Promise<{ rounds: NetResult[][], table: string }> => {
   if (process.getuid?.() !== 0) throw new Error('the network benchmark needs root (namespaces, TAP devices)')
   for (const c of ['iperf3', 'openvpn', 'tincd', 'openssl', 'ip', '/usr/sbin/nft', 'tcpdump']) if (spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0) throw new Error(`${c} is not installed (apt-get install iperf3 openvpn tinc openssl iproute2 nftables)`)
+  if (v.sched && !perfAvailable()) throw new Error('--sched needs perf (apt-get install linux-perf)')
   const pki = mkdtempSync(join(tmpdir(), 'overlan-bench-pki-'))
   const all: NetResult[][] = []
   try {
@@ -71,7 +75,7 @@ const runNet = async (idleOnly = false): Promise<{ rounds: NetResult[][], table:
       const order = variants.map((_, i) => variants[(i + round) % variants.length]!)
       const results: NetResult[] = []
       for (const variant of order) {
-        const r = await measureVariant(variant, pki, tcpSeconds, idleOnly)
+        const r = await measureVariant(variant, pki, tcpSeconds, idleOnly, v.sched)
         results.push(r)
         console.log(`round ${round + 1}/${rounds} ${variant.padEnd(14)} TCP ${f(r.tcpMbit, 0)} Mbit/s (1 % loss ${f(r.tcpLossMbit, 0)})${r.directSetupMs !== null ? `, direct after ${r.directSetupMs} ms` : ''}, RTT ${f(r.rttIdleMs, 3)} ms (p99 ${f(r.rttIdleP99Ms, 3)}), loaded ${f(r.rttLoadMs, 2)} ms, UDP ${f(r.udpKpps, 1)} kpps, hub ${f(r.hubUsPerFrame)} µs/frame, peer ${f(r.peerUsPerFrame)} µs/frame, idle CPU hub ${f(r.idleCpuPct.hub, 1)} % peer ${f(r.idleCpuPct.peer, 1)} %, retr ${r.retransmits}${r.passes !== null ? `, passes ${PASSES.map(p => f(r.passes!.perPassMs[p], 3)).join('/')} ms` : ''}`)
       }
@@ -120,6 +124,20 @@ const netTable = (all: NetResult[][], idleOnly = false): string => {
       return `| ${variant} | ${PASSES.map(p => f(median(ps.map(x => x.perPassMs[p])), 3)).join(' | ')} | ${f(median(ps.map(x => x.medianPassMs)), 3)} | ${ps.reduce((n, x) => n + x.samples, 0)} |`
     })
   ]
+  const schedRows = present.flatMap(variant => {
+    const ss = of(variant).map(r => r.sched).filter((x): x is SchedResult => x !== null && x !== undefined)
+    if (ss.length === 0) return []
+    const hop = (h: typeof HOPS[number], k: 'delayMs' | 'workMs'): string => f(median(ss.map(x => x.hops[h][k])), 3)
+    return [`| ${variant} | ${f(median(ss.map(x => x.rttMs)), 3)} | ${HOPS.map(h => `${hop(h, 'delayMs')} + ${hop(h, 'workMs')}`).join(' | ')} | ${ss.reduce((n, x) => n + x.samples, 0)} |`]
+  })
+  if (schedRows.length > 0) {
+    passTable.push('',
+      'Idle round trip per hop without tcpdump (bench/sched.ts: perf sched record, 200 more pings; delay from the wake-up to running + work until it wakes the next process; medians over rounds, ms):',
+      '',
+      `| variant | ping to ping | ${HOPS.join(' | ')} | samples |`,
+      `|---|---|${HOPS.map(() => '---|').join('')}---|`,
+      ...schedRows)
+  }
   if (idleOnly) {
     return [
       `Idle RTT only (--only idle), ${all.length} interleaved round(s): 200 pings 50 ms apart; median (min–max over rounds); ×ovpn, ×tinc = median of per-round ratios.`,
