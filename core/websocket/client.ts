@@ -11,7 +11,7 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
-import { WsConnection, type WsHandlers } from './connection.js'
+import { OPEN as CONN_OPEN, WsConnection, type WsHandlers } from './connection.js'
 import { checkUpgradeResponse, MAX_HEAD_BYTES, newKey, parseResponseHead, upgradeRequest, type HttpHead } from './handshake.js'
 import { onreadOption, setSink } from './reader.js'
 
@@ -107,7 +107,7 @@ export const connectWs = (o: WsClientOptions, ev: WsClientEvents): WsClientAttem
     setSink(socket, conn) // from now on reads go straight to the connection
     ev.opened(conn)
     // Frames the server sent right behind its answer (`head` is ours: no copy needed).
-    if (rest.length > 0 && conn.readyState !== 3) conn.receive(rest, 0, rest.length)
+    if (rest.length > 0 && conn.readyState === CONN_OPEN) conn.receive(rest, 0, rest.length)
   }
 
   const onread = onreadOption()

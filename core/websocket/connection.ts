@@ -54,6 +54,9 @@ const nextKey = (): number => {
 /** A region of the send arena for a `len`-byte payload and its header: the payload's offset, word-aligned (masking goes a word at a time). */
 const arenaPayload = (len: number): number => (sendArena.take(len + MAX_HEADER + 4) + MAX_HEADER + 3) & ~3
 
+/** Send-queue bytes above which pings go unanswered. */
+const PONG_BACKLOG_MAX = 64 * 1024
+
 export class WsConnection {
   readyState = OPEN
   private readonly parser: FrameParser
@@ -83,11 +86,15 @@ export class WsConnection {
     if (!this.parser.push(buf, off, off + len)) this.protocolError(this.parser.failed!)
   }
 
-  /** After a close frame or a protocol error nothing more is delivered. */
-  get delivering (): boolean { return !this.closeReceived }
+  /** After a close frame, a protocol error or terminate() nothing more is delivered. */
+  get delivering (): boolean { return !this.closeReceived && !this.terminated }
+  private terminated = false
 
-  /** §5.5.2: a ping is answered with its payload. */
-  answerPing (payload: Buffer): void { this.control(OP_PONG, payload) }
+  /**
+   * §5.5.2: a ping is answered with its payload — unless the far end is not reading what we
+   * send, or a ping flood would grow our send queue without bound (§5.5.3 lets us skip pongs).
+   */
+  answerPing (payload: Buffer): void { if (this.socket.writableLength <= PONG_BACKLOG_MAX) this.control(OP_PONG, payload) }
 
   /** Bytes written but not yet handed to the kernel. */
   get bufferedAmount (): number { return this.socket.writableLength }
@@ -141,8 +148,9 @@ export class WsConnection {
     await new Promise<void>(resolve => { this.waiters.push(resolve) })
   }
 
-  /** Cuts the TCP connection now (no closing handshake). */
+  /** Cuts the TCP connection now (no closing handshake); bytes already read are not delivered. */
   terminate (): void {
+    this.terminated = true
     if (this.readyState === CLOSED) return
     this.readyState = CLOSING
     this.socket.destroy()

@@ -13,6 +13,7 @@ import { WebSocket, WebSocketServer } from 'ws'
 import { connectWs } from '../../core/websocket/client.js'
 import type { WsConnection, WsHandlers } from '../../core/websocket/connection.js'
 import { MAX_HEADER } from '../../core/websocket/frame.js'
+import { acceptFor } from '../../core/websocket/handshake.js'
 import { useServerOnread } from '../../core/websocket/reader.js'
 import { acceptUpgrade, refuseUpgrade } from '../../core/websocket/server.js'
 import { createSelfSignedCert } from '../../core/self-signed-cert.js'
@@ -212,4 +213,27 @@ test.serial('the hub reads its peers through onread, and a peer of the ws packag
   await waitFor('welcome', () => c.messages.some(m => m.includes('"welcome"')))
   t.is(f.hub.status().wsReader, 'onread')
   c.ws.close()
+})
+
+test.serial('frames right behind the 101 are not delivered once opened() terminated (a failed pin check)', async t => {
+  const server = createHttp()
+  server.on('upgrade', (req, socket: Socket) => {
+    const key = String(req.headers['sec-websocket-key'])
+    const text = Buffer.from('{"type":"redirect","url":"wss://evil.example/"}')
+    // The answer and a text frame in one write: they arrive in one read.
+    socket.write(Buffer.concat([
+      Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Protocol: ${PROTOCOL}\r\n\r\n`),
+      Buffer.from([0x81, text.length]), text
+    ]))
+  })
+  const port = await listen(server)
+  t.teardown(() => { server.close(); server.closeAllConnections() })
+  const r = recorder()
+  let terminated = false
+  connectWs({ url: `ws://127.0.0.1:${port}/`, protocol: PROTOCOL, maxMessage: MAX, timeoutMs: 5000 }, {
+    ...r.h, opened: (c) => { c.terminate(); terminated = true }, failed: () => {}, refused: () => {}
+  })
+  await waitFor('closed', () => r.closed.length === 1)
+  t.true(terminated)
+  t.deepEqual(r.text, [], 'nothing after terminate() reaches the handlers')
 })
