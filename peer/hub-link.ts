@@ -23,6 +23,8 @@ import type { FrameTransport } from './transport.js'
 export const SEND_HIGH_WATER_BYTES = 64 * 1024
 /** TCP, TLS and the upgrade together. */
 const HANDSHAKE_TIMEOUT_MS = 10_000
+/** How long a speed-test probe waits for its pong. */
+const PROBE_TIMEOUT_MS = 5_000
 
 export type HubLinkState = 'idle' | 'opening' | 'open' | 'closed'
 
@@ -167,7 +169,15 @@ export class HubLink implements FrameTransport {
       const ws = this.ws
       if (ws === null || ws.readyState !== OPEN) { reject(new OverlanError('HUB_UNREACHABLE', 'the connection to the hub went away during the test')); return }
       const at = performance.now()
-      this.probes.push((done) => { resolve(done - at) })
+      // A hub may leave a ping unanswered (RFC 6455 §5.5.3, e.g. with its send queue full): give up
+      // rather than wait forever. A late pong then answers the next probe, a short RTT at worst.
+      const timer = setTimeout(() => {
+        const i = this.probes.indexOf(waiter)
+        if (i >= 0) this.probes.splice(i, 1)
+        reject(new OverlanError('HUB_UNREACHABLE', `the hub did not answer a ping within ${PROBE_TIMEOUT_MS} ms`))
+      }, PROBE_TIMEOUT_MS)
+      const waiter = (done: number): void => { clearTimeout(timer); resolve(done - at) }
+      this.probes.push(waiter)
       ws.ping()
     })
   }

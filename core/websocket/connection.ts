@@ -54,8 +54,12 @@ const nextKey = (): number => {
 /** A region of the send arena for a `len`-byte payload and its header: the payload's offset, word-aligned (masking goes a word at a time). */
 const arenaPayload = (len: number): number => (sendArena.take(len + MAX_HEADER + 4) + MAX_HEADER + 3) & ~3
 
-/** Send-queue bytes above which pings go unanswered. */
-const PONG_BACKLOG_MAX = 64 * 1024
+/**
+ * Send-queue bytes above which pings go unanswered: far above any session's data bound (the
+ * hub's default is 128 KiB), so a pong under load is still sent, while a ping flood from a far
+ * end that does not read stops here.
+ */
+const PONG_BACKLOG_MAX = 1024 * 1024
 
 export class WsConnection {
   readyState = OPEN
@@ -91,8 +95,8 @@ export class WsConnection {
   private terminated = false
 
   /**
-   * §5.5.2: a ping is answered with its payload — unless the far end is not reading what we
-   * send, or a ping flood would grow our send queue without bound (§5.5.3 lets us skip pongs).
+   * §5.5.2: a ping is answered with its payload — unless a ping flood from a far end that does not
+   * read would grow our send queue without bound (§5.5.3 lets us skip pongs).
    */
   answerPing (payload: Buffer): void { if (this.socket.writableLength <= PONG_BACKLOG_MAX) this.control(OP_PONG, payload) }
 
