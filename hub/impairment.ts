@@ -11,6 +11,8 @@ export interface ImpairmentSpec {
   lossPercent: number
 }
 
+export const NO_IMPAIRMENT: Readonly<ImpairmentSpec> = Object.freeze({ delayMs: 0, jitterMs: 0, lossPercent: 0 })
+
 export const isImpaired = (s: ImpairmentSpec): boolean => s.delayMs > 0 || s.jitterMs > 0 || s.lossPercent > 0
 
 export const validateImpairment = (v: unknown): ImpairmentSpec | string => {

@@ -10,6 +10,7 @@ import type { WsConnection } from '../core/websocket/connection.js'
 import { OPEN } from '../core/websocket/connection.js'
 import { scratchUdpFrame } from '../l2/scratch-frame.js'
 import type { RoomSettings } from './config.js'
+import { NO_IMPAIRMENT } from './impairment.js'
 import { Room } from './room.js'
 import { Session } from './session.js'
 
@@ -34,7 +35,9 @@ export interface WarmRoom {
 }
 
 export const warmRoom = (template: Omit<RoomSettings, 'name' | 'token'>, now: () => number): WarmRoom => {
-  const room = new Room({ ...template, name: '(keep-warm)', token: '', autoCreated: false }, now())
+  // The auto-room template's switching rules, but none of its impairment: a scratch message
+  // held back or dropped on purpose would warm nothing.
+  const room = new Room({ ...template, name: '(keep-warm)', token: '', autoCreated: false, impairment: { room: NO_IMPAIRMENT, peers: new Map() } }, now())
   const from = member(1, sendsNothing, FROM, now())
   room.join(from, now())
   let to: Session | null = null

@@ -10,7 +10,7 @@ import { encodeBatch, type Member } from '../core/protocol.js'
 import { Initiator, timestamp } from '../core/direct/noise.js'
 import { encodeInit, initPayload } from '../core/direct/wire.js'
 import { TYPE_DATA } from '../core/direct/transport.js'
-import { DirectLink, HANDSHAKES_PER_S, macNumber } from './direct-link.js'
+import { DirectLink, HANDSHAKES_PER_S, REJOIN_GRACE_MS, macNumber } from './direct-link.js'
 import { CLASS_ARP, CLASS_BROADCAST, CLASS_MDNS, CLASS_UNICAST } from '../l2/packet-classes.js'
 
 const U = new Uint8Array(16).fill(CLASS_UNICAST)
@@ -248,4 +248,30 @@ test('this host\'s ARP request for a member on a direct path is answered here, n
   t.is(a.link.counters.arpAnswered, 1)
   const other = encodeBatch([req('10.0.0.99')])
   t.is(a.link.take(other, 1, A), other)
+})
+
+test('a failover: a member missing from the welcome keeps its live session for REJOIN_GRACE_MS (frames stay direct, no new handshake); forgotten when it does not come back', t => {
+  const { a, b, tick, clock } = pair(t)
+  tick(1000)
+  const handshakes = a.link.counters.handshakesSent + b.link.counters.handshakesSent
+  a.link.configure({ mac: macNumber(MAC_A), mtu: 1400, bridging: false, enabled: true })
+  a.link.setMembers([a.member], clock.now, true) // alice is back on a hub before bob
+  t.is(a.link.pathOf(MAC_B)?.path, 'direct', 'kept through the rejoin')
+  a.link.setMembers([a.member], clock.now + 100) // a later push still without bob: still waiting
+  t.is(a.link.take(encodeBatch([ipv4Frame(MAC_B, MAC_A)]), 1, U), null, 'frames still go direct')
+  t.is(b.got.length, 1)
+  tick(2000)
+  a.link.setMembers([a.member, b.member], clock.now) // bob is back
+  tick(REJOIN_GRACE_MS)
+  t.is(a.link.pathOf(MAC_B)?.path, 'direct', 'listed again: kept for good')
+  t.is(a.link.counters.handshakesSent + b.link.counters.handshakesSent, handshakes, 'no handshake was needed')
+  a.link.setMembers([a.member], clock.now, true)
+  tick(REJOIN_GRACE_MS)
+  t.is(a.link.pathOf(MAC_B), null, 'not back within the grace: forgotten')
+})
+
+test('a member missing from a welcome with no session yet, or from a push on a steady link, is forgotten at once', t => {
+  const { a, clock } = pair(t)
+  a.link.setMembers([a.member], clock.now, true)
+  t.is(a.link.pathOf(MAC_B), null)
 })

@@ -49,6 +49,8 @@ export type DirectDropReason = typeof DIRECT_DROP_REASONS[number]
 export { HANDSHAKES_PER_S } from './direct-handshakes.js'
 /** What a punch carries: never meant to arrive; a receiver counts it as bad_packet. */
 const PUNCH_PACKET = Buffer.from([0])
+/** How long a session outlives its member's absence from a welcome's list (a failover's rejoins take up to ~20 s). */
+export const REJOIN_GRACE_MS = 30_000
 
 export interface DirectDeps {
   bind: Bind
@@ -110,17 +112,23 @@ export class DirectLink implements FrameTransport {
     this.maxFrame = Math.min(maxFrameLenForMtu(o.mtu), DIRECT_MAX_FRAME)
     this.bridging = o.bridging
     this.enabled = o.enabled
-    if (!o.enabled) this.setMembers([], 0)
+    if (!o.enabled) for (const r of this.remotes.values()) this.forget(r)
   }
 
-  /** The room's members as the hub pushed them: one Remote per member with a key and endpoints. */
-  setMembers (members: readonly Member[], now: number): void {
+  /**
+   * The room's members as the hub pushed them: one Remote per member with a key and endpoints.
+   * A member missing from a push is forgotten, except from the list of a welcome (`rejoined`):
+   * after a failover the friend may not be back on a hub yet, so a live session is kept for
+   * REJOIN_GRACE_MS rather than torn down and handshaken again when it returns.
+   */
+  setMembers (members: readonly Member[], now: number, rejoined = false): void {
     const seen = new Set<string>()
     for (const m of this.enabled ? members.slice(0, MAX_MEMBERS_PUSHED) : []) {
       if (m.key === undefined || m.key === this.d.key.publicKey) continue
       seen.add(m.key)
       let r = this.remotes.get(m.key)
       if (r === undefined) { r = new Remote(m.key); this.remotes.set(m.key, r) }
+      r.unlistedUntil = 0
       const mac = macNumber(m.mac)
       if (mac !== r.mac) { this.byMac.delete(r.mac); r.mac = mac }
       r.name = m.name
@@ -130,12 +138,17 @@ export class DirectLink implements FrameTransport {
       r.candidates = eps
       r.timers.setCandidates(eps.length > 0 || r.current !== null, changed, now)
     }
-    for (const [key, r] of this.remotes) if (!seen.has(key)) this.forget(r)
+    for (const [key, r] of this.remotes) {
+      if (seen.has(key)) continue
+      if (rejoined && r.current !== null && r.unlistedUntil === 0) r.unlistedUntil = now + REJOIN_GRACE_MS
+      if (r.unlistedUntil <= now) this.forget(r)
+    }
   }
 
   /** Timers: handshakes, heartbeats, loss; a few times a second. */
   tick (now: number): void {
     for (const r of this.remotes.values()) {
+      if (r.unlistedUntil !== 0 && r.unlistedUntil <= now) { this.forget(r); continue }
       if (r.current !== null && r.current.t.expired(now)) { this.byIndex.delete(r.current.index); r.current = null }
       const sessionUp = r.current !== null
       const d = r.timers.due(now, sessionUp, sessionUp && r.current!.t.needsRekey(now) && r.pending === null)

@@ -43,7 +43,7 @@ export class DirectPath {
   configure (m: { mac: string, mtu: number, allowBridging?: boolean, directPath?: boolean }, members: readonly Member[], now: number): void {
     this.enabled = m.directPath === true
     this.link.configure({ mac: macNumber(m.mac), mtu: m.mtu, bridging: m.allowBridging === true, enabled: this.enabled })
-    this.link.setMembers(members, now)
+    this.link.setMembers(members, now, true)
     this.announced = ''
   }
 

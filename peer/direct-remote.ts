@@ -21,6 +21,8 @@ export class Remote {
   /** The member's leased MAC as a 48-bit number (frames from it must carry it). */
   mac = -1
   candidates: Endpoint[] = []
+  /** Missing from the welcome after a rejoin: kept until then (ms clock), else 0. */
+  unlistedUntil = 0
   /** Where its authenticated packets last came from: where ours go. */
   endpoint: Endpoint | null = null
   current: DirectSession | null = null

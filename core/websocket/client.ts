@@ -85,12 +85,15 @@ export const connectWs = (o: WsClientOptions, ev: WsClientEvents): WsClientAttem
       return
     }
     if (state !== CONNECTING) return
-    // The head is short: gathered in a buffer of its own (the read buffer is shared).
-    head = Buffer.concat([head, buf.subarray(off, off + Math.min(len, MAX_HEAD_BYTES))])
+    // The head is short: gathered in a buffer of its own (the read buffer is shared), at most
+    // MAX_HEAD_BYTES of it; what follows the head in this read is taken from the read itself.
+    const before = head.length
+    head = Buffer.concat([head, buf.subarray(off, off + Math.min(len, MAX_HEAD_BYTES - before))])
     let h: HttpHead | null
     try { h = parseResponseHead(head, head.length) } catch (e) { fail(new Error(`bad answer to the WebSocket upgrade: ${(e as Error).message}`)); return }
     if (h === null) return
-    const rest = head.subarray(h.length)
+    // Copied once: the read buffer is reused by the next read.
+    const rest = Buffer.from(buf.subarray(off + h.length - before, off + len))
     if (h.status !== 101) {
       answer = h
       state = ANSWERED
@@ -106,7 +109,7 @@ export const connectWs = (o: WsClientOptions, ev: WsClientEvents): WsClientAttem
     conn = new WsConnection(socket, true, o.maxMessage, ev)
     setSink(socket, conn) // from now on reads go straight to the connection
     ev.opened(conn)
-    // Frames the server sent right behind its answer (`head` is ours: no copy needed).
+    // Frames the server sent right behind its answer.
     if (rest.length > 0 && conn.readyState === CONN_OPEN) conn.receive(rest, 0, rest.length)
   }
 

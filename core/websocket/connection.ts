@@ -16,7 +16,7 @@
 import { randomFillSync } from 'node:crypto'
 import type { Socket } from 'node:net'
 import {
-  CLOSE_ABNORMAL, CLOSE_NO_STATUS, MAX_CONTROL_PAYLOAD, MAX_HEADER, OP_BINARY, OP_CLOSE, OP_PING,
+  CLOSE_ABNORMAL, CLOSE_NO_STATUS, closeReasonBytes, MAX_CONTROL_PAYLOAD, MAX_HEADER, OP_BINARY, OP_CLOSE, OP_PING,
   OP_PONG, OP_TEXT, maskInPlace, writeHeader
 } from './frame.js'
 import { FrameParser, type FrameSink, type WsProtocolError } from './parser.js'
@@ -181,7 +181,7 @@ export class WsConnection {
 
   private sendClose (code: number, reason: string): void {
     if (code === CLOSE_NO_STATUS) { this.control(OP_CLOSE, null); return }
-    const r = Buffer.from(reason, 'utf8').subarray(0, MAX_CONTROL_PAYLOAD - 2)
+    const r = closeReasonBytes(reason)
     const payload = Buffer.allocUnsafe(2 + r.length)
     payload.writeUInt16BE(code, 0)
     r.copy(payload, 2)

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { randomBytes } from 'node:crypto'
-import { MAX_HEADER, OP_BINARY, headerLength, maskInPlace, writeHeader } from './frame.js'
+import { MAX_HEADER, OP_BINARY, closeReasonBytes, headerLength, maskInPlace, writeHeader } from './frame.js'
 
 /** §5.3 spelled out byte by byte: the reference the fast masking must equal. */
 const maskSlow = (b: Buffer, off: number, len: number, key: number, phase: number): void => {
@@ -51,4 +51,15 @@ test('masking twice gives the bytes back', t => {
   t.false(a.equals(b))
   maskInPlace(b, 7, 900, 0xdeadbeef)
   t.true(a.equals(b))
+})
+
+test('a close reason is cut to 123 bytes at a character boundary (§5.5, §8.1)', t => {
+  t.is(closeReasonBytes('short').toString(), 'short')
+  const euros = '€'.repeat(50) // 3 bytes each: 150 bytes, 123 would end inside the 42nd
+  const cut = closeReasonBytes(euros)
+  t.is(cut.length, 123)
+  t.is(cut.toString('utf8'), '€'.repeat(41))
+  const mixed = 'a' + '€'.repeat(50) // 123 bytes end after 'a' + 40 € + 2 bytes of the 41st
+  t.is(closeReasonBytes(mixed).toString('utf8'), 'a' + '€'.repeat(40))
+  t.is(closeReasonBytes('x'.repeat(200)).length, 123)
 })

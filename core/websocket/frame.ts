@@ -24,6 +24,17 @@ export const CLOSE_PROTOCOL_ERROR = 1002
 export const CLOSE_INVALID_DATA = 1007
 export const CLOSE_TOO_BIG = 1009
 
+/**
+ * A close frame's reason as UTF-8, cut to fit the frame (§5.5: 125 bytes with the code) at a
+ * character boundary: a receiver must fail a connection whose reason is not valid UTF-8 (§8.1).
+ */
+export const closeReasonBytes = (reason: string): Buffer => {
+  const b = Buffer.from(reason, 'utf8')
+  let end = Math.min(b.length, MAX_CONTROL_PAYLOAD - 2)
+  if (end < b.length) while (end > 0 && (b[end]! & 0xc0) === 0x80) end-- // b[end] continues a character: cut before it starts
+  return b.subarray(0, end)
+}
+
 export const headerLength = (len: number, masked: boolean): number =>
   (len < 126 ? 2 : len < 65536 ? 4 : 10) + (masked ? 4 : 0)
 

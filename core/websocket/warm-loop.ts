@@ -19,6 +19,8 @@ import { openLoopback, type LoopbackPair } from './loopback.js'
 /** About one relayed game batch (u16 length + a 100-byte frame). */
 const MESSAGE_BYTES = 102
 const MAX_MESSAGE = 4096
+/** A message not back by then was dropped on the way (a scratch room's rules, a lost write): the next tick sends another. */
+export const WARM_LOST_AFTER_MS = 200
 const ignore = (): void => {}
 
 export interface WarmLoopStatus extends KeepWarmStatus {
@@ -26,6 +28,8 @@ export interface WarmLoopStatus extends KeepWarmStatus {
   connected: boolean
   /** Messages that went round the loop. */
   echoes: number
+  /** Messages that did not come back within WARM_LOST_AFTER_MS. */
+  lost: number
 }
 
 export interface WarmLoopOptions {
@@ -47,7 +51,9 @@ export class WarmLoop {
   private readonly warm: KeepWarm
   private pair: LoopbackPair | null = null
   private inFlight = false
+  private sentAt = 0
   private echoes = 0
+  private lost = 0
   private problem: string | null = null
   private closed = false
   private readonly cancel: { onCancel?: () => void } = {}
@@ -58,8 +64,14 @@ export class WarmLoop {
     // One message at a time: a tick that finds the last one still travelling skips.
     this.warm = new KeepWarm(o.periodMs, () => {
       const c = this.pair?.client
-      if (c === undefined || c.readyState !== OPEN || this.inFlight) return false
+      if (c === undefined || c.readyState !== OPEN) return false
+      const now = performance.now()
+      if (this.inFlight) {
+        if (now - this.sentAt < WARM_LOST_AFTER_MS) return false
+        this.lost++
+      }
       this.inFlight = true
+      this.sentAt = now
       c.sendBinary(this.message, 0, this.message.length)
       return true
     })
@@ -107,7 +119,7 @@ export class WarmLoop {
 
   status (): WarmLoopStatus {
     const s = this.warm.status()
-    return { ...s, error: s.error ?? this.problem, connected: this.pair?.client.readyState === OPEN, echoes: this.echoes }
+    return { ...s, error: s.error ?? this.problem, connected: this.pair?.client.readyState === OPEN, echoes: this.echoes, lost: this.lost }
   }
 
   async close (): Promise<void> {

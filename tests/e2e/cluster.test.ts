@@ -186,6 +186,7 @@ serial('with a direct path up, kill -9 of the room\'s owner loses not one ping b
   const erinIp = await o.ipOf('erin')
   await waitFor('dave reaches erin directly', async () => (await o.status('dave')).members.find(m => m.name === 'erin')?.path === 'direct', 15_000, 200)
   const owner = await ownerOf('saturday')
+  const sessions = (await o.status('dave')).direct.counters.sessions
   // No neighbour entry: dave's first ping needs ARP, which the dying hub cannot answer; the peer answers it for a member on a direct path.
   await o.topo.ipCommand(['-n', ns('dave'), 'neigh', 'flush', 'dev', 'ovl0'])
   const pinging = o.topo.run(ns('dave'), 'ping', ['-c', '50', '-i', '0.1', '-W', '1', erinIp], 20_000)
@@ -201,5 +202,6 @@ serial('with a direct path up, kill -9 of the room\'s owner loses not one ping b
   t.is(after.address, dave.address)
   t.is(after.mac, dave.mac)
   t.is(after.members.find(m => m.name === 'erin')?.path, 'direct')
+  t.is(after.direct.counters.sessions, sessions, 'the session outlived the failover (peer/direct-link.ts REJOIN_GRACE_MS): no handshake again')
   t.true(after.direct.counters.arpAnswered >= 1, 'dave\'s ARP was answered by its peer')
 })

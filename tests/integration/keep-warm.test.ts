@@ -79,3 +79,21 @@ test('a warm loop that cannot listen turns itself off, never the hub; close() du
   await Promise.race([started, new Promise((_resolve, reject) => setTimeout(() => { reject(new Error('start() did not settle after close()')) }, 5000).unref())])
   t.false(racing.status().connected)
 })
+
+test('a warm loop whose message is lost sends another after WARM_LOST_AFTER_MS and counts it, rather than waiting for good', async t => {
+  let dropped = 0
+  const loop = new WarmLoop({
+    periodMs: 2,
+    tls: null,
+    log: silentLogger,
+    offEvent: 'test.keep_warm_off',
+    // The server end drops the first three messages, then echoes.
+    echo: (conn, b, off, len) => { if (dropped < 3) dropped++; else conn.sendBinary(b, off, len) }
+  })
+  t.teardown(async () => { await loop.close() })
+  await loop.start()
+  const unicast = Buffer.from([0, 60, 2, 0, 0, 0, 0, 2, ...new Array(58).fill(0)])
+  await waitFor('echoes again after the losses', () => { loop.touchBatch(unicast); return loop.status().echoes >= 5 }, 5000, 20)
+  t.is(loop.status().lost, 3)
+  t.is(loop.status().error, null)
+})

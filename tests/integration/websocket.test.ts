@@ -237,3 +237,28 @@ test.serial('frames right behind the 101 are not delivered once opened() termina
   t.true(terminated)
   t.deepEqual(r.text, [], 'nothing after terminate() reaches the handlers')
 })
+
+test.serial('a first read longer than MAX_HEAD_BYTES (the 101 and a big message behind it) loses no byte of the message', async t => {
+  const server = createHttp()
+  const big = Buffer.alloc(30_000)
+  for (let i = 0; i < big.length; i++) big[i] = i % 251
+  server.on('upgrade', (req, socket: Socket) => {
+    const key = String(req.headers['sec-websocket-key'])
+    const frameHead = Buffer.from([0x82, 126, 0, 0]); frameHead.writeUInt16BE(big.length, 2)
+    socket.write(Buffer.concat([
+      Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Protocol: ${PROTOCOL}\r\n\r\n`),
+      frameHead, big
+    ]))
+  })
+  const port = await listen(server)
+  t.teardown(() => { server.close(); server.closeAllConnections() })
+  const r = recorder()
+  let conn: WsConnection | null = null
+  connectWs({ url: `ws://127.0.0.1:${port}/`, protocol: PROTOCOL, maxMessage: 65536, timeoutMs: 5000 }, {
+    ...r.h, opened: (c) => { conn = c }, failed: (e) => { t.fail(e.message) }, refused: () => {}
+  })
+  await waitFor('the message', () => r.binary.length === 1 || r.closed.length > 0)
+  t.deepEqual(r.closed, [])
+  t.true(r.binary[0]!.equals(big))
+  conn!.terminate()
+})

@@ -21,7 +21,7 @@ export interface PeerInfo {
   counters: { reconnects: number }
   mssClamped: number
   members: Array<{ name: string, ip: string, mac: string, path: 'direct' | 'relay', rttMs: number | null }>
-  direct: { counters: { arpAnswered: number } }
+  direct: { counters: { arpAnswered: number, sessions: number } }
   keepWarm: { periodMs: number, running: boolean, runs: number, hot: number, error: string | null }
   tap: { readFrames: number, writeFrames: number }
 }
