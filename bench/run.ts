@@ -2,8 +2,9 @@
  * `npm run bench` — overlan against OpenVPN and a Linux bridge, side by side in interleaved
  * rounds, plus forwarding micro-benchmarks and the hub scale benchmark. Prints a table and
  * writes it (Markdown and JSON) to bench/results/ with the date, versions and machine.
- *   npm run bench [-- --rounds 3] [--only net,micro,cold,scale] [--tcp-seconds 10] [--peers 1000] [--rooms 100]
+ *   npm run bench [-- --rounds 3] [--only net,floor,micro,cold,scale] [--tcp-seconds 10] [--peers 1000] [--rooms 100]
  *   npm run bench -- --only idle [--rounds 5] [--variants openvpn,overlan-wss]   (idle RTT and its passes only: quick A/B runs)
+ *   npm run bench -- --only idle,floor [--sched]   (with Node's own TLS floor, bench/floor.ts: what TLS costs a bare echo)
  *                 [--variants bridge,openvpn,tinc,overlan-direct,overlan-wss,overlan-ws]
  *   npm run bench -- --only cluster [--cluster-peers 3000] [--cluster-rooms 300]   (root: PostgreSQL as the postgres user)
  * Needs root for the network part (namespaces, TAP devices) and iperf3, openvpn, tinc, nftables.
@@ -15,6 +16,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { coldTable, runCold } from './cold.js'
+import { floorTable, runFloorRounds } from './floor.js'
 import { runMicro, type MicroResult } from './micro.js'
 import { makePki, measureVariant, VARIANTS, type NetResult, type Variant } from './net.js'
 import { PASSES, type PassResult } from './passes.js'
@@ -27,7 +29,7 @@ const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
 const { values: v } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'net,micro,cold,scale' },
+    only: { type: 'string', default: 'net,floor,micro,cold,scale' },
     'tcp-seconds': { type: 'string', default: '10' },
     peers: { type: 'string', default: '1000' },
     rooms: { type: 'string', default: '100' },
@@ -201,6 +203,7 @@ const sections: string[] = []
 const json: Record<string, unknown> = { machine }
 if (parts.has('net')) { const n = await runNet(); json.net = n.rounds; sections.push(n.table) } else if (parts.has('idle')) { const n = await runNet(true); json.idle = n.rounds; sections.push(n.table) }
 if (parts.has('micro')) { const m = runMicro(); json.micro = m; sections.push(microTable(m)) }
+if (parts.has('floor')) { const f = await runFloorRounds(rounds, 200, console.log); json.floor = f; sections.push(floorTable(f)) }
 if (parts.has('cold')) { const c = await runCold(); json.cold = c; sections.push(c === null ? 'Cold pass pieces: skipped (no native binding).' : coldTable(c)) }
 if (parts.has('cluster')) { const c = await runCluster(Number(v['cluster-peers']), Number(v['cluster-rooms']), console.log); json.cluster = c; sections.push(clusterTable(c)) }
 if (parts.has('scale')) { const s = await runScale(Number(v.peers), Number(v.rooms), console.log); json.scale = s; sections.push(scaleTable(s)) }
