@@ -125,6 +125,7 @@ export class Hub {
   private readonly pending = new Set<Session>()
   private nextPort = 1
   private stopping = false
+  private starting: Promise<number> | null = null
   private ready = false
   /** When keepalive rounds run; a late one means this process was stalled (core/stall.ts). */
   private keepaliveClock = new TickClock(1, 0)
@@ -141,6 +142,18 @@ export class Hub {
 
   /** Starts listening; resolves with the bound port. Bad state (file or directory) fails here, not at the first join. */
   async start (): Promise<number> {
+    const starting = this.startOnce()
+    this.starting = starting
+    try {
+      return await starting
+    } catch (e) {
+      // A start that fails half way (the store unreachable, the control socket taken) closes what it opened.
+      await this.stop()
+      throw e
+    }
+  }
+
+  private async startOnce (): Promise<number> {
     const s = this.settings
     ensureDir(s.stateDir)
     this.leases = new LeaseStore(s.stateDir, { onWriteError: (e) => { this.log.error('leases.write_failed', { error: e.message }) } })
@@ -259,6 +272,10 @@ export class Hub {
   async stop (): Promise<void> {
     if (this.stopping) return
     this.stopping = true
+    // A stop during start() waits for it: what start() opens after an await (listener, control
+    // socket, warm loop, timers) is then there to be closed, not left behind. New connections
+    // are refused meanwhile (admit checks `stopping`).
+    await this.starting?.catch(() => {})
     for (const t of this.timers) clearInterval(t)
     this.timers = []
     for (const t of this.pushTimers.values()) clearTimeout(t)
