@@ -1,28 +1,15 @@
 /**
- * The hub: lifecycle, the listener and the connections on it. The doors (hub/doors.ts)
- * decide who may connect and how often; admission (hub/admission.ts) and the join desk
- * (hub/join.ts) turn a `hello` into a place in a room; the HTTP API (hub/http-api.ts) serves health, status and admin;
- * each Room switches its frames.
- *
- *   TCP accept ─► doors ─► TLS (tlsHandshakeTimeoutMs) ─► upgrade: subprotocol (400 if not
- *   overlan.*) ─► hello within HELLO_TIMEOUT_MS ─► join rate ─► join desk ─► welcome
- *   └► any refusal: `error` {code, message}, close with its CLOSE_* code; nothing the
- *      connection sends afterwards is processed
- *
- * Every message from a peer is handled inside one guard: a decoder that throws drops
- * that message (`internal_error`, logged rate-limited with its stack), never the process.
+ * The hub: its lifecycle (start, stop), the listener and what hangs off it — state files,
+ * the HTTP API (health, status, admin, dashboard), the control socket, the cluster, the UDP
+ * reflector, the keep-warm loop — and the rooms' housekeeping. The doors (hub/doors.ts) decide
+ * who may connect and how often; the peer sessions (hub/peer-sessions.ts) take a connection
+ * from the upgrade to the close; admission (hub/admission.ts) and the join desk (hub/join.ts)
+ * turn a `hello` into a place in a room; each Room switches its frames.
  */
-import type { IncomingMessage, Server } from 'node:http'
-import type { Socket } from 'node:net'
-import { OPEN } from '../core/websocket/connection.js'
-import { acceptUpgrade, refuseUpgrade } from '../core/websocket/server.js'
-import type { ReaderKind } from '../core/websocket/reader.js'
-import { OverlanError, type ErrorCode } from '../core/errors.js'
-import { RateLimitedLog, type Logger } from '../core/log.js'
-import {
-  CLOSE_BAD_MESSAGE, CLOSE_GOING_AWAY, CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, CLOSE_REDIRECT, HELLO_TIMEOUT_MS,
-  MAX_MESSAGE_BYTES, REFUSAL_CLOSE_CODES, SUBPROTOCOL, decodeControl, encodeControl, type RefusalCode
-} from '../core/protocol.js'
+import type { Server } from 'node:http'
+import { OverlanError } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+import { CLOSE_GOING_AWAY, CLOSE_REDIRECT, encodeControl } from '../core/protocol.js'
 import { loadOrCreateKeyPair, type KeyPair } from '../core/keys.js'
 import { ensureDir } from '../core/state-file.js'
 import type { HubSettings, RoomSettings } from './config.js'
@@ -41,20 +28,15 @@ import { createListener, listenOn } from './listener.js'
 import { JoinDesk } from './join.js'
 import { Admission } from './admission.js'
 import { MemberStore } from './members.js'
-import { parseEndpoint } from '../core/direct/wire.js'
-import { TickClock } from '../core/stall.js'
 import { Cluster } from './cluster/cluster.js'
 import { AdminRelay } from './cluster/admin-relay.js'
 import { HubMetrics } from './metrics.js'
 import { isImpaired } from './impairment.js'
 import { LeaseStore } from './leases.js'
 import { Room } from './room.js'
-import { roomAnswer } from './room-answer.js'
-import { speedTestPhase } from './speed-test.js'
 import { UdpReflector } from './udp-reflector.js'
 import type { TlsMaterial } from './self-signed-cert.js'
-import { Session } from './session.js'
-import { PeerEvents, type PeerSide } from './peer-events.js'
+import { PeerSessions } from './peer-sessions.js'
 import { hubStatus, type HubStatus } from './status.js'
 
 export { tokenMatches } from './auth.js'
@@ -67,23 +49,18 @@ export interface HubDeps {
 
 /** Room housekeeping (querier, join queries, aging, empty-room expiry) and door sweeps. */
 const TICK_MS = 1000
-/** A refused connection that does not finish the close handshake is cut after this. */
-const REFUSAL_LINGER_MS = 2000
 
 export class Hub {
   // set at construction
   readonly settings: HubSettings
   private readonly log: Logger
   private readonly now: () => number
-  private readonly refusalLog = new RateLimitedLog(10_000, 20)
-  private readonly internalLog = new RateLimitedLog(10_000, 5)
   readonly doors: Doors
   readonly metrics: HubMetrics
+  private readonly sessions: PeerSessions
 
   // set by start()
   private server: Server | null = null
-  /** How the last accepted connection is read (core/websocket/reader.ts): 'onread', or 'stream' where Node lacks it. */
-  private reader: ReaderKind | null = null
   private leases: LeaseStore | null = null
   private desk: JoinDesk | null = null
   private admission: Admission | null = null
@@ -120,25 +97,32 @@ export class Hub {
   private autoTokens: AutoToken | null = null
   startedAt = 0
 
-  // owned by the connection handlers
   private readonly rooms = new Map<string, Room>()
-  private readonly pending = new Set<Session>()
-  private nextPort = 1
   private stopping = false
   private starting: Promise<number> | null = null
   private ready = false
-  /** When keepalive rounds run; a late one means this process was stalled (core/stall.ts). */
-  private keepaliveClock = new TickClock(1, 0)
-  /** Messages that made a decoder throw (each dropped). */
-  internalErrors = 0
 
   constructor (settings: HubSettings, deps: HubDeps) {
     this.settings = settings
     this.log = deps.log
     this.now = deps.now ?? Date.now
     this.doors = new Doors(settings.doors)
-    this.metrics = new HubMetrics({ rooms: () => this.rooms.values(), doors: this.doors, internalErrors: () => this.internalErrors })
+    this.metrics = new HubMetrics({ rooms: () => this.rooms.values(), doors: this.doors, internalErrors: () => this.sessions.internalErrors })
+    const hub = this // read when used: start() sets these
+    this.sessions = new PeerSessions({
+      settings, rooms: this.rooms, doors: this.doors, metrics: this.metrics, log: this.log, now: this.now,
+      pushMembers: (r, now) => { this.pushMembers(r, now) },
+      hub: {
+        get ready () { return hub.ready },
+        get stopping () { return hub.stopping },
+        get admission () { return hub.admission },
+        get cluster () { return hub.cluster },
+        get warmLoop () { return hub.warmLoop },
+        get audit () { return hub.audit }
+      }
+    })
   }
+
 
   /** Starts listening; resolves with the bound port. Bad state (file or directory) fails here, not at the first join. */
   async start (): Promise<number> {
@@ -197,7 +181,7 @@ export class Hub {
     })
     const front = createListener(s, api.handle, {
       admit: (socket) => !this.stopping && this.doors.admit(socket, this.now()),
-      upgrade: (req, socket, head) => { this.handleUpgrade(req, socket, head) }
+      upgrade: (req, socket, head) => { this.sessions.upgrade(req, socket, head) }
     })
     this.server = front.server
     this.tls = front.tls
@@ -205,17 +189,17 @@ export class Hub {
     if (this.tls !== null) this.pin = pinOf(this.tls.cert)
     this.admin = new MemberAdmin({
       rooms: this.rooms, leases: this.leases, members: this.members, audit: this.audit, now: this.now,
-      disconnect: (sess, code, message) => { this.disconnect(sess, code, message) },
+      disconnect: (sess, code, message) => { this.sessions.disconnect(sess, code, message) },
       publicUrl: () => this.publicUrl,
       pin: () => this.pin
     })
     this.admission = new Admission({
       desk: this.desk, leases: this.leases, members: this.members, key: this.key, doors: this.doors, audit: this.audit,
-      metrics: this.metrics, log: this.log, now: this.now, pending: this.pending,
+      metrics: this.metrics, log: this.log, now: this.now, pending: this.sessions.pending,
       cluster: () => this.cluster,
       udpPort: () => this.udpPort,
       stopping: () => this.stopping,
-      refuse: (sess, code, message, closeCode) => { this.refuse(sess, code, message, closeCode) },
+      refuse: (sess, code, message, closeCode) => { this.sessions.refuse(sess, code, message, closeCode) },
       pushMembers: (r, now) => { this.pushMembers(r, now) },
       // A new claim: the room is empty here (a lost room's sessions were dropped with it).
       adoptRoom: (rs) => { if ((this.rooms.get(rs.name)?.size ?? 0) === 0) this.addRoom(rs) }
@@ -250,8 +234,8 @@ export class Hub {
     this.warmLoop = new WarmLoop({ periodMs: s.keepWarmMs, tls: this.tls, log: this.log, offEvent: 'hub.keep_warm_off', ...warmRoom(s.autoRoom, this.now) })
     await this.warmLoop.start()
     this.startedAt = this.now()
-    this.keepaliveClock = new TickClock(s.keepaliveIntervalMs, this.startedAt)
-    this.timers.push(setInterval(() => { this.keepalive() }, s.keepaliveIntervalMs))
+    this.sessions.startKeepalive(this.startedAt, s.keepaliveIntervalMs)
+    this.timers.push(setInterval(() => { this.sessions.keepalive() }, s.keepaliveIntervalMs))
     this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
     this.timers.push(setInterval(() => { void this.directories?.save(this.rooms.values()) }, SAVE_MS))
     for (const t of this.timers) t.unref()
@@ -282,7 +266,7 @@ export class Hub {
     this.pushTimers.clear()
     // Before the goodbyes: leaving peers take their directory entries with them.
     await this.directories?.save(this.rooms.values(), true)
-    const all = [...this.pending, ...[...this.rooms.values()].flatMap(r => [...r.list()])]
+    const all = this.sessions.all()
     for (const s of all) {
       s.sendControl(encodeControl({ type: 'bye', reason: 'hub shutting down' }))
       s.ws.close(CLOSE_GOING_AWAY, 'hub shutting down')
@@ -319,134 +303,14 @@ export class Hub {
 
   status (): HubStatus {
     return {
-      ...hubStatus(this.rooms.values(), this.pending.size, this.now(), this.startedAt),
+      ...hubStatus(this.rooms.values(), this.sessions.pending.size, this.now(), this.startedAt),
       doors: { connections: this.doors.connections, preAuth: this.doors.preAuthConnections, refused: { ...this.doors.refused } },
       udp: this.udpPort === null ? null : { port: this.udpPort, answered: this.reflector.counters.answered, drops: { ...this.reflector.counters.drops } },
-      internalErrors: this.internalErrors,
+      internalErrors: this.sessions.internalErrors,
       memory: memoryMiB(),
       keepWarm: this.warmLoop?.status() ?? null,
-      wsReader: this.reader,
+      wsReader: this.sessions.reader,
       cluster: this.cluster?.status() ?? null
-    }
-  }
-
-  // --- connections ---
-
-  private handleUpgrade (req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map(p => p.trim())
-    const refuse = (status: string, body: string): void => { refuseUpgrade(socket, status, body) }
-    if (this.stopping) { refuse('503 Service Unavailable', 'hub shutting down\n'); return }
-    // Until start() is done (a cluster's store joined, the UDP port known) no peer is admitted.
-    if (!this.ready) { refuse('503 Service Unavailable', 'hub starting\n'); return }
-    if (!offered.some(p => p.startsWith('overlan.'))) { refuse('400 Bad Request', `WebSocket subprotocol ${SUBPROTOCOL} required\n`); return }
-    const client = this.doors.clientAddress(req)
-    if (!this.doors.admitProxied(socket, client)) { refuse('429 Too Many Requests', 'too many connections from this address\n'); return }
-    // overlan.1, or any overlan.N so a peer of another version gets a PROTOCOL_VERSION error.
-    const protocol = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : offered.find(p => p.startsWith('overlan.'))!
-    this.handleConnection(req, socket, head, protocol, client)
-  }
-
-  private handleConnection (req: IncomingMessage, socket: Socket, head: Buffer, protocol: string, client: string): void {
-    const events = new PeerEvents(this.peerSide, client, socket, `${client}:${req.socket.remotePort ?? 0}`)
-    const accepted = acceptUpgrade(req, socket, head, protocol, MAX_MESSAGE_BYTES, events)
-    if (accepted === null) return
-    this.reader = accepted.reader
-    const s = new Session(this.nextPort++, accepted.conn, events.remote, this.now(), this.settings.sendQueueBytes)
-    events.s = s
-    this.pending.add(s)
-    events.helloTimer = setTimeout(() => {
-      if (s.info === null && !s.refused) this.refuse(s, 'BAD_MESSAGE', `no hello within ${HELLO_TIMEOUT_MS} ms`, CLOSE_HELLO_TIMEOUT)
-    }, HELLO_TIMEOUT_MS)
-    events.helloTimer.unref()
-  }
-
-  /** What a session's connection reports, handled once for all sessions (PeerEvents calls it). */
-  private readonly peerSide: PeerSide = {
-    binary: (e, buf, off, len) => {
-      const s = e.s!
-      if (s.refused) return
-      s.lastSeen = this.now()
-      try {
-        if (s.info === null) { s.counters.drops.before_welcome++; this.refuse(s, 'BAD_MESSAGE', 'binary data before welcome', CLOSE_BAD_MESSAGE); return }
-        if (s.test !== null && s.test.direction === 'up') { s.test.bytes += len; return } // counted, not switched
-        // A clustered hub switches a room only within its fence (hub/cluster/cluster.ts).
-        if (this.cluster !== null && !this.cluster.ownsNow(s.info.room)) { s.counters.drops.not_owner++; return }
-        // A view of the read buffer: the room copies what it sends on (hub/session.ts).
-        const msg = buf.subarray(off, off + len)
-        this.warmLoop?.touchBatch(msg)
-        this.rooms.get(s.info.room)?.forward(s, msg, s.lastSeen)
-      } catch (err) {
-        this.internalError(s, err)
-      }
-    },
-    text: (e, text) => {
-      const s = e.s!
-      if (s.refused) return
-      s.lastSeen = this.now()
-      try { this.handleControl(s, e.client, e.socket, text) } catch (err) { this.internalError(s, err) }
-    },
-    alive: (e) => { e.s!.lastSeen = this.now() },
-    pong: (e) => {
-      const s = e.s!
-      s.lastSeen = this.now()
-      if (s.pingSentAt > 0) {
-        const ms = performance.now() - s.pingSentAt
-        s.rtt.add(ms)
-        this.metrics.rtt.observe(ms / 1000)
-        s.pingSentAt = 0
-      }
-    },
-    error: (e, err) => { this.log.debug('peer.ws_error', { remote: e.remote, error: err.message }) },
-    closed: (e, code, reason) => {
-      if (e.helloTimer !== null) clearTimeout(e.helloTimer)
-      const s = e.s
-      if (s === null) return
-      this.pending.delete(s)
-      if (s.info === null) return
-      const room = this.rooms.get(s.info.room)
-      if (room !== undefined) { room.leave(s, this.now()); if (!this.stopping) this.pushMembers(room, this.now()) }
-      this.log.info('peer.leave', { room: s.info.room, name: s.info.name, ip: s.info.ip, code, reason })
-    }
-  }
-
-  /** One peer's message made something throw: drop it, count it, keep serving everyone. */
-  private internalError (s: Session, e: unknown): void {
-    this.internalErrors++
-    s.counters.drops.internal_error++
-    const suppressed = this.internalLog.allow(this.now())
-    if (suppressed >= 0) this.log.error('peer.internal_error', { remote: s.remote, name: s.info?.name, error: (e as Error)?.stack ?? String(e), suppressed: suppressed || undefined })
-  }
-
-  private handleControl (s: Session, client: string, socket: Socket, text: string): void {
-    const r = decodeControl(text)
-    if (!r.ok) { this.refuse(s, 'BAD_MESSAGE', r.reason, CLOSE_BAD_MESSAGE); return }
-    if (r.message === null) { this.log.debug('peer.unknown_message', { type: r.unknownType }); return }
-    const m = r.message
-    if (m.type === 'hello') {
-      if (s.info !== null || s.joining || s.challenge !== null) { this.refuse(s, 'BAD_MESSAGE', 'second hello on one connection', CLOSE_BAD_MESSAGE); return }
-      this.admission!.hello(s, m, client, socket)
-    } else if (m.type === 'direct') {
-      const room = s.info !== null ? this.rooms.get(s.info.room) : undefined
-      if (room === undefined) { this.refuse(s, 'BAD_MESSAGE', 'direct before welcome', CLOSE_BAD_MESSAGE); return }
-      if (!s.allowDirect(this.now())) return
-      s.reaching = m.reaching
-      // Only well-formed candidates are passed on to the other members.
-      const endpoints = m.endpoints.filter(e => parseEndpoint(e) !== null)
-      if (endpoints.join(',') !== s.endpoints.join(',')) { s.endpoints = endpoints; room.candidatesChanged(); this.pushMembers(room, this.now()) }
-    } else if (m.type === 'test') {
-      if (s.info === null) { this.refuse(s, 'BAD_MESSAGE', 'test before welcome', CLOSE_BAD_MESSAGE); return }
-      speedTestPhase(s, m.direction, m.ms, this.settings.sendQueueBytes)
-    } else if (m.type === 'proof') {
-      this.admission!.proof(s, m.proof, socket)
-    } else if (m.type === 'bye') {
-      s.ws.close(CLOSE_NORMAL, 'bye')
-    } else if (m.type === 'list') {
-      const room = s.info !== null ? this.rooms.get(s.info.room) : undefined
-      if (room === undefined) { this.refuse(s, 'BAD_MESSAGE', 'list before welcome', CLOSE_BAD_MESSAGE); return }
-      if (!s.allowList(this.now())) return
-      s.sendControl(roomAnswer(room, this.now()))
-    } else {
-      this.refuse(s, 'BAD_MESSAGE', `a peer may not send "${m.type}"`, CLOSE_BAD_MESSAGE)
     }
   }
 
@@ -465,26 +329,6 @@ export class Hub {
       room.leave(s, this.now())
     }
     this.rooms.delete(name)
-  }
-
-  /** Ends a session now (kick, ban): a refusal, and it leaves its room at once. */
-  disconnect (s: Session, code: RefusalCode, message: string): void {
-    this.refuse(s, code, message, REFUSAL_CLOSE_CODES[code])
-    if (s.info !== null) this.rooms.get(s.info.room)?.leave(s, this.now())
-  }
-
-  private refuse (s: Session, code: RefusalCode | ErrorCode, message: string, closeCode: number): void {
-    if (s.refused) return
-    s.refused = true
-    this.metrics.refusals.inc({ code })
-    const suppressed = this.refusalLog.allow(this.now())
-    if (suppressed >= 0) {
-      this.log.warn('peer.refused', { remote: s.remote, code, message, suppressed: suppressed || undefined })
-      this.audit.record('refused', { remote: s.remote, code, room: s.info?.room, name: s.info?.name, suppressed: suppressed || undefined })
-    }
-    s.sendControl(encodeControl({ type: 'error', code, message }))
-    s.ws.close(closeCode, code)
-    setTimeout(() => { s.ws.terminate() }, REFUSAL_LINGER_MS).unref()
   }
 
   private tick (): void {
@@ -510,31 +354,6 @@ export class Hub {
     t.unref()
     this.pushTimers.set(r, t)
   }
-
-  /**
-   * Pings every connection; terminates those silent for longer than the timeout. A round that
-   * runs late (this process was stalled: SIGSTOP, a VM pause) judges no one: the pongs that
-   * arrived meanwhile are still unread in the sockets, the next round sees them.
-   */
-  private keepalive (): void {
-    const now = this.now()
-    const stalledMs = this.keepaliveClock.tick(now)
-    const stalled = stalledMs > 0
-    if (stalled) this.log.warn('hub.stalled', { lateMs: Math.round(stalledMs) })
-    const limit = this.settings.keepaliveTimeoutMs
-    const check = (s: Session): void => {
-      if (!stalled && now - s.lastSeen > limit) {
-        this.log.warn('peer.timeout', { remote: s.remote, name: s.info?.name, silentMs: now - s.lastSeen })
-        s.ws.terminate()
-        if (s.info !== null) this.rooms.get(s.info.room)?.leave(s, now)
-        return
-      }
-      if (s.ws.readyState === OPEN) { s.pingSentAt = performance.now(); s.ws.ping() }
-    }
-    for (const s of this.pending) check(s)
-    for (const r of this.rooms.values()) for (const s of r.list()) check(s)
-  }
-
 }
 
 const MIB = 1048576
