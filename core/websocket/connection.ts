@@ -59,7 +59,7 @@ const arenaPayload = (len: number): number => (sendArena.take(len + MAX_HEADER +
  * hub's default is 128 KiB), so a pong under load is still sent, while a ping flood from a far
  * end that does not read stops here.
  */
-const PONG_BACKLOG_MAX = 1024 * 1024
+export const PONG_BACKLOG_MAX = 1024 * 1024
 
 export class WsConnection {
   readyState = OPEN

@@ -8,13 +8,13 @@ import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import { createServer as createHttp, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttps } from 'node:https'
-import { connect as netConnect, type AddressInfo, type Socket } from 'node:net'
+import { connect as netConnect, createServer as netServer, type AddressInfo, type Socket } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import { connectWs } from '../../core/websocket/client.js'
-import type { WsConnection, WsHandlers } from '../../core/websocket/connection.js'
+import { PONG_BACKLOG_MAX, WsConnection, type WsHandlers } from '../../core/websocket/connection.js'
 import { MAX_HEADER } from '../../core/websocket/frame.js'
 import { acceptFor } from '../../core/websocket/handshake.js'
-import { useServerOnread } from '../../core/websocket/reader.js'
+import { readServerSocket, useServerOnread } from '../../core/websocket/reader.js'
 import { acceptUpgrade, refuseUpgrade } from '../../core/websocket/server.js'
 import { createSelfSignedCert } from '../../core/self-signed-cert.js'
 import { helloFor, opened, raw, startHub } from '../support/hub-fixture.js'
@@ -261,4 +261,32 @@ test.serial('a first read longer than MAX_HEAD_BYTES (the 101 and a big message 
   t.deepEqual(r.closed, [])
   t.true(r.binary[0]!.equals(big))
   conn!.terminate()
+})
+
+test.serial('a ping flood from a far end that never reads cannot grow the send queue past PONG_BACKLOG_MAX', async t => {
+  const r = recorder()
+  let conn: WsConnection | null = null
+  const server = netServer(socket => {
+    conn = new WsConnection(socket, false, 65536, r.h)
+    readServerSocket(socket, conn)
+  })
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+  t.teardown(() => { conn?.terminate(); server.close() })
+  const flooder = netConnect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1' })
+  flooder.pause() // reads nothing: the pongs pile up in the kernel, then in the server's queue
+  t.teardown(() => { flooder.destroy() })
+  await new Promise<void>(resolve => { flooder.once('connect', resolve) })
+  // 200 000 masked pings of 125 bytes (26 MB): far more pongs than the kernel's buffers hold.
+  const one = Buffer.alloc(2 + 4 + 125)
+  one[0] = 0x89; one[1] = 0x80 | 125
+  const batch = Buffer.concat(new Array(1000).fill(one))
+  const PINGS = 200_000
+  for (let i = 0; i < PINGS / 1000; i++) {
+    if (!flooder.write(batch)) await new Promise<void>(resolve => { flooder.once('drain', resolve) })
+  }
+  await waitFor('every ping read', () => r.pings === PINGS, 30_000)
+  const queued = conn!.bufferedAmount
+  t.log(`${r.pings} pings read; ${queued} bytes queued to send`)
+  t.true(queued > 0, 'the far end really read nothing')
+  t.true(queued <= PONG_BACKLOG_MAX + 127, `queued ${queued} bytes`)
 })
