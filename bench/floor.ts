@@ -38,6 +38,7 @@ export const runFloor = async (mode: FloorMode, count: number): Promise<FloorRes
   const cert = mode === 'tls' ? createSelfSignedCert({ commonName: 'overlan floor', names: ['127.0.0.1'], validDays: 2, now: new Date() }) : null
   const opts = JSON.stringify({ tls: cert === null ? null : { cert: cert.certPem, key: cert.keyPem } })
   const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER, opts], { stdio: ['pipe', 'pipe', 'inherit'] })
+  child.on('error', () => {}) // a failed spawn: the wait for its port below gives up after 10 s
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error('the floor echo server did not start in 10 s')) }, 10_000)
@@ -51,22 +52,29 @@ export const runFloor = async (mode: FloorMode, count: number): Promise<FloorRes
     socket.setNoDelay(true)
     const message = Buffer.alloc(MESSAGE_BYTES, 0x5a)
     const rtts: number[] = []
-    await new Promise<void>((resolve, reject) => {
-      let sentAt = 0
-      let got = 0
-      const deadline = setTimeout(() => { reject(new Error(`floor ${mode}: ${rtts.length} of ${count} echoes in time`)) }, count * (GAP_MS + 100) + 10_000)
-      const send = (): void => { got = 0; sentAt = performance.now(); socket.write(message) }
-      socket.on('error', reject)
-      socket.on('data', (d: Buffer) => {
-        got += d.length
-        if (got < MESSAGE_BYTES) return
-        rtts.push((performance.now() - sentAt) * 1000)
-        if (rtts.length === count) { clearTimeout(deadline); resolve(); return }
-        setTimeout(send, GAP_MS)
+    let deadline: NodeJS.Timeout | undefined
+    let next: NodeJS.Timeout | undefined
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let sentAt = 0
+        let got = 0
+        deadline = setTimeout(() => { reject(new Error(`floor ${mode}: ${rtts.length} of ${count} echoes in time`)) }, count * (GAP_MS + 100) + 10_000)
+        const send = (): void => { got = 0; sentAt = performance.now(); socket.write(message) }
+        socket.on('error', reject)
+        socket.on('data', (d: Buffer) => {
+          got += d.length
+          if (got < MESSAGE_BYTES) return
+          rtts.push((performance.now() - sentAt) * 1000)
+          if (rtts.length === count) { resolve(); return }
+          next = setTimeout(send, GAP_MS)
+        })
+        send()
       })
-      send()
-    })
-    socket.destroy()
+    } finally {
+      clearTimeout(deadline)
+      clearTimeout(next)
+      socket.destroy()
+    }
     return { mode, samples: rtts.length, medianUs: median(rtts), p90Us: quantile(rtts, 0.9) }
   } finally {
     child.stdin.end()

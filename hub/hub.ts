@@ -126,13 +126,15 @@ export class Hub {
 
   /** Starts listening; resolves with the bound port. Bad state (file or directory) fails here, not at the first join. */
   async start (): Promise<number> {
+    if (this.stopping || this.starting !== null) throw new OverlanError('USAGE', this.stopping ? 'the hub was stopped; make a new one' : 'the hub is started already')
     const starting = this.startOnce()
     this.starting = starting
     try {
       return await starting
     } catch (e) {
-      // A start that fails half way (the store unreachable, the control socket taken) closes what it opened.
-      await this.stop()
+      // A start that fails half way (the store unreachable, the control socket taken) closes
+      // what it opened; the start's error is the one reported.
+      await this.stop().catch(() => {})
       throw e
     }
   }

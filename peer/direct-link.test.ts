@@ -275,3 +275,16 @@ test('a member missing from a welcome with no session yet, or from a push on a s
   a.link.setMembers([a.member], clock.now, true)
   t.is(a.link.pathOf(MAC_B), null)
 })
+
+test('a member kept through a rejoin is forgotten at once when a listed member holds its MAC or address (its lease given again)', t => {
+  const { a, b, tick, clock } = pair(t)
+  tick(1000)
+  a.link.setMembers([a.member], clock.now, true)
+  t.is(a.link.pathOf(MAC_B)?.path, 'direct', 'kept through the rejoin')
+  const carol: Member = { name: 'carol', mac: MAC_B, ip: b.member.ip, key: generateKeyPair().publicKey, endpoints: [] }
+  a.link.setMembers([a.member, carol], clock.now + 100)
+  t.not(a.link.pathOf(MAC_B)?.path, 'direct', 'carol has no session: nothing for her MAC goes to bob')
+  b.link.take(encodeBatch([ipv4Frame(MAC_A, MAC_B)]), 1, U)
+  t.is(a.got.length, 0, 'bob\'s session is gone')
+  t.is(a.link.counters.drops.unknown_index, 1)
+})

@@ -119,18 +119,22 @@ export class DirectLink implements FrameTransport {
    * The room's members as the hub pushed them: one Remote per member with a key and endpoints.
    * A member missing from a push is forgotten, except from the list of a welcome (`rejoined`):
    * after a failover the friend may not be back on a hub yet, so a live session is kept for
-   * REJOIN_GRACE_MS rather than torn down and handshaken again when it returns.
+   * REJOIN_GRACE_MS rather than torn down and handshaken again when it returns — unless a
+   * listed member now holds its MAC or address (its lease was freed and given again: a ban, a
+   * release), so frames and ARP answers for the new holder never go to the old one.
    */
   setMembers (members: readonly Member[], now: number, rejoined = false): void {
     const seen = new Set<string>()
+    const leased = new Set<number | string>()
     for (const m of this.enabled ? members.slice(0, MAX_MEMBERS_PUSHED) : []) {
       if (m.key === undefined || m.key === this.d.key.publicKey) continue
       seen.add(m.key)
+      leased.add(macNumber(m.mac)).add(m.ip)
       let r = this.remotes.get(m.key)
       if (r === undefined) { r = new Remote(m.key); this.remotes.set(m.key, r) }
       r.unlistedUntil = 0
       const mac = macNumber(m.mac)
-      if (mac !== r.mac) { this.byMac.delete(r.mac); r.mac = mac }
+      if (mac !== r.mac) { this.dropMac(r); r.mac = mac }
       r.name = m.name
       r.ip = m.ip
       const eps = (m.endpoints ?? []).slice(0, MAX_ENDPOINTS).map(parseEndpoint).filter((e): e is Endpoint => e !== null)
@@ -140,6 +144,7 @@ export class DirectLink implements FrameTransport {
     }
     for (const [key, r] of this.remotes) {
       if (seen.has(key)) continue
+      if (leased.has(r.mac) || leased.has(r.ip)) { this.forget(r); continue }
       if (rejoined && r.current !== null && r.unlistedUntil === 0) r.unlistedUntil = now + REJOIN_GRACE_MS
       if (r.unlistedUntil <= now) this.forget(r)
     }
@@ -157,7 +162,7 @@ export class DirectLink implements FrameTransport {
       if (d.punch || d.handshake) r.timers.onAttempt(now)
       if (d.ping) this.sendPing(r, d.full)
       if (r.usable) this.byMac.set(r.mac, r)
-      else this.byMac.delete(r.mac)
+      else this.dropMac(r)
     }
   }
 
@@ -309,9 +314,12 @@ export class DirectLink implements FrameTransport {
 
   private forget (r: Remote): void {
     for (const s of [r.current, r.previous, r.pending]) if (s !== null) this.byIndex.delete(s.index)
-    this.byMac.delete(r.mac)
+    this.dropMac(r)
     this.remotes.delete(r.key)
   }
+
+  /** Its MAC's entry, if it is this remote's (another may hold that MAC now). */
+  private dropMac (r: Remote): void { if (this.byMac.get(r.mac) === r) this.byMac.delete(r.mac) }
 }
 
 /** "02:aa:…" as a 48-bit number (-1 when malformed). */
