@@ -12,7 +12,7 @@ import { once } from 'node:events'
 import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { createSelfSignedCert } from '../core/self-signed-cert.js'
-import { median } from './stats.js'
+import { median, quantile } from './stats.js'
 
 export type FloorMode = 'tcp' | 'tls'
 export interface FloorResult { mode: FloorMode, samples: number, medianUs: number, p90Us: number }
@@ -30,8 +30,6 @@ const srv = o.tls === null ? tcp(echo) : tls(o.tls, echo)
 srv.listen(0, '127.0.0.1', () => { process.stdout.write(srv.address().port + '\\n') })
 process.stdin.on('end', () => process.exit(0)); process.stdin.resume()
 `
-
-const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!
 
 /** `count` round trips of one mode; each message waits for the last echo and GAP_MS. */
 export const runFloor = async (mode: FloorMode, count: number): Promise<FloorResult> => {

@@ -116,13 +116,10 @@ export class Hub {
         get ready () { return hub.ready },
         get stopping () { return hub.stopping },
         get admission () { return hub.admission },
-        get cluster () { return hub.cluster },
-        get warmLoop () { return hub.warmLoop },
         get audit () { return hub.audit }
       }
     })
   }
-
 
   /** Starts listening; resolves with the bound port. Bad state (file or directory) fails here, not at the first join. */
   async start (): Promise<number> {
@@ -213,6 +210,7 @@ export class Hub {
         lost: (room, url) => { this.roomLost(room, url) },
         load: () => { let n = 0; for (const r of this.rooms.values()) n += r.size; return n }
       })
+      this.sessions.cluster = this.cluster
       await this.cluster.start()
       await this.cluster.publishRooms(s.rooms.values())
       // Enrolments and bans are written through, so whichever hub owns a room next knows them.
@@ -234,6 +232,7 @@ export class Hub {
     this.control = await serveControl(s.stateDir, this.runAdmin)
     // Its message is switched through a scratch room, as a relayed batch is (hub/warm-room.ts).
     this.warmLoop = new WarmLoop({ periodMs: s.keepWarmMs, tls: this.tls, log: this.log, offEvent: 'hub.keep_warm_off', ...warmRoom(s.autoRoom, this.now) })
+    this.sessions.warmLoop = this.warmLoop
     await this.warmLoop.start()
     this.startedAt = this.now()
     this.sessions.startKeepalive(this.startedAt, s.keepaliveIntervalMs)

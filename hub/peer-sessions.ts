@@ -41,7 +41,7 @@ import { speedTestPhase } from './speed-test.js'
 /** A refused connection that does not finish the close handshake is cut after this. */
 const REFUSAL_LINGER_MS = 2000
 
-/** What the sessions need of the hub; the parts start() sets are read when used. */
+/** What the sessions need of the hub; the parts start() sets are read when used (the data path's two are fields, below). */
 export interface PeerSessionsDeps {
   settings: HubSettings
   rooms: Map<string, Room>
@@ -53,8 +53,6 @@ export interface PeerSessionsDeps {
     readonly ready: boolean
     readonly stopping: boolean
     readonly admission: Admission | null
-    readonly cluster: Cluster | null
-    readonly warmLoop: WarmLoop | null
     readonly audit: AuditLog
   }
   pushMembers: (r: Room, now: number) => void
@@ -67,6 +65,9 @@ export class PeerSessions {
   reader: ReaderKind | null = null
   /** Messages that made a decoder throw (each dropped). */
   internalErrors = 0
+  /** Set by the hub's start(); plain fields, read for every relayed batch. */
+  cluster: Cluster | null = null
+  warmLoop: WarmLoop | null = null
   private nextPort = 1
   private readonly refusalLog = new RateLimitedLog(10_000, 20)
   private readonly internalLog = new RateLimitedLog(10_000, 5)
@@ -160,11 +161,10 @@ export class PeerSessions {
         if (s.info === null) { s.counters.drops.before_welcome++; this.refuse(s, 'BAD_MESSAGE', 'binary data before welcome', CLOSE_BAD_MESSAGE); return }
         if (s.test !== null && s.test.direction === 'up') { s.test.bytes += len; return } // counted, not switched
         // A clustered hub switches a room only within its fence (hub/cluster/cluster.ts).
-        const cluster = this.d.hub.cluster
-        if (cluster !== null && !cluster.ownsNow(s.info.room)) { s.counters.drops.not_owner++; return }
+        if (this.cluster !== null && !this.cluster.ownsNow(s.info.room)) { s.counters.drops.not_owner++; return }
         // A view of the read buffer: the room copies what it sends on (hub/session.ts).
         const msg = buf.subarray(off, off + len)
-        this.d.hub.warmLoop?.touchBatch(msg)
+        this.warmLoop?.touchBatch(msg)
         this.d.rooms.get(s.info.room)?.forward(s, msg, s.lastSeen)
       } catch (err) {
         this.internalError(s, err)

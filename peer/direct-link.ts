@@ -128,12 +128,12 @@ export class DirectLink implements FrameTransport {
     const leased = new Set<number | string>()
     for (const m of this.enabled ? members.slice(0, MAX_MEMBERS_PUSHED) : []) {
       if (m.key === undefined || m.key === this.d.key.publicKey) continue
+      const mac = macNumber(m.mac)
       seen.add(m.key)
-      leased.add(macNumber(m.mac)).add(m.ip)
+      leased.add(mac).add(m.ip)
       let r = this.remotes.get(m.key)
       if (r === undefined) { r = new Remote(m.key); this.remotes.set(m.key, r) }
       r.unlistedUntil = 0
-      const mac = macNumber(m.mac)
       if (mac !== r.mac) { this.dropMac(r); r.mac = mac }
       r.name = m.name
       r.ip = m.ip

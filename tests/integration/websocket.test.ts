@@ -13,7 +13,7 @@ import { WebSocket, WebSocketServer } from 'ws'
 import { connectWs } from '../../core/websocket/client.js'
 import { PONG_BACKLOG_MAX, WsConnection, type WsHandlers } from '../../core/websocket/connection.js'
 import { MAX_HEADER } from '../../core/websocket/frame.js'
-import { acceptFor } from '../../core/websocket/handshake.js'
+import { upgradeResponse } from '../../core/websocket/handshake.js'
 import { readServerSocket, useServerOnread } from '../../core/websocket/reader.js'
 import { acceptUpgrade, refuseUpgrade } from '../../core/websocket/server.js'
 import { createSelfSignedCert } from '../../core/self-signed-cert.js'
@@ -222,7 +222,7 @@ test.serial('frames right behind the 101 are not delivered once opened() termina
     const text = Buffer.from('{"type":"redirect","url":"wss://evil.example/"}')
     // The answer and a text frame in one write: they arrive in one read.
     socket.write(Buffer.concat([
-      Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Protocol: ${PROTOCOL}\r\n\r\n`),
+      Buffer.from(upgradeResponse(key, PROTOCOL)),
       Buffer.from([0x81, text.length]), text
     ]))
   })
@@ -246,7 +246,7 @@ test.serial('a first read longer than MAX_HEAD_BYTES (the 101 and a big message 
     const key = String(req.headers['sec-websocket-key'])
     const frameHead = Buffer.from([0x82, 126, 0, 0]); frameHead.writeUInt16BE(big.length, 2)
     socket.write(Buffer.concat([
-      Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Protocol: ${PROTOCOL}\r\n\r\n`),
+      Buffer.from(upgradeResponse(key, PROTOCOL)),
       frameHead, big
     ]))
   })
